@@ -1,0 +1,71 @@
+"""API-key authentication for ingest and the read API.
+
+Keys travel as `Authorization: Bearer <key>` (also `X-API-Key`, or Basic auth with the key as the
+password, which is how some exporters can be configured). Only the key's SHA-256 is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.permissions import BasePermission
+
+from traceview.models import ApiKey
+
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def key_from_headers(meta) -> str | None:
+    header = meta.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            user, _, password = base64.b64decode(value.strip()).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        return password or user or None
+    return meta.get("HTTP_X_API_KEY", "").strip() or None
+
+
+def api_key_lookup(raw: str | None) -> ApiKey | None:
+    if not raw or len(raw) > 200:
+        return None
+    key = (
+        ApiKey.objects.select_related("project")
+        .filter(hashed_key=ApiKey.hash(raw), revoked_at__isnull=True)
+        .first()
+    )
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+        # Written at most once a minute: a busy exporter must not turn reads into writes.
+        ApiKey.objects.filter(id=key.id).update(last_used_at=now)
+    return key
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    def authenticate(self, request):
+        raw = key_from_headers(request.META)
+        if raw is None:
+            return None
+        key = api_key_lookup(raw)
+        if key is None:
+            raise exceptions.AuthenticationFailed("invalid or revoked API key")
+        return (None, key)
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="traceview"'
+
+
+class HasProjectKey(BasePermission):
+    message = "an API key is required: send 'Authorization: Bearer <key>'"
+
+    def has_permission(self, request, view):
+        return isinstance(request.auth, ApiKey)

@@ -1,0 +1,117 @@
+"""Shared fixtures: projects and keys, an API client, and a real Celery worker process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from traceview.models import ApiKey, Project
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def project(db):
+    return Project.objects.create(name="acme")
+
+
+@pytest.fixture
+def api_key(project):
+    """The raw key of a fresh API key for `project`."""
+    _, raw = ApiKey.issue(project, name="tests")
+    return raw
+
+
+@pytest.fixture
+def api(api_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
+
+
+@pytest.fixture
+def user(project):
+    u = get_user_model().objects.create_user("alice", password="s3cret-pass!")
+    project.members.add(u)
+    return u
+
+
+@pytest.fixture
+def browser_client(client, user):
+    client.force_login(user)
+    return client
+
+
+def post_native(api, body, **extra):
+    return api.post("/api/v1/traces", body, format="json", **extra)
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db.get("USER") or ""
+    if db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """A real `celery worker -B` process on the configured broker and the test database.
+
+    The sweep runs every second and the quiet period is two seconds, so tests of completion by
+    silence finish quickly.
+    """
+    from traceview.celery import app
+
+    app.control.purge()
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "TRACEVIEW_SWEEP_INTERVAL_S": "1",
+        "TRACEVIEW_QUIET_PERIOD_S": "2",
+    }
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "traceview", "worker", "-B", "--pool=solo",
+             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+             "-s", str(tmp_path / "beat-schedule")],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log_path.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.2)
+    proc.log_path = log_path
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def wait_for(predicate, timeout=30.0, interval=0.2, worker=None):
+    """Poll until predicate() is truthy; fail with the worker's log if it never is."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    log = worker.log_path.read_text()[-4000:] if worker is not None else ""
+    pytest.fail(f"condition not met within {timeout}s\n{log}")

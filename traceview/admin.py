@@ -1,0 +1,20 @@
+from django.contrib import admin
+
+from traceview.models import Agent, ApiKey, Project
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at")
+    filter_horizontal = ("members",)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = ("prefix", "project", "name", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "hashed_key", "created_at", "last_used_at")
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ("name", "project", "category", "owner")

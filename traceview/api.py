@@ -1,0 +1,192 @@
+"""The read API: invocations with their steps and diagnosis, scoped to the key's project."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import exceptions, generics, serializers
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from traceview.models import Diagnosis, Invocation, StepPayload
+from traceview.queries import invocation_list, step_list
+from traceview.trace import CATEGORIES, STATUSES
+
+log = logging.getLogger(__name__)
+MAX_STEPS_IN_DETAIL = 2000
+
+
+def exception_handler(exc, context):
+    """DRF's handler, with errors always shaped {"errors": [{"path", "reason"}]}."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    if isinstance(detail, dict) and "errors" in detail:
+        return response
+    errors = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            path = "" if key in ("detail", "non_field_errors") else key
+            for reason in value if isinstance(value, list) else [value]:
+                errors.append({"path": path, "reason": str(reason)})
+    elif isinstance(detail, list):
+        errors = [{"path": "", "reason": str(r)} for r in detail]
+    else:
+        errors = [{"path": "", "reason": str(detail)}]
+    response.data = {"errors": errors}
+    return response
+
+
+class StepSummarySerializer(serializers.Serializer):
+    span_id = serializers.CharField()
+    parent_span_id = serializers.SerializerMethodField()
+    kind = serializers.CharField()
+    name = serializers.CharField()
+    status = serializers.CharField()
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField()
+    duration_s = serializers.FloatField()
+    model = serializers.CharField()
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6, coerce_to_string=False)
+    tool_name = serializers.CharField()
+    agent_name = serializers.CharField()
+    error_type = serializers.CharField()
+    error_message = serializers.CharField()
+
+    def get_parent_span_id(self, step) -> str | None:
+        return step.parent_span_id or None
+
+
+class DiagnosisSerializer(serializers.Serializer):
+    category = serializers.ChoiceField(choices=CATEGORIES, allow_null=True)
+    root_step = serializers.CharField(allow_null=True)
+    confidence = serializers.FloatField()
+    evidence = serializers.ListField(child=serializers.DictField())
+    ruleset = serializers.CharField()
+
+
+class InvocationSerializer(serializers.ModelSerializer):
+    agent = serializers.SerializerMethodField()
+    duration_s = serializers.FloatField(read_only=True)
+    cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6, coerce_to_string=False)
+    diagnosis = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Invocation
+        fields = [
+            "id", "trace_id", "agent", "agent_version", "name", "status", "started_at",
+            "ended_at", "duration_s", "input_tokens", "output_tokens", "cost_usd", "step_count",
+            "tool_call_count", "error_count", "depth", "diagnosis",
+        ]
+
+    def get_agent(self, inv) -> str | None:
+        return inv.agent.name if inv.agent else None
+
+    @extend_schema_field(DiagnosisSerializer(allow_null=True))
+    def get_diagnosis(self, inv) -> dict | None:
+        try:
+            diagnosis = inv.diagnosis
+        except Diagnosis.DoesNotExist:
+            return None
+        return diagnosis.as_dict()
+
+
+class InvocationDetailSerializer(InvocationSerializer):
+    steps = serializers.SerializerMethodField()
+    steps_truncated = serializers.SerializerMethodField()
+    attributes = serializers.JSONField()
+    input = serializers.JSONField()
+    output = serializers.JSONField()
+
+    class Meta(InvocationSerializer.Meta):
+        fields = InvocationSerializer.Meta.fields + [
+            "attributes", "input", "output", "steps", "steps_truncated",
+        ]
+
+    def _steps(self, inv):
+        if not hasattr(self, "_step_cache"):
+            self._step_cache = list(step_list(inv)[: MAX_STEPS_IN_DETAIL + 1])
+        return self._step_cache
+
+    def get_steps(self, inv) -> list[dict]:
+        return StepSummarySerializer(self._steps(inv)[:MAX_STEPS_IN_DETAIL], many=True).data
+
+    def get_steps_truncated(self, inv) -> bool:
+        return len(self._steps(inv)) > MAX_STEPS_IN_DETAIL
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ProjectScoped:
+    def get_queryset(self):
+        params = self.request.query_params
+        for key, allowed in (("status", STATUSES), ("category", CATEGORIES + ("none",))):
+            if params.get(key) and params[key] not in allowed:
+                raise exceptions.ValidationError({key: [f"must be one of {', '.join(allowed)}"]})
+        filters = {k: params.get(k) for k in ("trace_id", "agent", "status", "category")}
+        return invocation_list([self.request.auth.project], filters).select_related("diagnosis")
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("trace_id", OpenApiTypes.STR, description="the trace id as sent"),
+        OpenApiParameter("agent", OpenApiTypes.STR, description="agent name"),
+        OpenApiParameter("status", OpenApiTypes.STR, enum=list(STATUSES)),
+        OpenApiParameter("category", OpenApiTypes.STR, enum=list(CATEGORIES) + ["none"]),
+    ]
+)
+class InvocationListView(ProjectScoped, generics.ListAPIView):
+    """Invocations of the key's project, newest first, cursor-paginated."""
+
+    serializer_class = InvocationSerializer
+    pagination_class = NewestFirst
+
+
+class InvocationDetailView(ProjectScoped, generics.RetrieveAPIView):
+    """One invocation with a summary of its steps and its diagnosis."""
+
+    serializer_class = InvocationDetailSerializer
+
+    def get_queryset(self):
+        return invocation_list([self.request.auth.project]).select_related("diagnosis")
+
+
+class StepDetailView(generics.GenericAPIView):
+    """One step with its full payload: messages, tool arguments and result, raw attributes."""
+
+    def get(self, request, pk: int, span_id: str):
+        invocation = generics.get_object_or_404(
+            Invocation.objects.filter(project=request.auth.project), pk=pk
+        )
+        step = generics.get_object_or_404(invocation.steps.all(), span_id=span_id)
+        data = StepSummarySerializer(step).data
+        try:
+            payload = step.payload
+        except StepPayload.DoesNotExist:
+            payload = StepPayload()
+        data.update(
+            tool_call_id=step.tool_call_id,
+            finish_reason=step.finish_reason,
+            tool_arguments=payload.tool_arguments,
+            tool_result=payload.tool_result,
+            input=payload.input,
+            output=payload.output,
+            attributes=payload.attributes,
+            events=payload.events,
+            error_traceback=payload.error_traceback,
+        )
+        return Response(data)

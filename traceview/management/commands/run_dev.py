@@ -1,0 +1,38 @@
+"""`make run`: the web server and a real Celery worker (with the periodic sweep) in one command.
+
+The worker is a separate process on the configured broker (the filesystem transport by default),
+so tasks run exactly as in production, never eagerly inside the request. Ctrl-C stops both.
+"""
+
+import signal
+import subprocess
+import sys
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Run the development web server together with a Celery worker and beat."
+
+    def add_arguments(self, parser):
+        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+
+    def handle(self, addrport, **options):
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "traceview", "worker", "-B",
+             "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle"],
+        )
+        self.stdout.write(f"Celery worker started (pid {worker.pid}).")
+        try:
+            call_command("runserver", addrport, use_reloader=False)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+                try:
+                    worker.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+            self.stdout.write("Stopped.")

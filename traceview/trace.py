@@ -1,0 +1,100 @@
+"""The canonical trace: plain dataclasses that every wire format becomes and the classifier reads.
+
+No Django here. Ingest formats produce `InvocationData` with `StepData` children; the store turns
+them into rows; the classifier reads them back as the same dataclasses.
+
+A field left at None means "not sent": the store keeps whatever it already had for that field, so
+an invocation or a step can arrive in pieces (started now, completed later) without one request
+erasing what an earlier one said.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+STEP_KINDS = ("agent", "llm", "tool", "retrieval", "handoff", "guardrail", "other")
+STATUSES = ("running", "ok", "error")
+CATEGORIES = ("planning", "tool", "context", "budget")
+AGENT_CATEGORIES = ("workflow", "bounded", "open")
+BUDGET_FIELDS = (
+    "max_tokens",
+    "max_cost_usd",
+    "max_steps",
+    "max_depth",
+    "max_subagents",
+    "max_duration_s",
+)
+
+
+@dataclass(slots=True)
+class StepData:
+    span_id: str
+    parent_span_id: str | None = None
+    kind: str | None = None
+    name: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    status: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    error_traceback: str | None = None
+    model: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: Decimal | None = None
+    finish_reason: str | None = None
+    tool_name: str | None = None
+    tool_call_id: str | None = None
+    tool_arguments: Any = None
+    tool_result: Any = None
+    input: Any = None
+    output: Any = None
+    attributes: dict[str, Any] | None = None
+    events: list[dict[str, Any]] | None = None
+    agent_name: str | None = None
+    # Order of the step within its source when timestamps are missing (trajectory files).
+    seq: int | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "error"
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at and self.ended_at:
+            return (self.ended_at - self.started_at).total_seconds()
+        return None
+
+
+@dataclass(slots=True)
+class InvocationData:
+    trace_id: str
+    agent: str | None = None
+    agent_version: str | None = None
+    name: str | None = None
+    status: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    input: Any = None
+    output: Any = None
+    attributes: dict[str, Any] | None = None
+    # Run-level usage a sender reports when it has no per-step usage (SWE-agent, say).
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: Decimal | None = None
+    steps: list[StepData] = field(default_factory=list)
+    # Filled when read back for classification: the agent's budgets (see BUDGET_FIELDS).
+    budgets: dict[str, Any] = field(default_factory=dict)
+
+    def ordered_steps(self) -> list[StepData]:
+        """Steps in the order they happened: by start time, then by their sequence number."""
+        return sorted(self.steps, key=step_order_key)
+
+
+def step_order_key(step: StepData) -> tuple:
+    # Steps without a start time (trajectory files) sort after timed ones, by their sequence.
+    ts = step.started_at.timestamp() if step.started_at else float("inf")
+    return (ts, step.seq if step.seq is not None else 0, step.span_id)
