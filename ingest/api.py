@@ -5,14 +5,22 @@ A 2xx answer is sent only after the transaction committed.
 
 from __future__ import annotations
 
+import orjson
 from django.conf import settings
+from django.http import HttpResponse
+from google.protobuf import json_format
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest.body import parse_json, read_body
 from ingest.formats.errors import FormatError
+from ingest.formats.langfuse import langfuse_batch_to_invocations
 from ingest.formats.native import parse_native
+from ingest.formats.openai_agents import parse_openai_agents
+from ingest.formats.otlp import OtlpDecodeError, UnsupportedContentType, otlp_to_invocations
 from ingest.store import invocations_store
 
 
@@ -64,3 +72,90 @@ class NativeTracesView(RawBodyView):
             return Response({"errors": exc.errors}, status=400)
         result = invocations_store(request.auth.project, invocations)
         return Response({"invocations": result.invocations, "steps": result.steps}, status=202)
+
+
+class OtlpTracesView(RawBodyView):
+    """OTLP/HTTP traces (`/v1/traces`, and Langfuse's `/api/public/otel/v1/traces`).
+
+    The reply has the request's encoding: an ExportTraceServiceResponse in protobuf or JSON,
+    with partial_success when some spans were rejected and the rest stored.
+    """
+
+    @extend_schema(
+        summary="Ingest OTLP/HTTP traces (protobuf or JSON)",
+        request={"application/x-protobuf": bytes, "application/json": {"type": "object"}},
+        responses={200: OpenApiResponse(description="ExportTraceServiceResponse"),
+                   400: OpenApiResponse(description="undecodable body"),
+                   413: OpenApiResponse(description="body above TRACEVIEW_MAX_BODY_BYTES"),
+                   415: OpenApiResponse(description="neither protobuf nor JSON")},
+    )
+    def post(self, request):
+        content_type = request.META.get("CONTENT_TYPE", "")
+        binary = "protobuf" in content_type
+        body = read_body(request._request)
+        try:
+            invocations, rejected, messages = otlp_to_invocations(body, content_type)
+        except UnsupportedContentType as exc:
+            return _otlp_error(exc.reason, 415, binary)
+        except OtlpDecodeError as exc:
+            return _otlp_error(exc.reason, 400, binary)
+        invocations_store(request.auth.project, invocations)
+        response = ExportTraceServiceResponse()
+        if rejected:
+            response.partial_success.rejected_spans = rejected
+            response.partial_success.error_message = "; ".join(messages)[:4000]
+        if binary:
+            return HttpResponse(response.SerializeToString(), content_type="application/x-protobuf")
+        return HttpResponse(
+            json_format.MessageToJson(response, indent=None), content_type="application/json"
+        )
+
+
+def _otlp_error(reason: str, status: int, binary: bool) -> HttpResponse:
+    # OTLP/HTTP answers errors with a google.rpc.Status in the request's encoding.
+    message = Status(code=3, message=reason)  # 3 = INVALID_ARGUMENT
+    if binary:
+        return HttpResponse(message.SerializeToString(), status=status,
+                            content_type="application/x-protobuf")
+    return HttpResponse(
+        orjson.dumps({"code": 3, "message": reason, "errors": [{"path": "", "reason": reason}]}),
+        status=status, content_type="application/json",
+    )
+
+
+class OpenAIAgentsTracesView(RawBodyView):
+    """The OpenAI Agents SDK's own exporter: `BackendSpanExporter(endpoint=.../v1/traces/ingest)`."""
+
+    @extend_schema(
+        summary="Ingest the OpenAI Agents SDK trace export",
+        request={"application/json": {"type": "object"}},
+        responses={204: OpenApiResponse(description="committed"),
+                   400: OpenApiResponse(description='{"errors": [{"path", "reason"}]}')},
+    )
+    def post(self, request):
+        body = parse_json(read_body(request._request))
+        try:
+            invocations = parse_openai_agents(body)
+        except FormatError as exc:
+            return Response({"errors": exc.errors}, status=400)
+        invocations_store(request.auth.project, invocations)
+        return HttpResponse(status=204)
+
+
+class LangfuseIngestionView(RawBodyView):
+    """Langfuse's batch ingestion API: 207 with per-event successes and errors."""
+
+    @extend_schema(
+        summary="Ingest a Langfuse ingestion batch",
+        description="Basic auth with the public key (pk-...) and the secret (the API key).",
+        request={"application/json": {"type": "object"}},
+        responses={207: OpenApiResponse(description='{"successes": [...], "errors": [...]}')},
+    )
+    def post(self, request):
+        body = parse_json(read_body(request._request))
+        try:
+            invocations, successes, errors = langfuse_batch_to_invocations(body)
+        except FormatError as exc:
+            return Response({"errors": exc.errors}, status=400)
+        invocations_store(request.auth.project, invocations)
+        return Response({"successes": successes, "errors": errors}, status=207)

@@ -19,18 +19,20 @@ from traceview.models import ApiKey
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
-def key_from_headers(meta) -> str | None:
+def key_from_headers(meta) -> tuple[str | None, str | None]:
+    """(secret, public key) from the request. The public key comes only with Basic auth, where
+    Langfuse clients send `public_key:secret_key`."""
     header = meta.get("HTTP_AUTHORIZATION", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        return value.strip()
+        return value.strip(), None
     if scheme.lower() == "basic" and value.strip():
         try:
             user, _, password = base64.b64decode(value.strip()).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
-            return None
-        return password or user or None
-    return meta.get("HTTP_X_API_KEY", "").strip() or None
+            return None, None
+        return (password or user or None), (user if password else None)
+    return meta.get("HTTP_X_API_KEY", "").strip() or None, None
 
 
 def api_key_lookup(raw: str | None) -> ApiKey | None:
@@ -52,12 +54,14 @@ def api_key_lookup(raw: str | None) -> ApiKey | None:
 
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        raw = key_from_headers(request.META)
+        raw, public = key_from_headers(request.META)
         if raw is None:
             return None
         key = api_key_lookup(raw)
         if key is None:
             raise exceptions.AuthenticationFailed("invalid or revoked API key")
+        if public is not None and public != key.public_key:
+            raise exceptions.AuthenticationFailed("the public key does not belong to this secret")
         return (None, key)
 
     def authenticate_header(self, request):

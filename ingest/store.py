@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import partial
 from typing import Any
 
@@ -25,9 +25,23 @@ log = logging.getLogger(__name__)
 
 # Step fields that map one-to-one onto Step columns, and onto StepPayload columns.
 STEP_COLUMNS = (
-    "parent_span_id", "kind", "name", "started_at", "ended_at", "status", "error_type",
-    "error_message", "model", "input_tokens", "output_tokens", "cost_usd", "finish_reason",
-    "tool_name", "tool_call_id", "agent_name", "seq",
+    "parent_span_id",
+    "kind",
+    "name",
+    "started_at",
+    "ended_at",
+    "status",
+    "error_type",
+    "error_message",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "finish_reason",
+    "tool_name",
+    "tool_call_id",
+    "agent_name",
+    "seq",
 )
 PAYLOAD_COLUMNS = ("tool_arguments", "tool_result", "input", "output", "error_traceback")
 TRUNCATED = "…[truncated by TraceView: {} characters]"
@@ -86,9 +100,16 @@ def _step_row_values(step: StepData) -> dict[str, Any]:
         v = getattr(step, col)
         if v is not None:
             values[col] = clean(v) if isinstance(v, str) else v
-    for col, length in (("name", 500), ("error_type", 200), ("model", 200), ("tool_name", 200),
-                        ("tool_call_id", 200), ("agent_name", 200), ("finish_reason", 50),
-                        ("parent_span_id", 128)):
+    for col, length in (
+        ("name", 500),
+        ("error_type", 200),
+        ("model", 200),
+        ("tool_name", 200),
+        ("tool_call_id", 200),
+        ("agent_name", 200),
+        ("finish_reason", 50),
+        ("parent_span_id", 128),
+    ):
         if col in values:
             values[col] = values[col][:length]
     return values
@@ -103,19 +124,67 @@ def _payload_values(step: StepData) -> dict[str, Any]:
     return values
 
 
+def _merge_duplicates(invocations: list[InvocationData]) -> list[InvocationData]:
+    """One entry per trace id: a parser may emit the same trace twice in one request."""
+    merged: dict[str, InvocationData] = {}
+    for inv in invocations:
+        if not inv.trace_id:
+            continue
+        first = merged.get(inv.trace_id)
+        if first is None:
+            merged[inv.trace_id] = inv
+            continue
+        for f in fields(InvocationData):
+            if f.name == "steps":
+                first.steps.extend(inv.steps)
+            elif f.name == "attributes" and inv.attributes:
+                first.attributes = merge_attributes(first.attributes, inv.attributes)
+            elif getattr(inv, f.name) not in (None, {}, []):
+                setattr(first, f.name, getattr(inv, f.name))
+    return list(merged.values())
+
+
+def merge_attributes(old: dict | None, new: dict) -> dict:
+    """Later keys win, except lists of records with ids (scores, say), which are joined by id."""
+    out = dict(old or {})
+    for key, value in new.items():
+        before = out.get(key)
+        if (
+            isinstance(before, list)
+            and isinstance(value, list)
+            and _records_with_ids(before + value)
+        ):
+            joined = {item["id"]: item for item in before}
+            joined.update((item["id"], item) for item in value)
+            value = list(joined.values())
+        out[key] = value
+    return out
+
+
+def _records_with_ids(items: list) -> bool:
+    return bool(items) and all(isinstance(i, dict) and "id" in i for i in items)
+
+
+def merge_status(old: str | None, new: str) -> str:
+    """A step that reported an error stays failed: a later partial update (an end time alone,
+    say) must not turn it back into a success."""
+    return "error" if old == "error" else new
+
+
 def invocations_store(project: Project, invocations: list[InvocationData]) -> StoreResult:
     """Upsert invocations and their steps; commit; enqueue classification of complete ones."""
-    invocations = [i for i in invocations if i.trace_id]
+    invocations = _merge_duplicates(invocations)
     if not invocations:
         return StoreResult(0, 0, [])
     now = timezone.now()
-    step_total = 0
     with transaction.atomic():
         agents = _agents_for(project, (i.agent for i in invocations))
         trace_ids = [clean(i.trace_id)[:128] for i in invocations]
         Invocation.objects.bulk_create(
-            [Invocation(project=project, trace_id=t, created_at=now, last_data_at=now)
-             for t in trace_ids],
+            [
+                Invocation(project=project, trace_id=t, created_at=now, last_data_at=now)
+                for t in trace_ids
+            ],
             ignore_conflicts=True,
         )
         rows = {
@@ -130,11 +199,12 @@ def invocations_store(project: Project, invocations: list[InvocationData]) -> St
             _merge_invocation(row, data, agents)
             row.last_data_at = now
             row.data_version += 1
-            step_total += _store_steps(row, data.steps)
             touched.append(row)
+        step_total = _store_steps(
+            [(rows[t], d.steps) for d, t in zip(invocations, trace_ids, strict=True)]
+        )
         _recompute(touched)
-        for row in touched:
-            row.save()
+        Invocation.objects.bulk_update(touched, INVOCATION_WRITE_FIELDS)
         due = [row.id for row in touched if row.completed_at is not None]
         if due:
             Invocation.objects.filter(id__in=due).update(
@@ -144,8 +214,34 @@ def invocations_store(project: Project, invocations: list[InvocationData]) -> St
     return StoreResult(len(touched), step_total, [r.id for r in touched])
 
 
+INVOCATION_WRITE_FIELDS = [
+    "agent",
+    "agent_version",
+    "name",
+    "status",
+    "reported_status",
+    "started_at",
+    "ended_at",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "step_count",
+    "tool_call_count",
+    "error_count",
+    "reported_usage",
+    "input",
+    "output",
+    "attributes",
+    "last_data_at",
+    "completed_at",
+    "data_version",
+]
+
+
 def _merge_invocation(row: Invocation, data: InvocationData, agents: dict[str, Agent]) -> None:
-    if data.agent:
+    # The first agent named keeps the invocation: later requests of a multi-agent trace often
+    # carry only a sub-agent's spans.
+    if data.agent and row.agent_id is None:
         row.agent = agents.get(data.agent)
     for field, length in (("agent_version", 100), ("name", 500)):
         value = getattr(data, field)
@@ -160,7 +256,7 @@ def _merge_invocation(row: Invocation, data: InvocationData, agents: dict[str, A
         if getattr(data, field) is not None:
             setattr(row, field, clean(getattr(data, field)))
     if data.attributes:
-        row.attributes = {**(row.attributes or {}), **clean(data.attributes)}
+        row.attributes = merge_attributes(row.attributes, clean(data.attributes))
     usage = dict(row.reported_usage or {})
     for field in ("input_tokens", "output_tokens"):
         if getattr(data, field) is not None:
@@ -170,39 +266,44 @@ def _merge_invocation(row: Invocation, data: InvocationData, agents: dict[str, A
     row.reported_usage = usage
 
 
-def _store_steps(row: Invocation, steps: list[StepData]) -> int:
-    if not steps:
+def _store_steps(batches: list[tuple[Invocation, list[StepData]]]) -> int:
+    """Insert new steps and merge into existing ones, for all invocations of a request at once
+    (one read, one insert of steps, one of payloads), whatever the number of traces."""
+    wanted: dict[tuple[int, str], tuple[Invocation, StepData]] = {}
+    for row, steps in batches:
+        for s in steps:
+            # Within one request a later copy of a span wins, as it would across requests.
+            wanted[(row.id, clean(s.span_id)[:128])] = (row, s)
+    if not wanted:
         return 0
-    # Within one request a later copy of a span wins, as it would across requests.
-    by_span = {}
-    for s in steps:
-        by_span[clean(s.span_id)[:128]] = s
     existing = {
-        s.span_id: s
-        for s in Step.objects.filter(invocation=row, span_id__in=list(by_span)).select_related(
-            "payload"
-        )
+        (s.invocation_id, s.span_id): s
+        for s in Step.objects.filter(
+            invocation_id__in={k[0] for k in wanted}, span_id__in={k[1] for k in wanted}
+        ).select_related("payload")
+        if (s.invocation_id, s.span_id) in wanted
     }
     new_steps, new_payloads = [], []
-    changed_steps, changed_payloads = [], []
-    changed_step_fields, changed_payload_fields = set(), set()
-    for span_id, data in by_span.items():
+    changed_steps: dict[int, Step] = {}
+    changed_payloads: list[StepPayload] = []
+    changed_step_fields: set[str] = set()
+    for key, (row, data) in wanted.items():
         values = _step_row_values(data)
         payload = _payload_values(data)
-        current = existing.get(span_id)
+        current = existing.get(key)
         if current is None:
             values.setdefault("kind", "other")
             values.setdefault("status", "ok" if values.get("ended_at") else "running")
-            step = Step(invocation=row, span_id=span_id, **values)
-            new_steps.append(step)
+            new_steps.append(Step(invocation=row, span_id=key[1], **values))
             new_payloads.append(payload)
             continue
+        if "status" in values:
+            values["status"] = merge_status(current.status, values["status"])
         for k, v in values.items():
             if getattr(current, k) != v:
                 setattr(current, k, v)
                 changed_step_fields.add(k)
-                if current not in changed_steps:
-                    changed_steps.append(current)
+                changed_steps[current.id] = current
         if payload:
             try:
                 p = current.payload
@@ -210,21 +311,20 @@ def _store_steps(row: Invocation, steps: list[StepData]) -> int:
                 p = StepPayload(step=current)
             for k, v in payload.items():
                 if k == "attributes":
-                    v = {**(p.attributes or {}), **v}
+                    v = merge_attributes(p.attributes, v)
                 setattr(p, k, v)
-                changed_payload_fields.add(k)
             changed_payloads.append(p)
     if new_steps:
-        Step.objects.bulk_create(new_steps)
+        Step.objects.bulk_create(new_steps, batch_size=2000)
         StepPayload.objects.bulk_create(
-            [StepPayload(step=s, **p) for s, p in zip(new_steps, new_payloads, strict=True)]
+            [StepPayload(step=s, **p) for s, p in zip(new_steps, new_payloads, strict=True)],
+            batch_size=2000,
         )
     if changed_steps:
-        Step.objects.bulk_update(changed_steps, sorted(changed_step_fields))
-    if changed_payloads:
-        for p in changed_payloads:
-            p.save()
-    return len(by_span)
+        Step.objects.bulk_update(list(changed_steps.values()), sorted(changed_step_fields))
+    for p in changed_payloads:
+        p.save()
+    return len(wanted)
 
 
 def _recompute(rows: list[Invocation]) -> None:
@@ -251,9 +351,11 @@ def _recompute(rows: list[Invocation]) -> None:
         )
     }
     roots = {}
-    for r in Step.objects.filter(invocation_id__in=ids, parent_span_id="").order_by(
-        "started_at", "seq"
-    ).values("invocation_id", "status", "started_at", "ended_at", "name", "agent_name"):
+    for r in (
+        Step.objects.filter(invocation_id__in=ids, parent_span_id="")
+        .order_by("started_at", "seq")
+        .values("invocation_id", "status", "started_at", "ended_at", "name", "agent_name")
+    ):
         roots.setdefault(r["invocation_id"], r)
     for row in rows:
         s = stats.get(row.id, {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -24,6 +25,14 @@ def exception_handler(exc, context):
     """DRF's handler, with errors always shaped {"errors": [{"path", "reason"}]}."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
+    if isinstance(exc, OperationalError | InterfaceError):
+        # The database is down or overloaded: shed load with an answer clients retry, never a 500.
+        log.warning("database unavailable: %s", exc)
+        return Response(
+            {"errors": [{"path": "", "reason": "the database is unavailable; retry later"}]},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -62,6 +62,11 @@ class ApiKey(models.Model):
         return key, raw
 
     @property
+    def public_key(self) -> str:
+        """The user name for Basic auth (Langfuse clients send `public_key:secret_key`)."""
+        return f"pk-{self.prefix}"
+
+    @property
     def is_active(self) -> bool:
         return self.revoked_at is None
 

@@ -13,6 +13,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("api/v1/traces", ingest_api.NativeTracesView.as_view(), name="api-traces"),
+    path("v1/traces", ingest_api.OtlpTracesView.as_view(), name="otlp-traces"),
+    path("api/public/otel/v1/traces", ingest_api.OtlpTracesView.as_view(), name="langfuse-otlp"),
+    path("v1/traces/ingest", ingest_api.OpenAIAgentsTracesView.as_view(), name="openai-agents"),
+    path("api/public/ingestion", ingest_api.LangfuseIngestionView.as_view(), name="langfuse-ingestion"),
     path("api/v1/invocations", api.InvocationListView.as_view(), name="api-invocation-list"),
     path(
         "api/v1/invocations/<int:pk>", api.InvocationDetailView.as_view(),

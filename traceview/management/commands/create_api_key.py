@@ -23,4 +23,5 @@ class Command(BaseCommand):
         self.stdout.write(
             f"New API key {key.prefix}… for project {proj.name!r} (shown once; only its hash is kept):"
         )
+        self.stdout.write(f"Langfuse clients: public key {key.public_key}, secret key = the API key.")
         self.stdout.write(raw)

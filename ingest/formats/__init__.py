@@ -1,0 +1,1 @@
+"""Wire formats: one module per format, each a pure function from a body to invocations."""

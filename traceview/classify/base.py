@@ -1,0 +1,280 @@
+"""The pieces every rule shares: the rule registry, findings, and a precomputed view of a trace.
+
+A rule is a small named, versioned pure function `fn(view) -> list[Finding]`. A finding says
+"this step shows a <category> failure", with the evidence (an attribute or an excerpt), how sure
+the rule is, and the role it plays in the failure: a *cause* (where a failure starts: a tool
+error, the first call of a loop, a flooding tool output) or a *symptom* (how the run ended: a turn
+limit, a context-length error, giving up). The engine picks the root cause among them.
+
+`TraceView` is built once per invocation and memoises what several rules need (ordered steps,
+flattened texts, the tool outcome of each step), so running every rule stays linear in the
+number of steps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from traceview.classify import helpers
+from traceview.trace import InvocationData, StepData
+
+CAUSE = "cause"
+SYMPTOM = "symptom"
+
+
+@dataclass(slots=True)
+class Finding:
+    rule: str
+    category: str
+    step: str | None
+    pos: int  # position of `step` in the ordered steps; len(steps) when it names no step
+    detail: str
+    strength: float  # how sure the rule is that this is a failure of `category`, 0..1
+    role: str = CAUSE
+    # Whether this finding alone makes a run that reported success a failure.
+    fails_run: bool = True
+    # A failure the agent got past (the same tool succeeded later): evidence, never the root.
+    recovered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    name: str
+    category: str
+    version: int
+    fn: Callable[[TraceView], list[Finding]]
+
+
+RULES: list[Rule] = []
+
+
+def rule(name: str, category: str, version: int = 1):
+    """Register `fn` as a rule. Bump `version` (and RULESET_VERSION) when its behaviour changes."""
+
+    def register(fn: Callable[[TraceView], list[Finding]]):
+        RULES.append(Rule(name=name, category=category, version=version, fn=fn))
+        return fn
+
+    return register
+
+
+# Keys under which senders declare the tools an agent has (GenAI semconv, OpenInference, the
+# OpenAI Agents SDK export, and our own native format).
+DECLARED_TOOL_KEYS = (
+    "tools",
+    "agent.tools",
+    "gen_ai.agent.tools",
+    "gen_ai.tool.definitions",
+    "gen_ai.request.tools",
+    "llm.tools",
+    "available_tools",
+)
+
+TOOL_KINDS = ("tool", "retrieval")
+
+
+@dataclass(slots=True)
+class ToolProblem:
+    rule: str  # which signal: tool.error_status, tool.error_result, tool.schema_rejected ...
+    detail: str
+    strength: float
+    # Whether any later successful tool call counts as a recovery (unknown tool, bad schema), or
+    # only a later success of the same tool.
+    any_tool_recovers: bool = False
+
+
+@dataclass(slots=True)
+class TraceView:
+    inv: InvocationData
+    steps: list[StepData]
+    pos: dict[str, int]
+    root: StepData | None
+    tool_steps: list[int]  # positions of tool and retrieval steps
+    llm_steps: list[int]
+    declared_tools: frozenset[str] | None
+    _texts: dict[tuple[int, str], str] = field(default_factory=dict)
+    _problems: dict[int, ToolProblem | None] = field(default_factory=dict)
+    _recovered: dict[int, bool] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, inv: InvocationData) -> TraceView:
+        steps = inv.ordered_steps()
+        pos = {s.span_id: i for i, s in enumerate(steps)}
+        root = None
+        for s in steps:
+            if s.parent_span_id is None or s.parent_span_id not in pos:
+                root = s
+                break
+        tool_steps = [i for i, s in enumerate(steps) if is_tool_step(s)]
+        llm_steps = [i for i, s in enumerate(steps) if s.kind == "llm"]
+        return cls(
+            inv=inv,
+            steps=steps,
+            pos=pos,
+            root=root,
+            tool_steps=tool_steps,
+            llm_steps=llm_steps,
+            declared_tools=_declared_tools(inv, steps),
+        )
+
+    # --- texts -------------------------------------------------------------------------------
+    def text(self, i: int, part: str) -> str:
+        """Flattened, bounded text of one part of step `i`: error, result, output or input."""
+        key = (i, part)
+        cached = self._texts.get(key)
+        if cached is None:
+            s = self.steps[i]
+            if part == "error":
+                cached = " ".join(x for x in (s.error_type, s.error_message) if x)
+                if s.error_traceback:
+                    cached += "\n" + helpers.text_of(s.error_traceback, 2_000)
+            elif part == "result":
+                value = s.tool_result if s.tool_result is not None else s.output
+                cached = helpers.text_of(value)
+            elif part == "output":
+                cached = helpers.text_of(s.output)
+            elif part == "input":
+                cached = helpers.text_of(s.input)
+            elif part == "args":
+                cached = helpers.args_key(s.tool_arguments)
+            else:
+                raise ValueError(part)
+            self._texts[key] = cached
+        return cached
+
+    def events_text(self, i: int) -> str:
+        key = (i, "events")
+        cached = self._texts.get(key)
+        if cached is None:
+            events = self.steps[i].events or []
+            parts = []
+            for ev in events[:50]:
+                if isinstance(ev, dict):
+                    name = str(ev.get("name") or "")
+                    attrs = ev.get("attributes") or {}
+                    if "exception" in name.lower() or "error" in name.lower():
+                        parts.append(name + " " + helpers.text_of(attrs, 1_000))
+            cached = "\n".join(parts)
+            self._texts[key] = cached
+        return cached
+
+    # --- tools -------------------------------------------------------------------------------
+    def tool_name(self, i: int) -> str:
+        s = self.steps[i]
+        return (s.tool_name or s.name or "").strip()
+
+    def problem(self, i: int) -> ToolProblem | None:
+        """What went wrong with tool step `i`, or None when its outcome looks fine."""
+        if i not in self._problems:
+            from traceview.classify.tool import tool_problem
+
+            self._problems[i] = tool_problem(self, i)
+        return self._problems[i]
+
+    def recovered(self, i: int) -> bool:
+        """Whether the agent got past the failure of tool step `i` with a later successful call."""
+        if i in self._recovered:
+            return self._recovered[i]
+        problem = self.problem(i)
+        name = self.tool_name(i)
+        result = False
+        if problem is not None:
+            for j in self.tool_steps:
+                if j <= i:
+                    continue
+                if (problem.any_tool_recovers or self.tool_name(j) == name) and self.problem(
+                    j
+                ) is None:
+                    result = True
+                    break
+        self._recovered[i] = result
+        return result
+
+    # --- run-level facts ---------------------------------------------------------------------
+    @property
+    def run_failed(self) -> bool:
+        if self.inv.status == "error":
+            return True
+        return self.root is not None and self.root.status == "error"
+
+    def final_answer(self) -> tuple[int | None, str]:
+        """The step that gave the final answer and its text (the invocation output if sent)."""
+        last_llm = self.llm_steps[-1] if self.llm_steps else None
+        if self.inv.output is not None:
+            return last_llm, helpers.text_of(self.inv.output, 4_000)
+        if last_llm is not None:
+            return last_llm, self.text(last_llm, "output")[-4_000:]
+        return None, ""
+
+    def finding(
+        self, rule: str, category: str, i: int | None, detail: str, strength: float, **kw: Any
+    ) -> Finding:
+        step = self.steps[i].span_id if i is not None else None
+        # A symptom on a span that contains the run (an agent span) happened when the run ended.
+        at_end = i is None or (kw.get("role") == SYMPTOM and self.steps[i].kind == "agent")
+        return Finding(
+            rule=rule,
+            category=category,
+            step=step,
+            pos=len(self.steps) if at_end else i,
+            detail=detail,
+            strength=strength,
+            **kw,
+        )
+
+
+def is_tool_step(s: StepData) -> bool:
+    if s.kind in TOOL_KINDS:
+        return True
+    return s.kind in (None, "other") and bool(s.tool_name)
+
+
+def _tool_names(value: Any) -> set[str]:
+    names: set[str] = set()
+    if isinstance(value, str):
+        value = value.strip()
+        if value[:1] in ("[", "{"):
+            try:
+                import json
+
+                value = json.loads(value)
+            except ValueError:
+                return {v.strip() for v in value.strip("[]").split(",") if v.strip()}
+        else:
+            return {v.strip() for v in value.split(",") if v.strip()}
+    if isinstance(value, dict):
+        if "name" in value and isinstance(value["name"], str):
+            names.add(value["name"])
+        elif "function" in value and isinstance(value["function"], dict):
+            names |= _tool_names(value["function"])
+        else:
+            names |= {k for k in value if isinstance(k, str)}
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, str):
+                names.add(item)
+            elif isinstance(item, dict):
+                names |= _tool_names(item)
+    return names
+
+
+def _declared_tools(inv: InvocationData, steps: list[StepData]) -> frozenset[str] | None:
+    # None means "not declared": a rule must not call a tool unknown when nobody said which
+    # tools the agent has.
+    found: set[str] = set()
+    declared = False
+    sources = [inv.attributes or {}]
+    sources += [s.attributes or {} for s in steps if s.kind == "agent" and s.attributes]
+    for attrs in sources:
+        for key in DECLARED_TOOL_KEYS:
+            if key in attrs and attrs[key] is not None:
+                declared = True
+                found |= _tool_names(attrs[key])
+        # OpenInference flattens lists: llm.tools.0.tool.json_schema, ...
+        for key, value in attrs.items():
+            if key.startswith("llm.tools.") and key.endswith(".tool.json_schema"):
+                declared = True
+                found |= _tool_names(value)
+    return frozenset(found) if declared else None

@@ -1,0 +1,281 @@
+"""Context failures: what the model saw was too long, cut, or missing what it needed.
+
+- `context.length_error` (symptom): a provider refused the prompt (context_length_exceeded,
+  "maximum context length", "prompt is too long" ...).
+- `context.output_cut` (symptom): an LLM call stopped at finish_reason "length" with its prompt
+  near the model's window (models_context.CONTEXT_WINDOWS). A cut with a small prompt is the
+  output cap, not the context, and is left alone.
+- `context.tool_flood` (cause): a tool output large enough to fill much of the window of the
+  model that reads it next (or, when the window is unknown, a very large output followed by a
+  context symptom). When a flood precedes a context overflow, the root step is the tool step that
+  flooded the window and the category stays context: the tool did what it was asked; what
+  failed is how the agent let its output into the context.
+- `context.instruction_dropped` (cause): a later model call of the same agent no longer sees the
+  system instruction (or first user message) that earlier calls saw: history was truncated from
+  the front.
+- `context.retrieval_empty` (cause): a retrieval returned nothing, or nothing sharing a content
+  word with its query, and no later retrieval did better before the answer.
+"""
+
+from __future__ import annotations
+
+from traceview.classify import helpers
+from traceview.classify.base import CAUSE, SYMPTOM, Finding, TraceView, rule
+from traceview.classify.models_context import context_window
+
+NEAR_WINDOW = 0.85
+FLOOD_SHARE = 0.5
+# Without a known window, an output this large (in estimated tokens) only counts as a flood
+# when a context symptom follows it.
+FLOOD_UNKNOWN_WINDOW = 20_000
+_LENGTH_REASONS = {"length", "max_tokens", "max_output_tokens", "model_length"}
+_RETRIEVAL_NAMES = (
+    "retriev",
+    "search",
+    "lookup",
+    "query",
+    "rag",
+    "vector",
+    "knowledge",
+    "find_doc",
+)
+
+
+def _symptom_positions(view: TraceView) -> list[int]:
+    out = []
+    for i, s in enumerate(view.steps):
+        text = view.text(i, "error") or view.events_text(i)
+        if text and helpers.CONTEXT_LENGTH.search(text):
+            out.append(i)
+        elif s.kind == "llm" and _cut_near_window(view, i):
+            out.append(i)
+    return out
+
+
+def _cut_near_window(view: TraceView, i: int) -> tuple[int, int] | None:
+    s = view.steps[i]
+    if not s.finish_reason or s.finish_reason.lower() not in _LENGTH_REASONS:
+        return None
+    window = context_window(s.model)
+    if window is None or s.input_tokens is None:
+        return None
+    if s.input_tokens + (s.output_tokens or 0) >= NEAR_WINDOW * window:
+        return s.input_tokens, window
+    return None
+
+
+@rule("context.length_error", "context")
+def length_error(view: TraceView) -> list[Finding]:
+    out = []
+    for i, _s in enumerate(view.steps):
+        text = view.text(i, "error") or view.events_text(i)
+        if not text:
+            continue
+        m = helpers.CONTEXT_LENGTH.search(text)
+        if m:
+            detail = "context length exceeded: " + helpers.excerpt(text, m)
+            out.append(
+                view.finding("context.length_error", "context", i, detail, 0.95, role=SYMPTOM)
+            )
+            break
+    if not out:
+        for key, value in (view.inv.attributes or {}).items():
+            if "error" in key.lower() or "reason" in key.lower():
+                text = helpers.text_of(value, 1_000)
+                m = helpers.CONTEXT_LENGTH.search(text)
+                if m:
+                    last = len(view.steps) - 1 if view.steps else None
+                    detail = f"invocation attribute {key}: " + helpers.excerpt(text, m)
+                    out.append(
+                        view.finding(
+                            "context.length_error", "context", last, detail, 0.9, role=SYMPTOM
+                        )
+                    )
+                    break
+    return out
+
+
+@rule("context.output_cut", "context")
+def output_cut(view: TraceView) -> list[Finding]:
+    out = []
+    for i in view.llm_steps:
+        near = _cut_near_window(view, i)
+        if near:
+            used, window = near
+            s = view.steps[i]
+            detail = (
+                f"finish_reason={s.finish_reason} with a {used}-token prompt; "
+                f"{s.model} has a {window}-token window"
+            )
+            out.append(view.finding("context.output_cut", "context", i, detail, 0.85, role=SYMPTOM))
+    return out
+
+
+@rule("context.tool_flood", "context")
+def tool_flood(view: TraceView) -> list[Finding]:
+    if not view.tool_steps:
+        return []
+    symptoms = _symptom_positions(view)
+    default_model = next((view.steps[i].model for i in view.llm_steps if view.steps[i].model), None)
+    out = []
+    for i in view.tool_steps:
+        s = view.steps[i]
+        value = s.tool_result if s.tool_result is not None else s.output
+        tokens = helpers.estimate_tokens(helpers.size_of(value))
+        if tokens < 2_000:
+            continue
+        reader = next((j for j in view.llm_steps if j > i), None)
+        model = view.steps[reader].model if reader is not None else default_model
+        window = context_window(model)
+        followed = any(p > i for p in symptoms)
+        if window is not None and tokens >= FLOOD_SHARE * window:
+            share = f"{tokens / window:.0%} of {model}'s {window}-token window"
+        elif window is not None and followed and tokens >= 0.2 * window:
+            share = f"{tokens / window:.0%} of {model}'s {window}-token window, before an overflow"
+        elif window is None and followed and tokens >= FLOOD_UNKNOWN_WINDOW:
+            share = "before an overflow"
+        else:
+            continue
+        detail = f"{view.tool_name(i) or 'tool'} returned ~{tokens} tokens ({share})"
+        # On its own a big output is no failure; it is the cause when the run failed.
+        out.append(
+            view.finding(
+                "context.tool_flood",
+                "context",
+                i,
+                detail,
+                0.85 if followed else 0.6,
+                role=CAUSE,
+                fails_run=False,
+            )
+        )
+    return out
+
+
+def _messages(value) -> list[dict] | None:
+    if isinstance(value, dict) and isinstance(value.get("messages"), list):
+        value = value["messages"]
+    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value[:3]):
+        return value
+    return None
+
+
+def _anchor(messages: list[dict]) -> tuple[str, str] | None:
+    # The system instruction when there is one, else the first user message: what a
+    # front-truncation drops first.
+    for role in ("system", "developer", "user"):
+        for m in messages:
+            if m.get("role") == role:
+                content = helpers.text_of(m.get("content"), 400).strip()
+                if content:
+                    return role, content
+    return None
+
+
+@rule("context.instruction_dropped", "context")
+def instruction_dropped(view: TraceView) -> list[Finding]:
+    # Per agent: the anchor message of its first call and every message content it has sent
+    # since. A later call that shares earlier messages (the same conversation, continued) but
+    # lacks the anchor had its history cut from the front; a call sharing nothing is a new
+    # conversation (a sub-agent, a fresh task) and proves nothing.
+    seen: dict[str, tuple[str, str, set[str]]] = {}
+    for i in view.llm_steps:
+        s = view.steps[i]
+        msgs = _messages(s.input)
+        if msgs is None:
+            continue
+        who = s.agent_name or ""
+        contents = {helpers.text_of(m.get("content"), 400).strip() for m in msgs[-200:]}
+        contents.discard("")
+        if who not in seen:
+            anchor = _anchor(msgs)
+            if anchor:
+                seen[who] = (anchor[0], anchor[1], set(contents))
+            continue
+        role, anchor, earlier = seen[who]
+        if anchor not in contents and contents & earlier:
+            detail = (
+                f"the {role} message earlier calls saw is gone from this call's "
+                f"{len(msgs)} messages: " + anchor
+            )
+            return [
+                view.finding(
+                    "context.instruction_dropped",
+                    "context",
+                    i,
+                    helpers.excerpt(detail),
+                    0.75,
+                    role=CAUSE,
+                    fails_run=False,
+                )
+            ]
+        if len(earlier) < 2_000:
+            earlier |= contents
+    return []
+
+
+def _is_retrieval(view: TraceView, i: int) -> bool:
+    s = view.steps[i]
+    if s.kind == "retrieval":
+        return True
+    name = view.tool_name(i).lower()
+    return any(k in name for k in _RETRIEVAL_NAMES)
+
+
+@rule("context.retrieval_empty", "context")
+def retrieval_empty(view: TraceView) -> list[Finding]:
+    first_empty = None
+    for i in view.tool_steps:
+        if not _is_retrieval(view, i) or view.problem(i) is not None:
+            continue
+        s = view.steps[i]
+        result = view.text(i, "result")
+        value = s.tool_result if s.tool_result is not None else s.output
+        empty = value in (None, "", [], {}) or (
+            isinstance(value, dict)
+            and any(
+                value.get(k) == [] for k in ("documents", "results", "hits", "items", "matches")
+            )
+        )
+        why = "returned nothing"
+        strength = 0.7
+        if not empty:
+            m = helpers.EMPTY_RESULT.search(result[:300])
+            if m and len(result) < 400:
+                empty, why = True, "returned nothing: " + helpers.excerpt(result, m)
+        if not empty:
+            query = helpers.content_words(
+                helpers.text_of(s.tool_arguments, 1_000) or view.text(i, "input")
+            )
+            found = helpers.content_words(result)
+            # Relevance read from word overlap is a hint, not proof: weak, and only on results
+            # long enough to judge.
+            if query and len(found) >= 5 and not (query & found):
+                empty, why, strength = True, "returned nothing sharing a word with its query", 0.45
+        if empty:
+            if first_empty is None:
+                first_empty = (i, why, strength)
+        elif first_empty is not None:
+            # A later retrieval found something: the agent got past the empty one.
+            first_empty = None
+    if first_empty is None:
+        return []
+    i, why, strength = first_empty
+    answer_pos, _ = view.final_answer()
+    if answer_pos is not None and answer_pos < i:
+        return []
+    query = helpers.excerpt(
+        helpers.text_of(view.steps[i].tool_arguments, 300) or view.text(i, "input"), limit=80
+    )
+    detail = f"{view.tool_name(i) or 'retrieval'} for {query!r} {why}, and the answer came after it"
+    return [
+        view.finding(
+            "context.retrieval_empty",
+            "context",
+            i,
+            helpers.excerpt(detail),
+            strength,
+            role=CAUSE,
+            fails_run=False,
+        )
+    ]

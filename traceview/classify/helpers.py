@@ -1,0 +1,290 @@
+"""Shared text helpers and patterns for the classifier rules.
+
+Step payloads are arbitrary JSON (strings, message lists, nested dicts) and can be megabytes, so
+every rule reads them through `text_of`, which flattens and bounds them once: rules then scan a
+bounded string with precompiled patterns, which keeps classification linear in the step count.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+# Payloads are flattened up to this many characters: the head and the tail are kept, because
+# errors show up at the start (status lines) or at the end (tracebacks, exit codes).
+TEXT_LIMIT = 8_000
+EXCERPT_LIMIT = 200
+
+
+def text_of(value: Any, limit: int = TEXT_LIMIT) -> str:
+    """A bounded plain-text rendering of any JSON-like value."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, (int, float, bool)):
+        text = str(value)
+    else:
+        parts: list[str] = []
+        _collect(value, parts, limit * 2)
+        text = "\n".join(parts)
+    if len(text) > limit:
+        half = limit // 2
+        text = text[:half] + "\n…\n" + text[-half:]
+    return text
+
+
+def _collect(value: Any, parts: list[str], budget: int) -> int:
+    # Depth-first, stopping once `budget` characters were gathered: huge payloads cost no more
+    # than small ones.
+    if budget <= 0 or value is None:
+        return budget
+    if isinstance(value, str):
+        parts.append(value)
+        return budget - len(value)
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, (dict, list)):
+                budget = _collect(item, parts, budget)
+            elif item is not None:
+                piece = f"{key}: {item}" if not isinstance(item, str) or key != "content" else item
+                parts.append(piece)
+                budget -= len(piece)
+            if budget <= 0:
+                break
+        return budget
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            budget = _collect(item, parts, budget)
+            if budget <= 0:
+                break
+        return budget
+    piece = str(value)
+    parts.append(piece)
+    return budget - len(piece)
+
+
+def size_of(value: Any) -> int:
+    """Approximate size in characters of a payload, without flattening all of it."""
+    if value is None:
+        return 0
+    if isinstance(value, str):
+        return len(value)
+    try:
+        return len(json.dumps(value, default=str))
+    except (TypeError, ValueError):
+        return len(str(value))
+
+
+def excerpt(text: str, match: re.Match | None = None, limit: int = EXCERPT_LIMIT) -> str:
+    """At most `limit` characters of `text`, centred on `match` when given, on one line."""
+    if match is not None and len(text) > limit:
+        start = max(0, match.start() - limit // 3)
+        piece = text[start : start + limit]
+        prefix = "…" if start > 0 else ""
+        suffix = "…" if start + limit < len(text) else ""
+        text = prefix + piece + suffix
+    elif len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return " ".join(text.split())[: limit + 2]
+
+
+def args_key(arguments: Any) -> str:
+    """A canonical string for tool arguments, so equal arguments compare equal in any key order."""
+    if arguments is None:
+        return ""
+    if isinstance(arguments, str):
+        stripped = arguments.strip()
+        if stripped[:1] in ("{", "["):
+            try:
+                return json.dumps(json.loads(stripped), sort_keys=True, default=str)
+            except ValueError:
+                pass
+        return " ".join(stripped.split())
+    try:
+        return json.dumps(arguments, sort_keys=True, default=str)
+    except (TypeError, ValueError):
+        return str(arguments)
+
+
+def estimate_tokens(chars: int) -> int:
+    # ~4 characters per token for English text and JSON: good enough to compare with a window.
+    return chars // 4
+
+
+def _rx(*alternatives: str) -> re.Pattern:
+    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+
+
+# --- budget: explicit turn, recursion, iteration and cost limits ---------------------------
+TURN_LIMIT = _rx(
+    r"max[_ ]?turns[_ ]?exceeded",
+    r"\bmax(?:imum)?[ _-]*(?:number[ _-]*of[ _-]*)?(?:turns?|iterations?|steps?|rounds?|"
+    r"loops?|attempts?|calls?)\b[^\n]{0,40}?\b(?:exceeded|reached|hit|limit)",
+    r"\b(?:turn|iteration|step|round|recursion|loop)[ _-]*limit\b",
+    r"\b(?:exceeded|reached|hit)\b[^\n]{0,40}?\bmax(?:imum)?[ _-]*(?:number[ _-]*of[ _-]*)?"
+    r"(?:turns?|iterations?|steps?|rounds?)\b",
+    r"graph[_ ]?recursion[_ ]?error",
+    r"\bstopped due to (?:iteration|time) limit\b",
+    r"\bagent stopped due to max",
+)
+COST_LIMIT = _rx(
+    r"\bexit[_ ]cost\b",
+    r"\b(?:cost|budget|spend(?:ing)?|token)[ _-]*(?:limit|budget|cap)[ _-]*"
+    r"(?:exceeded|reached|hit)\b",
+    r"\b(?:exceeded|reached|hit)\b[^\n]{0,30}?\b(?:cost|budget|spend(?:ing)?|token)[ _-]*"
+    r"(?:limit|budget|cap)\b",
+    r"\bbudget[ _-]*exceeded\b",
+    r"\bexit[_ ](?:format|context)?[_ ]?(?:time|timeout)\b",
+)
+
+# --- context: provider context-length errors -----------------------------------------------
+CONTEXT_LENGTH = _rx(
+    r"context[_ ]length[_ ]exceeded",
+    r"maximum context length",
+    r"context[ _-]window",
+    r"prompt is too long",
+    r"input is too long",
+    r"too many (?:input )?tokens",
+    r"exceeds? (?:the )?(?:model'?s? )?(?:maximum )?(?:context|token limit|input length)",
+    r"reduce the length of the (?:messages|prompt|input)",
+    r"string too long",
+    r"request too large",
+)
+
+# --- tool: error results returned with an OK status ----------------------------------------
+# A status line at the start of a line ("HTTP/1.1 502 Bad Gateway", "404 Not Found: ..."), or a
+# code named as a status ("status_code": 500). A code inside prose ("to handle 429 errors ...")
+# is not a status.
+HTTP_ERROR = re.compile(
+    r"^\s*(?:HTTP(?:/\d(?:\.\d)?)?\s*)?([45]\d\d)\s+(?:[A-Z][A-Za-z]*|error\b)"
+    r"|\b(?:HTTP(?:/\d(?:\.\d)?)?|status(?:[ _]?code)?)[\"']?\s*[:=]?\s*([45]\d\d)\b",
+    re.MULTILINE,
+)
+ERROR_PREFIX = re.compile(
+    r"^\s*(?:\[?error\]?|exception|fatal|failed|failure)\s*[:!\-]", re.IGNORECASE | re.MULTILINE
+)
+ERROR_KEY = re.compile(
+    r"[\"']?(?:error|exception)[\"']?\s*:\s*(?!null|none|\"\"|false|\{\})\S", re.I
+)
+TRACEBACK = re.compile(
+    r"Traceback \(most recent call last\)|^\s*at [\w.$]+\([\w.]+:\d+\)|"
+    r"^\w+(?:\.\w+)*(?:Error|Exception): ",
+    re.MULTILINE,
+)
+EXIT_CODE = re.compile(
+    r"\bexit(?:ed)?(?:[ _]?| with )(?:code|status)\s*[:=]?\s*(-?\d+)"
+    r"|\breturn(?:ed)?[ _]?code\s*[:=]?\s*(-?\d+)"
+    r"|\bexitcode\s*[:=]?\s*(-?\d+)",
+    re.IGNORECASE,
+)
+COMMAND_FAILED = _rx(
+    r"\bcommand not found\b",
+    r"\bno such file or directory\b",
+    r"\bpermission denied\b",
+    r"\bsegmentation fault\b",
+    r"\bmodule ?not ?found ?error\b",
+    r"\bimport ?error\b",
+    r"\bsyntax ?error\b",
+    r"\bname ?error\b",
+)
+SCHEMA_REJECTED = _rx(
+    r"validation errors? for",
+    r"\binvalid (?:tool )?(?:arguments?|parameters?|input|params)\b",
+    r"\bmissing (?:\d+ )?required (?:positional |keyword )?"
+    r"(?:arguments?|parameters?|fields?|propert(?:y|ies))\b",
+    r"\bunexpected keyword argument\b",
+    r"\bis a required property\b",
+    r"\bis not valid under any of the given schemas\b",
+    r"\bfield required\b",
+    r"\bschema validation\b",
+    r"\bfailed to (?:parse|decode) (?:tool )?(?:arguments|parameters|json)\b",
+    r"\bdoes not match (?:the )?(?:schema|pattern)\b",
+    r"\bis not of type\b",
+    r"\badditional properties are not allowed\b",
+    r"\binput should be a valid\b",
+    r"\bargument (?:of type|must be)\b",
+)
+UNKNOWN_TOOL = _rx(
+    r"\b(?:unknown|unrecognized|undefined|invalid|unsupported) (?:tool|function|action)\b",
+    r"\b(?:tool|function|action) [\"'`]?[\w.\-]+[\"'`]? (?:not found|does not exist|is not "
+    r"(?:available|defined|registered|a valid tool))",
+    r"\bno (?:such )?(?:tool|function) (?:named|called)?\b",
+    r"\bis not a valid tool\b",
+    r"\btool not found\b",
+)
+TIMEOUT = _rx(
+    r"\btim(?:ed|es)?[ _-]?out\b",
+    r"\btimeout(?:error|exception)?\b",
+    r"\bdeadline[ _]exceeded\b",
+    r"\bread timed out\b",
+    r"\bgateway time-?out\b",
+)
+RATE_LIMIT = _rx(
+    r"\brate[ _-]?limit",
+    r"\btoo many requests\b",
+    r"\b(?:status|http|code)\W{0,3}429\b",
+    r"\bquota (?:exceeded|exhausted)\b",
+    r"\bresource[_ ]exhausted\b",
+    r"\bthrottl",
+    r"\boverloaded\b",
+)
+
+# --- planning: what an answer says ------------------------------------------------------------
+GIVING_UP = _rx(
+    r"\bI (?:am |'m )?(?:unable|not able) to\b",
+    r"\bI (?:can ?not|can't|couldn't|could not|was unable to|wasn't able to)\b"
+    r"(?! (?:find|see|spot|detect) (?:any )?(?:issues?|errors?|problems?|bugs?|differences?)\b)",
+    r"\b(?:unable|impossible) to (?:complete|finish|determine|find|proceed|fulfil)",
+    r"\bI give up\b",
+    r"\bgiving up\b",
+    r"\bno (?:way|means) to\b",
+    r"\bbeyond my (?:capabilities|ability)\b",
+    r"\bunfortunately,? (?:I|we|there)",
+    r"\bI (?:do not|don't) have (?:access|the ability|enough information)\b",
+)
+SUCCESS_CLAIM = _rx(
+    r"\b(?:successfully|done|completed|finished|has been|have been|was|were) "
+    r"(?:\w+ ){0,3}(?:created|updated|sent|saved|booked|processed|completed|deployed|fixed|"
+    r"cancel(?:l)?ed|refunded|exchanged|returned|resolved|submitted|scheduled|deleted|written|"
+    r"applied|placed|changed|modified)\b",
+    r"\bsuccessfully\b",
+    r"\ball (?:set|done)\b",
+    r"\btask (?:is )?(?:complete|completed|done)\b",
+    r"\bI(?:'ve| have) (?:\w+ ){0,2}(?:created|updated|sent|saved|booked|processed|completed|"
+    r"fixed|cancel(?:l)?ed|refunded|exchanged|submitted|scheduled|deleted|changed|modified)\b",
+)
+CANNOT_DO = _rx(
+    r"\b(?:not|un)supported (?:operation|query|request|input|format|action)\b",
+    r"\b(?:operation|query|request|input|format|action) (?:is )?not supported\b",
+    r"\bthis tool (?:only|can ?not|cannot|does not|doesn't)\b",
+    r"\bonly supports?\b",
+    r"\bnot implemented\b",
+    r"\bcannot (?:handle|process|be used for)\b",
+)
+EMPTY_RESULT = _rx(
+    r"^\s*(?:\[\s*\]|\{\s*\}|null|none|\"\"|'')\s*$",
+    r"\bno (?:results?|matches|documents?|records?|hits|data|items|entries) (?:were |was )?"
+    r"(?:found|returned|available|match)",
+    r"\bno (?:relevant )?(?:results?|matches|documents?|records?|hits)\b",
+    r"\bnothing (?:found|relevant|matched)\b",
+    r"\b0 (?:results?|matches|documents?|hits)\b",
+    r"\bnot found\b",
+)
+PLAN_ITEM = re.compile(
+    r"^\s*(?:\d+[.)]|[-*•]|step \d+[:.)]?)\s+(.{3,200})$", re.IGNORECASE | re.MULTILINE
+)
+PLAN_HEADER = re.compile(r"\b(?:plan|steps?|approach|I will|I'll|next,? I)\b", re.IGNORECASE)
+
+WORD = re.compile(r"[a-z0-9]{3,}")
+STOPWORDS = frozenset(
+    "the and for with that this from what which who whom whose when where why how are was were "
+    "will would could should can you your our their there here have has had not but all any "
+    "into onto about than then them they its it's also just only more most some such very "
+    "please find give tell show list does did doing been being".split()
+)
+
+
+def content_words(text: str) -> set[str]:
+    return {w for w in WORD.findall(text.lower()) if w not in STOPWORDS}

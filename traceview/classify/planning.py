@@ -1,0 +1,310 @@
+"""Planning failures: the agent's own decisions went wrong while its tools and context were fine.
+
+- `planning.repeated_call` (cause): the same tool with the same arguments called 3+ times. Strong
+  when the calls got the same result each time (a loop that makes no progress, even when every
+  call succeeds); weak when the results changed (polling). A loop of calls that all fail is
+  left to the tool rules, which name the same first call.
+- `planning.ping_pong` (cause): two tools, or two agents handing off, alternating A B A B A B.
+- `planning.no_progress` (cause): the same turn 3+ times (the same speaker, the same model
+  output and the same tool calls after it), or 4+ tool calls in a row returned the same result.
+- `planning.wrong_tool` (cause): a tool answered that it cannot do this (unsupported operation,
+  "this tool only ..."), and no other tool was tried after it.
+- `planning.gave_up` (symptom): the final answer says the agent could not do the task.
+- `planning.premature_answer` (cause): the run failed and the agent answered without calling any
+  of the tools it declared.
+- `planning.plan_deviation` (cause): the agent wrote a plan naming tools, then answered without
+  calling a tool it planned (or called tools it did not plan instead).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from traceview.classify import helpers
+from traceview.classify.base import CAUSE, SYMPTOM, Finding, TraceView, rule
+
+LOOP_MIN = 3
+_IDENT = re.compile(r"\b[a-z][a-z0-9]*(?:[_.][a-z0-9]+)+\b")
+PING_PONG_CYCLES = 3
+
+
+def _result_key(view: TraceView, i: int) -> str:
+    return view.text(i, "result")[:2_000]
+
+
+@rule("planning.repeated_call", "planning")
+def repeated_call(view: TraceView) -> list[Finding]:
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i in view.tool_steps:
+        groups[(view.tool_name(i), view.text(i, "args"))].append(i)
+    out = []
+    for (name, args), calls in groups.items():
+        if len(calls) < LOOP_MIN:
+            continue
+        if all(view.problem(i) is not None for i in calls):
+            continue
+        results = {_result_key(view, i) for i in calls}
+        same = len(results) == 1
+        detail = f"{name}({helpers.excerpt(args, limit=80)}) called {len(calls)} times" + (
+            ", same result each time" if same else ", results changed (polling?)"
+        )
+        out.append(
+            view.finding(
+                "planning.repeated_call",
+                "planning",
+                calls[0],
+                detail,
+                0.9 if same else 0.45,
+                role=CAUSE,
+                fails_run=same and len(calls) >= LOOP_MIN + 1,
+            )
+        )
+    return out
+
+
+def _alternation(seq: list[tuple[int, str]]) -> tuple[int, str, str, int] | None:
+    """The first run of A B A B ... with at least PING_PONG_CYCLES cycles: (start, a, b, length)."""
+    n = len(seq)
+    start = 0
+    while start + 2 * PING_PONG_CYCLES <= n:
+        a, b = seq[start][1], seq[start + 1][1]
+        if a == b:
+            start += 1
+            continue
+        end = start + 2
+        while end < n and seq[end][1] == (a if (end - start) % 2 == 0 else b):
+            end += 1
+        if end - start >= 2 * PING_PONG_CYCLES:
+            return seq[start][0], a, b, end - start
+        start += 1
+    return None
+
+
+@rule("planning.ping_pong", "planning")
+def ping_pong(view: TraceView) -> list[Finding]:
+    out = []
+    calls = [(i, f"{view.tool_name(i)}({view.text(i, 'args')[:200]})") for i in view.tool_steps]
+    found = _alternation(calls)
+    if found:
+        i, a, b, length = found
+        pair = f"{helpers.excerpt(a, limit=80)} and {helpers.excerpt(b, limit=80)}"
+        detail = f"alternated {length} times between {pair}"
+        out.append(
+            view.finding(
+                "planning.ping_pong", "planning", i, detail, 0.85, role=CAUSE, fails_run=False
+            )
+        )
+        return out
+    handoffs = [
+        (i, (s.agent_name or "") + "->" + (s.name or ""))
+        for i, s in enumerate(view.steps)
+        if s.kind == "handoff"
+    ]
+    found = _alternation(handoffs)
+    if found:
+        i, a, b, length = found
+        detail = f"agents handed off back and forth {length} times: {a} / {b}"
+        out.append(
+            view.finding(
+                "planning.ping_pong",
+                "planning",
+                i,
+                helpers.excerpt(detail),
+                0.8,
+                role=CAUSE,
+                fails_run=False,
+            )
+        )
+    return out
+
+
+def _turns(view: TraceView) -> list[tuple[int, str]]:
+    """Each model call with what it led to: its output and the tool calls made before the next
+    model call. A turn that repeats exactly is a turn that changed nothing."""
+    turns: list[tuple[int, str]] = []
+    tools = iter(view.tool_steps)
+    nxt = next(tools, None)
+    llm = view.llm_steps
+    for k, i in enumerate(llm):
+        end = llm[k + 1] if k + 1 < len(llm) else len(view.steps)
+        calls = []
+        first_call = None
+        while nxt is not None and nxt < end:
+            if nxt > i:
+                calls.append(view.tool_name(nxt) + view.text(nxt, "args")[:300])
+                first_call = nxt if first_call is None else first_call
+            nxt = next(tools, None)
+        s = view.steps[i]
+        text = view.text(i, "output").strip()[:2_000]
+        # A loop is rooted at its first call; a turn without calls at the model call itself.
+        at = first_call if first_call is not None else i
+        turns.append((at, f"{s.agent_name or ''}\x00{text}\x00" + "\x00".join(calls)))
+    return turns
+
+
+@rule("planning.no_progress", "planning")
+def no_progress(view: TraceView) -> list[Finding]:
+    seen: dict[str, list[int]] = defaultdict(list)
+    for i, key in _turns(view):
+        if len(key) < 24:
+            continue
+        where = seen[key]
+        where.append(i)
+        if len(where) >= LOOP_MIN:
+            text = key.replace("\x00", " ")
+            detail = f"the same turn came back {len(where)} times: " + helpers.excerpt(text)
+            return [
+                view.finding(
+                    "planning.no_progress",
+                    "planning",
+                    where[0],
+                    helpers.excerpt(detail),
+                    0.8,
+                    role=CAUSE,
+                    fails_run=False,
+                )
+            ]
+    run_start, run_len, prev = None, 0, None
+    for i in view.tool_steps:
+        key = _result_key(view, i)
+        if key and key == prev:
+            run_len += 1
+        else:
+            run_start, run_len, prev = i, 1, key
+        if run_len >= LOOP_MIN + 1:
+            detail = f"{run_len} tool calls in a row returned the same result: " + helpers.excerpt(
+                key, limit=120
+            )
+            return [
+                view.finding(
+                    "planning.no_progress",
+                    "planning",
+                    run_start,
+                    helpers.excerpt(detail),
+                    0.7,
+                    role=CAUSE,
+                    fails_run=False,
+                )
+            ]
+    return []
+
+
+@rule("planning.wrong_tool", "planning")
+def wrong_tool(view: TraceView) -> list[Finding]:
+    for n, i in enumerate(view.tool_steps):
+        if view.steps[i].status == "error":
+            continue
+        head = view.text(i, "result")[:400]
+        m = helpers.CANNOT_DO.search(head)
+        if not m:
+            continue
+        name = view.tool_name(i)
+        later = [
+            j
+            for j in view.tool_steps[n + 1 :]
+            if view.tool_name(j) != name and view.problem(j) is None
+        ]
+        if later:
+            continue  # the agent switched to another tool that worked
+        detail = f"{name or 'tool'} cannot do what it was asked: " + helpers.excerpt(head, m)
+        return [
+            view.finding(
+                "planning.wrong_tool",
+                "planning",
+                i,
+                helpers.excerpt(detail),
+                0.75,
+                role=CAUSE,
+                fails_run=False,
+            )
+        ]
+    return []
+
+
+@rule("planning.gave_up", "planning")
+def gave_up(view: TraceView) -> list[Finding]:
+    answer_pos, answer = view.final_answer()
+    if not answer:
+        return []
+    tail = answer[-1_500:]
+    m = helpers.GIVING_UP.search(tail)
+    if not m:
+        return []
+    detail = "the final answer gives up: " + helpers.excerpt(tail, m)
+    return [view.finding("planning.gave_up", "planning", answer_pos, detail, 0.7, role=SYMPTOM)]
+
+
+@rule("planning.premature_answer", "planning")
+def premature_answer(view: TraceView) -> list[Finding]:
+    if not view.run_failed or view.tool_steps or not view.declared_tools:
+        return []
+    answer_pos, answer = view.final_answer()
+    if answer_pos is None:
+        return []
+    tools = ", ".join(sorted(view.declared_tools)[:6])
+    detail = f"answered without calling any of its tools ({tools})"
+    return [
+        view.finding(
+            "planning.premature_answer",
+            "planning",
+            answer_pos,
+            helpers.excerpt(detail),
+            0.65,
+            role=CAUSE,
+            fails_run=False,
+        )
+    ]
+
+
+@rule("planning.plan_deviation", "planning")
+def plan_deviation(view: TraceView) -> list[Finding]:
+    known = set(view.declared_tools or ()) | {view.tool_name(i) for i in view.tool_steps}
+    known.discard("")
+    if not known or not view.run_failed:
+        return []
+    for i in view.llm_steps:
+        text = view.text(i, "output")
+        if not helpers.PLAN_HEADER.search(text):
+            continue
+        items = helpers.PLAN_ITEM.findall(text)
+        if len(items) < 2:
+            continue
+        planned = []
+        for item in items:
+            # Tool names the trace knows, and identifiers shaped like tool names (snake_case or
+            # dotted) once at least one known tool is in the plan.
+            for name in sorted(known | set(_IDENT.findall(item)), key=item.find):
+                if (
+                    name in item
+                    and name not in planned
+                    and (name in known or "_" in name or "." in name)
+                ):
+                    planned.append(name)
+        if not any(p in known for p in planned):
+            continue
+        if len(planned) < 2:
+            continue
+        called = [j for j in view.tool_steps if j > i]
+        names = [view.tool_name(j) for j in called]
+        skipped = [p for p in planned if p not in names]
+        if not skipped:
+            return []
+        off_plan = next((j for j in called if view.tool_name(j) not in planned), None)
+        answer_pos, _ = view.final_answer()
+        at = off_plan if off_plan is not None else answer_pos
+        detail = f"planned {', '.join(planned)} but never called {', '.join(skipped)}"
+        if off_plan is not None:
+            detail += f"; called {view.tool_name(off_plan)} instead"
+        return [
+            view.finding(
+                "planning.plan_deviation",
+                "planning",
+                at,
+                helpers.excerpt(detail),
+                0.65,
+                role=CAUSE,
+                fails_run=False,
+            )
+        ]
+    return []

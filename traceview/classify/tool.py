@@ -1,0 +1,239 @@
+"""Tool failures: a tool (or retriever) call that errored, returned an error, or could not run.
+
+Signals, for each tool step:
+- the step's status is error, or it carries an error type/message or an exception event;
+- the status is OK but the result is an error: an HTTP 4xx/5xx status line, an `Error: ...`
+  line at the top, an `{"error": ...}` object, a traceback, a non-zero exit code, a shell failure;
+- the arguments were rejected by the tool's schema;
+- the tool is not one the agent has (declared tools on the invocation or an agent span), or the
+  runtime said so;
+- a timeout or a rate limit.
+
+A failure the agent got past (the same tool succeeded later; for an unknown tool or rejected
+arguments, any tool succeeded later) is *recovered*: it is kept as evidence but never the root.
+"""
+
+from __future__ import annotations
+
+import re
+
+from traceview.classify import helpers
+from traceview.classify.base import CAUSE, SYMPTOM, Finding, ToolProblem, TraceView, rule
+
+HEAD = 400  # status lines and "Error:" prefixes are only trusted near the top of a result
+
+
+def _first(pattern: re.Pattern, text: str) -> re.Match | None:
+    return pattern.search(text) if text else None
+
+
+def _classify_error_text(text: str) -> tuple[str, float, re.Match | None]:
+    """Which kind of tool failure an error text describes."""
+    for name, pattern, strength in (
+        ("tool.rate_limited", helpers.RATE_LIMIT, 0.9),
+        ("tool.timeout", helpers.TIMEOUT, 0.9),
+        ("tool.unknown_tool", helpers.UNKNOWN_TOOL, 0.9),
+        ("tool.schema_rejected", helpers.SCHEMA_REJECTED, 0.9),
+    ):
+        m = _first(pattern, text)
+        if m:
+            return name, strength, m
+    return "tool.error_status", 0.9, None
+
+
+def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str] | None:
+    """An error returned with an OK status: (what, match, text) or None."""
+    s = view.steps[i]
+    value = s.tool_result if s.tool_result is not None else s.output
+    if isinstance(value, dict):
+        for key in ("error", "errors", "exception", "error_message"):
+            if value.get(key) not in (None, "", [], {}, False):
+                return "error field", None, helpers.text_of(value.get(key), 1_000)
+        status = value.get("status")
+        if isinstance(status, str) and status.lower() in ("error", "failed", "failure"):
+            return "status field", None, helpers.text_of(value, 1_000)
+        if value.get("success") is False or value.get("ok") is False:
+            return "success=false", None, helpers.text_of(value, 1_000)
+        code = value.get("status_code") or value.get("statusCode") or value.get("exit_code")
+        if isinstance(code, int) and (code >= 400 or (code != 0 and code < 100)):
+            return f"code {code}", None, helpers.text_of(value, 1_000)
+    text = view.text(i, "result")
+    if not text:
+        return None
+    head = text[:HEAD]
+    m = helpers.HTTP_ERROR.search(head)
+    if m:
+        return "HTTP error", m, text
+    m = helpers.ERROR_PREFIX.search(head)
+    if m:
+        return "error line", m, text
+    m = helpers.TRACEBACK.search(text)
+    if m:
+        return "traceback", m, text
+    for m in helpers.EXIT_CODE.finditer(text):
+        code = next((g for g in m.groups() if g is not None), "0")
+        if code.lstrip("-") != "0":
+            return "non-zero exit code", m, text
+    m = helpers.ERROR_KEY.search(head) if head.lstrip()[:1] == "{" else None
+    if m:
+        return "error field", m, text
+    return None
+
+
+def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
+    s = view.steps[i]
+    name = view.tool_name(i)
+    declared = view.declared_tools
+    error_text = view.text(i, "error") or view.events_text(i)
+    if s.status == "error" or s.error_type or s.error_message:
+        kind, strength, m = _classify_error_text(error_text)
+        if kind == "tool.error_status" and declared is not None and name and name not in declared:
+            kind = "tool.unknown_tool"
+        detail = f"{name or 'tool'} failed: " + helpers.excerpt(error_text or "status error", m)
+        return ToolProblem(
+            kind, detail, strength, kind in ("tool.unknown_tool", "tool.schema_rejected")
+        )
+    if declared is not None and name and name not in declared and s.kind == "tool":
+        detail = f"{name} is not among the agent's tools ({', '.join(sorted(declared)[:8])})"
+        return ToolProblem("tool.unknown_tool", helpers.excerpt(detail), 0.85, True)
+    if helpers.CANNOT_DO.search(view.text(i, "result")[:HEAD]):
+        # The tool ran and said this is not its job: a choice of tool, left to planning.
+        return None
+    found = _error_in_result(view, i)
+    if found is None:
+        return None
+    what, m, text = found
+    kind, _, m2 = _classify_error_text(text[:2_000])
+    if kind == "tool.error_status":
+        kind = "tool.error_result"
+    else:
+        m = m2
+    detail = f"{name or 'tool'} returned an error ({what}) with an OK status: " + helpers.excerpt(
+        text, m
+    )
+    # Error results are read from free text, so they are a little less sure than a status.
+    return ToolProblem(kind, detail, 0.8, kind in ("tool.unknown_tool", "tool.schema_rejected"))
+
+
+def _problems(view: TraceView, rule_name: str) -> list[Finding]:
+    out = []
+    for i in view.tool_steps:
+        p = view.problem(i)
+        if p is None or p.rule != rule_name:
+            continue
+        recovered = view.recovered(i)
+        out.append(
+            view.finding(
+                p.rule,
+                "tool",
+                i,
+                p.detail + (" (recovered: a later call succeeded)" if recovered else ""),
+                p.strength,
+                role=CAUSE,
+                recovered=recovered,
+                # An OK run with a failed tool call it never got past, and no successful tool
+                # call after it, answered without what it asked for.
+                fails_run=not recovered and not _later_success(view, i),
+            )
+        )
+    return out
+
+
+def _later_success(view: TraceView, i: int) -> bool:
+    return any(j > i and view.problem(j) is None for j in view.tool_steps)
+
+
+@rule("tool.error_status", "tool")
+def error_status(view: TraceView) -> list[Finding]:
+    return _problems(view, "tool.error_status")
+
+
+@rule("tool.error_result", "tool")
+def error_result(view: TraceView) -> list[Finding]:
+    return _problems(view, "tool.error_result")
+
+
+@rule("tool.schema_rejected", "tool")
+def schema_rejected(view: TraceView) -> list[Finding]:
+    return _problems(view, "tool.schema_rejected")
+
+
+@rule("tool.unknown_tool", "tool")
+def unknown_tool(view: TraceView) -> list[Finding]:
+    return _problems(view, "tool.unknown_tool")
+
+
+@rule("tool.timeout", "tool")
+def timeout(view: TraceView) -> list[Finding]:
+    return _problems(view, "tool.timeout")
+
+
+@rule("tool.rate_limited", "tool")
+def rate_limited(view: TraceView) -> list[Finding]:
+    return _problems(view, "tool.rate_limited")
+
+
+@rule("tool.provider_error", "tool")
+def provider_error(view: TraceView) -> list[Finding]:
+    """An LLM call that failed for a reason other than context or budget (outage, rate limit).
+
+    The model provider is a dependency like any tool; context-length and limit errors on LLM
+    steps are left to the context and budget rules.
+    """
+    out = []
+    for i in view.llm_steps:
+        s = view.steps[i]
+        if s.status != "error" and not s.error_type and not s.error_message:
+            continue
+        text = view.text(i, "error") or view.events_text(i)
+        if (
+            helpers.CONTEXT_LENGTH.search(text)
+            or helpers.TURN_LIMIT.search(text)
+            or helpers.COST_LIMIT.search(text)
+        ):
+            continue
+        kind, _, m = _classify_error_text(text)
+        # A later successful LLM call means the client retried its way past it.
+        recovered = any(j > i and view.steps[j].status != "error" for j in view.llm_steps)
+        out.append(
+            view.finding(
+                "tool.provider_error",
+                "tool",
+                i,
+                f"model call failed ({kind.split('.')[-1]}): "
+                + helpers.excerpt(text or "status error", m),
+                0.7,
+                role=CAUSE,
+                recovered=recovered,
+            )
+        )
+    return out
+
+
+@rule("tool.answer_over_failure", "tool")
+def answer_over_failure(view: TraceView) -> list[Finding]:
+    """A final answer that claims success right after a tool call failed and was never redone.
+
+    The answer is the symptom; the failed call is the cause, so the finding names the tool step.
+    """
+    answer_pos, answer = view.final_answer()
+    if not answer or not view.tool_steps:
+        return []
+    last_tool = view.tool_steps[-1]
+    if answer_pos is not None and answer_pos < last_tool:
+        return []
+    if view.problem(last_tool) is None or view.recovered(last_tool):
+        return []
+    m = helpers.SUCCESS_CLAIM.search(answer)
+    if not m:
+        return []
+    return [
+        view.finding(
+            "tool.answer_over_failure",
+            "tool",
+            last_tool,
+            "final answer claims success after this call failed: " + helpers.excerpt(answer, m),
+            0.9,
+            role=SYMPTOM,
+        )
+    ]
