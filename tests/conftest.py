@@ -115,3 +115,11 @@ def wait_for(predicate, timeout=30.0, interval=0.2, worker=None):
         time.sleep(interval)
     log = worker.log_path.read_text()[-4000:] if worker is not None else ""
     pytest.fail(f"condition not met within {timeout}s\n{log}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # The run's own folder (test database, broker queue) under var/test/ is not needed after it.
+    import shutil
+
+    if os.environ.get("TRACEVIEW_TEST_RUN") and "test" in Path(settings.VAR_DIR).parts:
+        shutil.rmtree(settings.VAR_DIR, ignore_errors=True)

@@ -14,11 +14,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Under pytest (which sets PYTEST_VERSION, and so do the worker processes tests start) the test
 # database file and broker folder live apart from `make run`'s, so a running dev worker never
 # picks up a test's messages.
+# Each test run gets its own folder (inherited by the worker processes it starts through the
+# environment), so two runs at once never share a database file or a queue.
 TESTING = bool(os.environ.get("PYTEST_VERSION"))
+if TESTING:
+    os.environ.setdefault("TRACEVIEW_TEST_RUN", str(os.getpid()))
 env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
-VAR_DIR = Path(env.str("TRACEVIEW_VAR_DIR", default=str(BASE_DIR / "var" / ("test" if TESTING else ""))))
+_default_var = BASE_DIR / "var"
+if TESTING:
+    _default_var = _default_var / "test" / f"run-{os.environ['TRACEVIEW_TEST_RUN']}"
+VAR_DIR = Path(env.str("TRACEVIEW_VAR_DIR", default=str(_default_var)))
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
