@@ -2,15 +2,14 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml 2>/dev/null | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: run test install lint bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml sdk/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	@if [ -f sdk/pyproject.toml ]; then $(BIN)/python -m pip install --quiet -e "./sdk[all]" || $(BIN)/python -m pip install --quiet -e ./sdk; fi
+	$(BIN)/python -m pip install --quiet -e ".[dev]" -e "./sdk[all]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
