@@ -41,6 +41,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ingest.formats.conventions import map_attributes
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
 from traceview.trace import InvocationData, StepData
@@ -327,6 +328,34 @@ def otel_attributes(observation: dict) -> dict[str, Any]:
     return {}
 
 
+def _refine_with_conventions(step: StepData, attrs: dict[str, Any]) -> None:
+    """Let the span's own OTel attributes decide the kind and the tool fields.
+
+    The observation type is Langfuse's guess from those attributes, and it guesses wrong where
+    it matters: it calls Vercel's outer `ai.generateText` (the tool loop, whose usage repeats its
+    children's) a generation, which would count its tokens twice; and it names a tool step after
+    the span ("execute_tool say_hello") rather than the tool. A kind of "other" from the
+    conventions means they did not recognise the span, so Langfuse's type stands.
+    """
+    fields = map_attributes(attrs, step.name)
+    kind = fields.kind if fields.kind != "other" else step.kind
+    if kind == "tool" and step.kind != "tool":
+        step.tool_arguments, step.tool_result = step.input, step.output
+        step.input = step.output = None
+    if kind == "llm":
+        for name in ("input_tokens", "output_tokens", "cost_usd"):
+            if getattr(step, name) is None:
+                setattr(step, name, getattr(fields, name))
+    else:
+        step.input_tokens = step.output_tokens = step.cost_usd = None
+    if kind in ("tool", "handoff"):
+        step.tool_name = fields.tool_name or step.tool_name or step.name
+        step.tool_call_id = fields.tool_call_id or step.tool_call_id
+    step.model = step.model or fields.model
+    step.agent_name = step.agent_name or fields.agent_name
+    step.kind = kind
+
+
 def langfuse_export_to_invocations(data: Any) -> list[InvocationData]:
     """A Langfuse trace export {trace, observations} -> one invocation."""
     if not isinstance(data, dict) or not isinstance(data.get("trace"), dict):
@@ -360,7 +389,10 @@ def langfuse_export_to_invocations(data: Any) -> list[InvocationData]:
             problems.append({"path": path, "reason": str(exc)})
             continue
         attrs = step.attributes or {}
-        step.attributes = {**otel_attributes(obs), **{
+        raw_attributes = otel_attributes(obs)
+        if raw_attributes:
+            _refine_with_conventions(step, raw_attributes)
+        step.attributes = {**raw_attributes, **{
             f"langfuse.{k}": v for k, v in attrs.items() if k != "langfuse.observation_type"
         }, "langfuse.observation_type": obs_type}
         step.seq = i

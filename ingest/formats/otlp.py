@@ -229,15 +229,32 @@ def _wrong_signal_hint(body: bytes) -> str:
         ExportMetricsServiceRequest,
     )
 
+    parsed = []
     for cls, signal, path in ((ExportLogsServiceRequest, "logs", "/v1/logs"),
                               (ExportMetricsServiceRequest, "metrics", "/v1/metrics")):
         try:
-            cls.FromString(body)
+            message = cls.FromString(body)
         except DecodeError:
             continue
-        return (f"; it parses as an OTLP {signal} export ({path}), but this endpoint takes "
-                "traces only")
-    return ""
+        parsed.append((_unknown_anywhere(message), signal, path))
+    if not parsed:
+        return ""
+    # Logs and metrics share field numbers, so a metrics body often parses as logs too, but
+    # only the right one parses without fields it does not know.
+    _, signal, path = min(parsed, key=lambda p: p[0])
+    return f"; it parses as an OTLP {signal} export ({path}), but this endpoint takes traces only"
+
+
+def _unknown_anywhere(message) -> bool:
+    if _has_unknown_fields(message):
+        return True
+    for descriptor, value in message.ListFields():
+        kind = descriptor.message_type
+        if kind is None or kind.GetOptions().map_entry:
+            continue
+        if any(_unknown_anywhere(v) for v in (value if descriptor.is_repeated else [value])):
+            return True
+    return False
 
 
 def _decode_protobuf(body: bytes) -> DecodedTraces:
@@ -489,7 +506,13 @@ def _decode_json(body: bytes) -> DecodedTraces:
         return _decode_json_data(data)
     except _InexactId:
         # Decimal 128-bit trace ids as numbers: the standard library keeps them exact.
-        return _decode_json_data(json.loads(body))
+        try:
+            return _decode_json_data(json.loads(body))
+        except _InexactId:
+            # Still a float: the id was written with a fraction or an exponent.
+            raise OtlpDecodeError(
+                "an id is a JSON number with a fraction or an exponent; send ids as hex strings"
+            ) from None
 
 
 def _decode_json_data(data: Any) -> DecodedTraces:

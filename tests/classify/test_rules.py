@@ -402,3 +402,69 @@ def test_it_keeps_excerpts_short_and_on_one_line():
 )
 def test_it_knows_the_context_window_of_common_models(model, window):
     assert context_window(model) == window
+
+
+# --- rules added with ruleset 0.2 ---------------------------------------------------------------
+def test_it_flags_a_reply_stating_a_figure_no_tool_returned():
+    run = Run(status="error")
+    run.llm({"role": "assistant", "content": None, "tool_calls": [{"name": "list_items"}]})
+    items = [{"id": 4411, "price": 50.88}, {"id": 4412, "price": 12.5}]
+    run.tool("list_items", {}, {"items": items})
+    bad = run.llm({"role": "assistant", "content": "There are 17 items; the first costs $50.88."})
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == ("tool", bad, "tool.misread_result")
+
+
+def test_it_does_not_flag_figures_read_or_computed_from_tool_results():
+    run = Run(status="error")
+    run.tool("get_prices", {"sku": "A"}, {"old": 514.72, "new": 532.58})
+    run.llm("The new price is $532.58, a difference of $17.86.")
+    assert not fired(run.inv, "tool.misread_result")
+
+
+def test_it_takes_a_call_that_filled_the_window_as_cut_when_no_finish_reason_was_sent():
+    run = Run(status="error")
+    bad = run.llm("The report covers 1. Background 2.", model="gpt-4-0613", input_tokens=8_000,
+                  output_tokens=192)
+    assert fired(run.inv, "context.output_cut")[0].step == bad
+    run.step(bad).input_tokens = 3_000
+    assert not fired(run.inv, "context.output_cut")
+
+
+def test_it_reads_budgets_sent_on_the_root_span():
+    run = Run(status="ok")
+    run.step("s0").attributes = {"budget.max_steps": 2}
+    for _ in range(2):
+        run.llm()
+        run.tool("lookup", {"q": "x"})
+    d = classify(run.inv)
+    assert d.category == "budget" and d.evidence[0].rule == "budget.crossed"
+
+
+def test_it_reads_tools_declared_on_llm_spans():
+    run = Run(status="error")
+    run.llm(attributes={"llm.tools.0.tool.json_schema": '{"function": {"name": "lookup"}}'})
+    bad = run.tool("fetch_url", {"u": "x"}, "ok")
+    assert fired(run.inv, "tool.unknown_tool")[0].step == bad
+
+
+def test_it_reads_execution_results_posted_as_tool_steps_in_a_chat():
+    run = Run(status="error")
+    run.add("other", agent_name="user", output="Count the rows of data.csv")
+    author = run.llm("```python\nprint(len(open('data.csv').readlines()))\n```",
+                     agent_name="Coder")
+    run.add("tool", tool_name="code_execution", agent_name="Computer_terminal",
+            tool_result="exitcode: 1 (execution failed)\nFileNotFoundError: data.csv")
+    run.llm("The answer is 42.", agent_name="Verifier")
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", author)
+    assert not fired(run.inv, "planning.repeated_call")
+
+
+def test_it_does_not_call_an_instruction_dropped_when_inputs_are_deltas():
+    run = Run(status="error")
+    run.llm(input=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}],
+            attributes={"context_messages": 0})
+    run.llm(input=[{"role": "user", "content": "hi"}, {"role": "tool", "content": "x"}],
+            attributes={"context_messages": 2})
+    assert not fired(run.inv, "context.instruction_dropped")

@@ -12,7 +12,7 @@ from typing import Any
 
 from traceview.trace import InvocationData
 
-RULESET_VERSION = "0.1.0"
+RULESET_VERSION = "0.2.0"
 
 
 @dataclass(slots=True)

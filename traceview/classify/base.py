@@ -266,7 +266,9 @@ def _declared_tools(inv: InvocationData, steps: list[StepData]) -> frozenset[str
     found: set[str] = set()
     declared = False
     sources = [inv.attributes or {}]
-    sources += [s.attributes or {} for s in steps if s.kind == "agent" and s.attributes]
+    # Agent spans declare their agent's tools; conventions that record the tools offered to the
+    # model (OpenInference llm.tools.*, GenAI gen_ai.tool.definitions) put them on LLM spans.
+    sources += [s.attributes for s in steps if s.kind in ("agent", "llm") and s.attributes]
     for attrs in sources:
         for key in DECLARED_TOOL_KEYS:
             if key in attrs and attrs[key] is not None:

@@ -46,6 +46,22 @@ def _number(value: Any) -> Decimal | None:
     return number if number.is_finite() and number >= 0 else None
 
 
+def _budget_attributes(view: TraceView) -> list[tuple[str, Any]]:
+    # Budgets sent with the trace: on the invocation, or on its root span where span-based
+    # formats (OTLP, the OpenAI Agents SDK) carry what describes the whole run, and inside a
+    # `metadata` object there (the Agents SDK's trace and span metadata). Later sources win.
+    sources = [view.inv.attributes or {}]
+    if view.root is not None and view.root.attributes:
+        sources.insert(0, view.root.attributes)
+    pairs: list[tuple[str, Any]] = []
+    for attrs in sources:
+        meta = attrs.get("metadata")
+        if isinstance(meta, dict):
+            pairs += list(meta.items())
+        pairs += list(attrs.items())
+    return pairs
+
+
 def budgets_of(view: TraceView) -> dict[str, Decimal]:
     """The budgets that apply: the agent's settings, overridden by those sent with the trace."""
     found: dict[str, Decimal] = {}
@@ -53,7 +69,7 @@ def budgets_of(view: TraceView) -> dict[str, Decimal]:
         number = _number((view.inv.budgets or {}).get(key))
         if number is not None:
             found[key] = number
-    for key, value in (view.inv.attributes or {}).items():
+    for key, value in _budget_attributes(view):
         name = key.lower()
         for prefix in _PREFIXES:
             if name.startswith(prefix):

@@ -4,7 +4,8 @@
   "maximum context length", "prompt is too long" ...).
 - `context.output_cut` (symptom): an LLM call stopped at finish_reason "length" with its prompt
   near the model's window (models_context.CONTEXT_WINDOWS). A cut with a small prompt is the
-  output cap, not the context, and is left alone.
+  output cap, not the context, and is left alone. When no finish reason was sent, a call whose
+  prompt and output filled >= 98 % of the window is taken as cut.
 - `context.tool_flood` (cause): a tool output large enough to fill much of the window of the
   model that reads it next (or, when the window is unknown, a very large output followed by a
   context symptom). When a flood precedes a context overflow, the root step is the tool step that
@@ -19,11 +20,14 @@
 
 from __future__ import annotations
 
+import json
+
 from traceview.classify import helpers
 from traceview.classify.base import CAUSE, SYMPTOM, Finding, TraceView, rule
 from traceview.classify.models_context import context_window
 
 NEAR_WINDOW = 0.85
+FULL_WINDOW = 0.98
 FLOOD_SHARE = 0.5
 # Without a known window, an output this large (in estimated tokens) only counts as a flood
 # when a context symptom follows it.
@@ -54,12 +58,15 @@ def _symptom_positions(view: TraceView) -> list[int]:
 
 def _cut_near_window(view: TraceView, i: int) -> tuple[int, int] | None:
     s = view.steps[i]
-    if not s.finish_reason or s.finish_reason.lower() not in _LENGTH_REASONS:
+    if s.finish_reason is not None and s.finish_reason.lower() not in _LENGTH_REASONS:
         return None
     window = context_window(s.model)
     if window is None or s.input_tokens is None:
         return None
-    if s.input_tokens + (s.output_tokens or 0) >= NEAR_WINDOW * window:
+    # Some exports never carry a finish reason (the OpenAI Agents SDK's); then only a call whose
+    # prompt and output together filled the window is taken as cut.
+    near = NEAR_WINDOW if s.finish_reason is not None else FULL_WINDOW
+    if s.input_tokens + (s.output_tokens or 0) >= near * window:
         return s.input_tokens, window
     return None
 
@@ -181,6 +188,10 @@ def instruction_dropped(view: TraceView) -> list[Finding]:
     seen: dict[str, tuple[str, str, set[str]]] = {}
     for i in view.llm_steps:
         s = view.steps[i]
+        if (s.attributes or {}).get("context_messages"):
+            # The input holds only the messages since the previous call (parsers of chat logs
+            # store it so); what the model saw before them is not in the step to compare.
+            continue
         msgs = _messages(s.input)
         if msgs is None:
             continue
@@ -231,6 +242,12 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
         s = view.steps[i]
         result = view.text(i, "result")
         value = s.tool_result if s.tool_result is not None else s.output
+        if isinstance(value, str) and value.strip()[:1] in ("[", "{") and len(value) < 2_000:
+            # Exports that carry tool outputs as text (the OpenAI Agents SDK) send JSON as text.
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
         empty = value in (None, "", [], {}) or (
             isinstance(value, dict)
             and any(

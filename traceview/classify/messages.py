@@ -1,9 +1,11 @@
 """The message-only path: traces that are just chat messages (multi-agent chat logs).
 
-Such a trace has no tool spans: each step is one message (kind llm or other, its text in
-`output` or `input`, the speaker in `agent_name`). Tools still run, but their output arrives as a
-message from an executor ("exitcode: 1 ... Traceback", a speaker named like a terminal or tool,
-role tool/function). The rules read what the messages say:
+Such a trace has no structured tool calls: each step is one message (kind llm or other, its text
+in `output` or `input`, the speaker in `agent_name`). Tools still run, but their output arrives as
+a message from an executor ("exitcode: 1 ... Traceback", a speaker named like a terminal or tool,
+role tool/function), or as a tool step without arguments of its own (how parsers of chat logs
+record an execution result: the code it ran is in the message before it). The rules read what
+the messages say:
 
 - `messages.execution_error` (cause, tool): an executor message reports a failed run (non-zero
   exit code, traceback, "Error: ..."). The root is the message that asked for that run (the
@@ -22,7 +24,7 @@ from __future__ import annotations
 import re
 
 from traceview.classify import helpers
-from traceview.classify.base import CAUSE, Finding, TraceView, rule
+from traceview.classify.base import CAUSE, Finding, TraceView, is_tool_step, rule
 
 _EXECUTOR = re.compile(
     r"terminal|executor|execution|interpreter|computer|tool|shell|console|sandbox|runner", re.I
@@ -36,22 +38,36 @@ _CLAIM = re.compile(
 )
 
 
+def _posted_result(s) -> bool:
+    # A tool step without arguments of its own: an execution result posted into the chat (the
+    # code it ran is in the message before it), not a structured call.
+    return is_tool_step(s) and s.tool_arguments in (None, "", {}, [])
+
+
 def is_message_only(view: TraceView) -> bool:
-    """No tool spans, and the steps are messages that say who spoke (agent_name)."""
-    if view.tool_steps:
-        return False
+    """The steps are messages that say who spoke (agent_name); tools appear only as results
+    posted into the chat, never as structured calls with arguments."""
     messages = [s for s in view.steps if s.kind != "agent"]
-    if len(messages) < 2 or any(s.kind not in ("llm", "other", None) for s in messages):
+    if len(messages) < 2:
+        return False
+    for s in messages:
+        if s.kind not in ("llm", "other", None) and not _posted_result(s):
+            return False
+    if not any(s.kind in ("llm", "other", None) and not is_tool_step(s) for s in messages):
         return False
     return sum(1 for s in messages if s.agent_name) * 2 >= len(messages)
 
 
 def _text(view: TraceView, i: int) -> str:
+    if is_tool_step(view.steps[i]):
+        return view.text(i, "result")
     return view.text(i, "output") or view.text(i, "input")
 
 
 def _is_executor(view: TraceView, i: int) -> bool:
     s = view.steps[i]
+    if is_tool_step(s):
+        return True
     role = (s.attributes or {}).get("role") if s.attributes else None
     if role in ("tool", "function", "ipython"):
         return True

@@ -23,6 +23,7 @@ from collections import defaultdict
 
 from traceview.classify import helpers
 from traceview.classify.base import CAUSE, SYMPTOM, Finding, TraceView, rule
+from traceview.classify.messages import is_message_only
 
 LOOP_MIN = 3
 _IDENT = re.compile(r"\b[a-z][a-z0-9]*(?:[_.][a-z0-9]+)+\b")
@@ -35,6 +36,9 @@ def _result_key(view: TraceView, i: int) -> str:
 
 @rule("planning.repeated_call", "planning")
 def repeated_call(view: TraceView) -> list[Finding]:
+    if is_message_only(view):
+        # Execution results posted into a chat carry no arguments: equal "calls" say nothing.
+        return []
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i in view.tool_steps:
         groups[(view.tool_name(i), view.text(i, "args"))].append(i)

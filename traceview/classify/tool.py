@@ -19,6 +19,7 @@ import re
 
 from traceview.classify import helpers
 from traceview.classify.base import CAUSE, SYMPTOM, Finding, ToolProblem, TraceView, rule
+from traceview.classify.messages import is_message_only
 
 HEAD = 400  # status lines and "Error:" prefixes are only trusted near the top of a result
 
@@ -237,3 +238,121 @@ def answer_over_failure(view: TraceView) -> list[Finding]:
             role=SYMPTOM,
         )
     ]
+
+
+# A figure an agent states: an amount, a decimal, or a number of two or more digits (single
+# digits are too common in prose to prove anything).
+_FIGURE = re.compile(r"(?<![\w.#/-])\$?(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d{2,})(?![\w/-])")
+
+
+def _figures(text: str) -> set[str]:
+    return {m.group(1).replace(",", "") for m in _FIGURE.finditer(text)}
+
+
+def _derivable(figure: str, known: set[str]) -> bool:
+    """Whether `figure` is one addition, subtraction or count away from figures the agent saw
+    (a price difference, a total): stating it is arithmetic, not a misreading."""
+    try:
+        target = float(figure)
+    except ValueError:
+        return True
+    values = []
+    for k in known:
+        try:
+            values.append(float(k))
+        except ValueError:
+            continue
+    values = values[-200:]
+    seen = set(values)
+    for a in values:
+        if abs(target - a) < 0.005 or (target - a) in seen or (a - target) in seen:
+            return True
+        for b in values:
+            if abs(a + b - target) < 0.005 or abs(abs(a - b) - target) < 0.005:
+                return True
+    return False
+
+
+def _reply(output) -> str | None:
+    """The text a model call said to its user, or None when it called tools instead."""
+    if isinstance(output, str):
+        return output.strip() or None
+    if isinstance(output, list):
+        output = next((m for m in reversed(output) if isinstance(m, dict)), None)
+    if isinstance(output, dict):
+        if output.get("tool_calls") or output.get("function_call"):
+            return None
+        content = output.get("content")
+        if isinstance(content, list):
+            content = " ".join(
+                p.get("text", "") if isinstance(p, dict) else str(p) for p in content
+            )
+        if isinstance(content, str) and content.strip() and content.strip() != "None":
+            return content.strip()
+    return None
+
+
+@rule("tool.misread_result", "tool")
+def misread_result(view: TraceView) -> list[Finding]:
+    """A reply to the user that states a figure found nowhere in what the agent read (the task,
+    the tool results, earlier messages) and not derivable from it by one addition or
+    subtraction, right after reading tool results: the agent misread or invented what its tools
+    returned. Weak, a cause: it loses to any explicit failure."""
+    if not view.tool_steps or is_message_only(view):
+        # In a chat log, execution results are posted messages; the message rules read them.
+        return []
+    known: set[str] = set()
+    for source in (view.inv.input, view.inv.attributes):
+        known |= _figures(helpers.text_of(source, 20_000))
+    tool_steps = set(view.tool_steps)
+    read_upto = 0  # `known` holds the figures of steps before this position
+
+    def read_until(end: int) -> None:
+        # Figures are gathered only when a reply states some: most replies state none, and
+        # tool outputs are the largest texts of a trace.
+        nonlocal read_upto
+        for j in range(read_upto, end):
+            t = view.steps[j]
+            if j in tool_steps:
+                known.update(_figures(helpers.text_of(t.tool_result, 40_000)))
+                known.update(_figures(view.text(j, "args")))
+            else:
+                known.update(_figures(helpers.text_of(t.output, 20_000)))
+                if t.kind != "llm":
+                    known.update(_figures(view.text(j, "input")))
+        read_upto = max(read_upto, end)
+
+    read_tool = False
+    for i, s in enumerate(view.steps):
+        if i in tool_steps:
+            read_tool = True
+            continue
+        reply = _reply(s.output) if s.kind == "llm" and read_tool else None
+        if reply:
+            read_tool = False
+            stated = _figures(reply)
+            if not stated:
+                continue
+            read_until(i)
+            unexplained = sorted(f for f in stated - known if not _derivable(f, known))
+            if unexplained:
+                m = None
+                for m in _FIGURE.finditer(reply):  # noqa: B007 - the match is used below
+                    if m.group(1).replace(",", "") in unexplained:
+                        break
+                detail = (
+                    f"the reply states {', '.join(unexplained[:3])}, found in no tool result "
+                    "or message before it: " + helpers.excerpt(reply, m)
+                )
+                return [
+                    view.finding(
+                        "tool.misread_result",
+                        "tool",
+                        i,
+                        helpers.excerpt(detail),
+                        0.45,
+                        role=CAUSE,
+                        fails_run=False,
+                    )
+                ]
+    return []

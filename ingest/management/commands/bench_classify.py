@@ -1,0 +1,134 @@
+"""How many invocations one process classifies per second.
+
+    python manage.py bench_classify [--steps 30] [--n 2000] [--db-n 300] [--seed 7]
+
+Two figures for invocations of `--steps` steps (an agent span, then model calls and tool calls
+with realistic payloads; a quarter of them fail in one of several ways):
+
+- pure: `traceview.classify.classify` over canonical invocations in memory;
+- stored: `traceview.diagnosis.invocation_classify` on the database, the worker's whole path
+  (load the invocation, its steps and payloads; classify; store the diagnosis). The invocations
+  are stored in a scratch project inside a transaction that is rolled back afterwards.
+
+Both run in this one process, so each is a per-process (per worker) rate. The target is >= 200/s.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from ingest.store import invocations_store
+from traceview.classify import classify
+from traceview.diagnosis import invocation_classify
+from traceview.models import Invocation, Project
+from traceview.trace import InvocationData, StepData
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+TOOLS = ["search_docs", "lookup_order", "run_sql", "read_file", "send_email", "get_weather"]
+FAILURES = [
+    ("error", {"status": "error", "error_type": "HTTPError", "error_message": "503 Service "
+                                                                             "Unavailable"}),
+    ("result", {"tool_result": "Traceback (most recent call last):\n  File \"x.py\", line 3\n"
+                              "KeyError: 'id'"}),
+    ("limit", None),
+    ("loop", None),
+]
+
+
+class _Rollback(Exception):
+    pass
+
+
+def bench_invocation(r: random.Random, n: int, steps: int) -> InvocationData:
+    """One synthetic invocation of `steps` steps; about a quarter of them fail."""
+    failing = r.random() < 0.25
+    failure = r.choice(FAILURES) if failing else None
+    inv = InvocationData(trace_id=f"bench-{n}", agent="bench-agent",
+                         status="error" if failing else "ok", started_at=T0,
+                         attributes={"agent.tools": TOOLS})
+    root = StepData(span_id=f"{n}-0", kind="agent", name="bench-agent", status=inv.status,
+                    started_at=T0, seq=0)
+    inv.steps.append(root)
+    history = [{"role": "system", "content": "You are a helpful agent. Use the tools."},
+               {"role": "user", "content": "Find the order status and email the customer."}]
+    t = 0.0
+    loop_args = {"order_id": r.randint(1, 9999)}
+    for k in range(1, steps):
+        t += r.uniform(0.1, 1.5)
+        start = T0 + timedelta(seconds=t)
+        end = start + timedelta(seconds=0.4)
+        if k % 2 == 1:
+            text = r.choice(["Let me check that.", "Next I need the order details.",
+                             "I'll look this up."])
+            step = StepData(span_id=f"{n}-{k}", parent_span_id=root.span_id, kind="llm",
+                            name="chat gpt-4o", model="gpt-4o", status="ok", started_at=start,
+                            ended_at=end, seq=k, input=history[:2] + history[2:][-6:],
+                            output={"role": "assistant", "content": text},
+                            input_tokens=r.randint(500, 4000), output_tokens=r.randint(10, 300),
+                            cost_usd=Decimal("0.002"), finish_reason="tool_calls")
+            history.append({"role": "assistant", "content": text})
+        else:
+            name = r.choice(TOOLS)
+            args = {"q": f"item {r.randint(1, 500)}", "limit": r.randint(1, 20)}
+            result = {"rows": [{"id": r.randint(1, 99), "status": "shipped"} for _ in range(5)]}
+            if failure and failure[0] == "loop" and k > steps // 2:
+                name, args, result = "lookup_order", loop_args, {"status": "pending"}
+            step = StepData(span_id=f"{n}-{k}", parent_span_id=root.span_id, kind="tool",
+                            name=name, tool_name=name, tool_arguments=args, tool_result=result,
+                            status="ok", started_at=start, ended_at=end, seq=k)
+            if failure and failure[1] and k == steps - 2 - (steps % 2):
+                for key, value in failure[1].items():
+                    setattr(step, key, value)
+            history.append({"role": "tool", "content": str(result)[:300]})
+        inv.steps.append(step)
+    if failure and failure[0] == "limit":
+        root.error_type, root.error_message = "MaxTurnsExceeded", f"Max turns ({steps}) exceeded"
+    inv.ended_at = root.ended_at = T0 + timedelta(seconds=t + 1)
+    inv.output = "The order has shipped; I emailed the customer."
+    return inv
+
+
+class Command(BaseCommand):
+    help = "Print invocations classified per second per process (pure and stored paths)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--steps", type=int, default=30)
+        parser.add_argument("--n", type=int, default=2000, help="invocations for the pure path")
+        parser.add_argument("--db-n", type=int, default=300,
+                            help="invocations for the stored path")
+        parser.add_argument("--seed", type=int, default=7)
+
+    def handle(self, steps, n, db_n, seed, **options):
+        r = random.Random(seed)
+        invocations = [bench_invocation(r, k, steps) for k in range(n)]
+        begin = time.perf_counter()
+        categories: dict[str | None, int] = {}
+        for inv in invocations:
+            c = classify(inv).category
+            categories[c] = categories.get(c, 0) + 1
+        pure = n / (time.perf_counter() - begin)
+        self.stdout.write(f"pure classify: {pure:,.0f} invocations/s per process "
+                          f"({n} invocations of {steps} steps; verdicts {categories})")
+        if db_n <= 0:
+            return
+        stored = [bench_invocation(r, n + k, steps) for k in range(db_n)]
+        try:
+            with transaction.atomic():
+                project = Project.objects.create(name=f"bench-{time.time_ns()}")
+                invocations_store(project, stored)
+                ids = list(Invocation.objects.filter(project=project).values_list("id", flat=True))
+                begin = time.perf_counter()
+                for inv_id in ids:
+                    invocation_classify(inv_id)
+                rate = len(ids) / (time.perf_counter() - begin)
+                raise _Rollback
+        except _Rollback:
+            pass
+        self.stdout.write(f"stored invocation_classify: {rate:,.0f} invocations/s per process "
+                          f"({len(ids)} invocations of {steps} steps, database included)")
