@@ -162,7 +162,9 @@ def merge_attributes(old: dict | None, new: dict) -> dict:
 
 
 def _records_with_ids(items: list) -> bool:
-    return bool(items) and all(isinstance(i, dict) and "id" in i for i in items)
+    return bool(items) and all(
+        isinstance(i, dict) and isinstance(i.get("id"), str | int) for i in items
+    )
 
 
 def merge_status(old: str | None, new: str) -> str:

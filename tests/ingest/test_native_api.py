@@ -208,3 +208,11 @@ def test_it_keeps_each_projects_data_apart(api, project):
     post_native(c, body("same-id", steps=[STEPS[1]]))
     assert Invocation.objects.filter(trace_id="same-id").count() == 2
     assert Invocation.objects.get(project=project).step_count == 1
+
+
+def test_it_joins_id_records_across_requests_and_ignores_odd_ids(api, project):
+    post_native(api, body("t-s", attributes={"scores": [{"id": "a", "v": 1}], "odd": [{"id": {}}]}))
+    post_native(api, body("t-s", attributes={"scores": [{"id": "b", "v": 2}], "odd": [{"id": []}]}))
+    attrs = Invocation.objects.get(trace_id="t-s").attributes
+    assert [s["id"] for s in attrs["scores"]] == ["a", "b"]
+    assert attrs["odd"] == [{"id": []}]
