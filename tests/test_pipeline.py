@@ -7,7 +7,7 @@ import requests
 from tests.conftest import wait_for
 from traceview.models import Diagnosis, Invocation
 
-pytestmark = pytest.mark.worker
+
 
 
 def _post(live_server, api_key, body):
@@ -24,6 +24,7 @@ def _read(live_server, api_key, trace_id):
     return results[0] if results else None
 
 
+@pytest.mark.worker
 def test_it_classifies_a_failed_tool_step_within_seconds(live_server, api_key, celery_worker):
     _post(live_server, api_key, {"invocations": [{"trace_id": "pipe-1", "status": "error", "steps": [
         {"span_id": "root", "kind": "agent", "name": "bot", "status": "error",
@@ -38,6 +39,7 @@ def test_it_classifies_a_failed_tool_step_within_seconds(live_server, api_key, c
     assert inv["root_step"] == "call-7"
 
 
+@pytest.mark.worker
 def test_it_classifies_an_invocation_that_went_quiet(live_server, api_key, celery_worker):
     # No root step end and no final status: only the sweep (quiet period 2 s here) finds it.
     _post(live_server, api_key, {"steps": [
@@ -49,6 +51,7 @@ def test_it_classifies_an_invocation_that_went_quiet(live_server, api_key, celer
     assert Diagnosis.objects.get(invocation=inv).category == "tool"
 
 
+@pytest.mark.worker
 def test_it_reclassifies_when_new_data_arrives(live_server, api_key, celery_worker):
     base = {"trace_id": "pipe-3", "status": "ok", "ended_at": 1767225610}
     _post(live_server, api_key, {"invocations": [{**base, "steps": [
@@ -64,3 +67,22 @@ def test_it_reclassifies_when_new_data_arrives(live_server, api_key, celery_work
              worker=celery_worker)
     inv.refresh_from_db()
     assert inv.classified_version == inv.data_version and inv.category == "context"
+
+
+def test_it_classifies_the_rest_of_a_batch_when_one_invocation_fails(project, monkeypatch):
+    # Runs the real task body in-process; the broken invocation is left for the sweep.
+    from traceview import tasks
+
+    ok = Invocation.objects.create(project=project, trace_id="fine", status="ok")
+    broken = Invocation.objects.create(project=project, trace_id="broken", status="ok")
+    real = tasks.invocation_classify
+
+    def flaky(inv_id):
+        if inv_id == broken.id:
+            raise ValueError("a rule crashed")
+        return real(inv_id)
+
+    monkeypatch.setattr(tasks, "invocation_classify", flaky)
+    assert tasks.classify_invocations.apply(args=[[broken.id, ok.id]]).get() == 2
+    assert Diagnosis.objects.filter(invocation=ok).exists()
+    assert not Diagnosis.objects.filter(invocation=broken).exists()

@@ -15,8 +15,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from traceview.classify import classify
-from traceview.models import Diagnosis, Invocation
+from traceview.models import Diagnosis, Invocation, InvocationSearch
 from traceview.queries import agent_depth, invocation_canonical
+from traceview.search import search_document
+from traceview.triage import invocation_group
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,9 @@ def invocation_classify(invocation_id: int) -> Diagnosis | None:
         if not updated:
             # Newer data arrived; the ingest of that data made the invocation due again.
             return None
+        InvocationSearch.objects.update_or_create(
+            invocation_id=invocation_id, defaults={"document": search_document(canonical)}
+        )
         diagnosis, _ = Diagnosis.objects.update_or_create(
             invocation_id=invocation_id,
             defaults={
@@ -62,6 +67,9 @@ def invocation_classify(invocation_id: int) -> Diagnosis | None:
                 "classified_at": timezone.now(),
             },
         )
+    # Outside the diagnosis's transaction, so issue rows are not locked while it is written;
+    # grouping is idempotent, so a retried classification regroups without counting twice.
+    invocation_group(invocation_id)
     return diagnosis
 
 

@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
 
-from traceview.models import Invocation, Project, Step, StepPayload
-from traceview.trace import InvocationData, StepData
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+)
+
+from traceview.models import Invocation, InvocationSearch, Project, Step, StepPayload
+from traceview.trace import CATEGORIES, InvocationData, StepData
 
 STEP_LIST_FIELDS = (
     "id", "span_id", "parent_span_id", "kind", "name", "started_at", "ended_at", "status",
@@ -14,20 +35,217 @@ STEP_LIST_FIELDS = (
 )
 
 
+class SearchMatch(Func):
+    """`to_tsvector(...) @@ websearch_to_tsquery(...)` over some text columns (PostgreSQL).
+
+    The vector expression is identical to the GIN indexes of migration 0002 (the planner uses an
+    expression index only for the very same expression), written with compiled column
+    references so it stays valid when Django re-aliases the table inside a subquery.
+    """
+
+    output_field = BooleanField()
+
+    def __init__(self, *columns, text: str, json: bool = False):
+        self.json = json
+        super().__init__(*columns, Value(text))
+
+    def as_sql(self, compiler, connection, **extra):
+        *columns, query = self.get_source_expressions()
+        parts, params = [], []
+        for column in columns:
+            sql, p = compiler.compile(column)
+            parts.append(f"coalesce({sql}::text, '')" if self.json else sql)
+            params.extend(p)
+        query_sql, query_params = compiler.compile(query)
+        joined = " || ' ' || ".join(parts)
+        vector = f"to_tsvector('simple'::regconfig, left({joined}, 100000))"
+        return (
+            f"{vector} @@ websearch_to_tsquery('simple'::regconfig, {query_sql})",
+            [*params, *query_params],
+        )
+
+
+# Sort name -> (the value the list is ordered by, descending?). Each one has an index that leads
+# with the project, so a page is an index range scan whatever the table size.
+LIST_SORTS = {
+    "newest": (F("created_at"), True),
+    "oldest": (F("created_at"), False),
+    "cost": (F("cost_usd"), True),
+    "tokens": (F("input_tokens") + F("output_tokens"), True),
+}
+LIST_PAGE_SIZE = 50
+
+
 def invocation_list(projects, filters: dict | None = None) -> QuerySet[Invocation]:
-    """Invocations of the given projects, newest first, with the list's filters applied."""
-    filters = filters or {}
+    """Invocations of the given projects, newest first, with the list's filters applied.
+
+    Filters (all optional): project, trace_id, agent, agent_version, status, category ("none" for
+    no failure), received_after / received_before, model, min_cost, min_tokens, min_duration_s,
+    q (free text over names, errors and message content).
+    """
+    filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
+    if project := filters.get("project"):
+        allowed = {p.pk if isinstance(p, Project) else p for p in projects}
+        pk = project.pk if isinstance(project, Project) else project
+        projects = [pk] if pk in allowed else []
     qs = Invocation.objects.filter(project__in=projects).select_related("agent", "project")
     if trace_id := filters.get("trace_id"):
         # OTLP ids are stored in lower case; other senders' ids are kept exactly as sent.
         qs = qs.filter(Q(trace_id=trace_id) | Q(trace_id=trace_id.lower()))
     if agent := filters.get("agent"):
         qs = qs.filter(agent__name=agent)
+    if version := filters.get("agent_version"):
+        qs = qs.filter(agent_version=version)
     if status := filters.get("status"):
         qs = qs.filter(status=status)
     if category := filters.get("category"):
         qs = qs.filter(category="" if category == "none" else category)
+    if after := filters.get("received_after"):
+        qs = qs.filter(created_at__gte=after)
+    if before := filters.get("received_before"):
+        qs = qs.filter(created_at__lt=before)
+    if model := filters.get("model"):
+        qs = qs.filter(Exists(Step.objects.filter(invocation=OuterRef("pk"), model=model)))
+    if (min_cost := filters.get("min_cost")) is not None:
+        qs = qs.filter(cost_usd__gte=min_cost)
+    if (min_tokens := filters.get("min_tokens")) is not None:
+        qs = qs.alias(tokens=F("input_tokens") + F("output_tokens")).filter(tokens__gte=min_tokens)
+    if (min_duration := filters.get("min_duration_s")) is not None:
+        duration = ExpressionWrapper(
+            F("ended_at") - F("started_at"), output_field=DurationField()
+        )
+        qs = qs.alias(duration=duration).filter(
+            duration__gte=timedelta(seconds=float(min_duration))
+        )
+    if text := (filters.get("q") or "").strip():
+        qs = qs.filter(_search(text))
     return qs.order_by("-created_at", "-id")
+
+
+def _search(text: str) -> Q:
+    """Invocations whose name or trace id, or whose search document (step names, tools, errors,
+    messages, arguments and results: traceview.search) match `text`. The document is written at
+    classification, so a run's content is searchable seconds after it completes; its name and
+    trace id are searchable at once."""
+    if connection.vendor == "postgresql":
+        # IN (hashed subqueries fed by the GIN indexes): the cost follows the number of matches.
+        # The name match is a subquery too: inside an OR, a direct condition could not use its
+        # GIN index and would be computed for every row scanned.
+        named = Invocation.objects.filter(SearchMatch(F("name"), F("trace_id"), text=text))
+        documents = InvocationSearch.objects.filter(SearchMatch(F("document"), text=text))
+        return Q(id__in=named.values("id")) | Q(id__in=documents.values("invocation_id"))
+    # SQLite (the embedded default) has no full-text index here: substring matching is enough for
+    # the data one machine holds.
+    documents = InvocationSearch.objects.filter(document__icontains=text)
+    return (
+        Q(name__icontains=text) | Q(trace_id__icontains=text)
+        | Q(id__in=documents.values("invocation_id"))
+    )
+
+
+@dataclass
+class InvocationPage:
+    rows: list[Invocation]
+    sort: str
+    next_cursor: str | None
+    prev_cursor: str | None
+
+    @property
+    def is_first(self) -> bool:
+        return self.prev_cursor is None
+
+
+def invocation_page(
+    projects, filters: dict | None, sort: str = "newest", cursor: str | None = None,
+    size: int = LIST_PAGE_SIZE,
+) -> InvocationPage:
+    """One page of the list by keyset: the cursor holds the sort value and id of the row the page
+    starts after (or, going back, before), so a page costs the same at row 50 or at row 900,000,
+    where OFFSET would read and throw away everything before it."""
+    sort = sort if sort in LIST_SORTS else "newest"
+    key, descending = LIST_SORTS[sort]
+    qs = invocation_list(projects, filters).annotate(sort_key=key)
+    direction, value, last_id = _cursor_decode(cursor, sort)
+    # Going back ("before" the cursor) walks the other way and reverses the page afterwards.
+    walk_desc = descending if direction != "before" else not descending
+    if value is not None:
+        if walk_desc:
+            # The redundant `<=` gives the planner a plain range on the index; the OR alone
+            # would not be an index condition.
+            qs = qs.filter(sort_key__lte=value).filter(
+                Q(sort_key__lt=value) | Q(sort_key=value, id__lt=last_id)
+            )
+        else:
+            qs = qs.filter(sort_key__gte=value).filter(
+                Q(sort_key__gt=value) | Q(sort_key=value, id__gt=last_id)
+            )
+    order = ("-sort_key", "-id") if walk_desc else ("sort_key", "id")
+    rows = list(qs.order_by(*order)[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    if direction == "before":
+        rows.reverse()
+        has_prev, has_next = more, True
+    else:
+        has_prev, has_next = value is not None, more
+    return InvocationPage(
+        rows=rows,
+        sort=sort,
+        next_cursor=_cursor_encode("after", rows[-1], sort) if has_next and rows else None,
+        prev_cursor=_cursor_encode("before", rows[0], sort) if has_prev and rows else None,
+    )
+
+
+def _cursor_encode(direction: str, row: Invocation, sort: str) -> str:
+    value = row.sort_key
+    value = value.isoformat() if isinstance(value, datetime) else str(value)
+    raw = json.dumps([direction, value, row.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str | None, sort: str):
+    """(direction, sort value, id) from a cursor; a cursor that does not parse means page one."""
+    if not cursor:
+        return None, None, None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        direction, value, last_id = json.loads(raw)
+        if direction not in ("after", "before") or not isinstance(last_id, int):
+            raise ValueError(direction)
+        if sort in ("newest", "oldest"):
+            value = datetime.fromisoformat(value)
+        elif sort == "cost":
+            value = Decimal(value)
+        else:
+            value = int(value)
+    except (ValueError, TypeError, ArithmeticError, binascii.Error):
+        return None, None, None
+    return direction, value, last_id
+
+
+COUNT_CAP = 10_000
+
+
+def invocation_category_counts(projects, filters: dict | None) -> dict[str, int | None]:
+    """How many invocations of each category match the filters other than the category itself,
+    so each count is what choosing that category would show. "none" counts those without one.
+
+    With plain column filters each count is an index range that stops at COUNT_CAP (a count of
+    a million rows is a scan of a million rows; "10,000+" says as much). A text search or a
+    model filter is a subquery that would be evaluated once per count, so those are counted
+    exactly in one grouped query instead.
+    """
+    filters = {**(filters or {}), "category": None}
+    qs = invocation_list(projects, filters).order_by()
+    if (filters.get("q") or "").strip() or filters.get("model"):
+        counts = {c: 0 for c in (*CATEGORIES, "none")}
+        for row in qs.values("category").annotate(n=Count("id")):
+            counts[row["category"] or "none"] += row["n"]
+        return counts
+    return {
+        c: qs.filter(category="" if c == "none" else c).values("id")[: COUNT_CAP + 1].count()
+        for c in (*CATEGORIES, "none")
+    }
 
 
 def step_list(invocation: Invocation) -> QuerySet[Step]:

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from traceview.diagnosis import invocation_classify, invocations_due, invocations_mark_enqueued
+from traceview.triage import DeliveryFailed, invocation_group, webhook_deliver
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,30 @@ def classify_invocation(invocation_id: int) -> str | None:
     return diagnosis.category if diagnosis else None
 
 
+@shared_task(bind=True, acks_late=True, max_retries=8)
+def classify_invocations(self, invocation_ids: list[int]) -> int:
+    """Classify several invocations: one message per ingest request, not one per invocation.
+
+    Each id stands alone: a transient database error retries only the ids it hit (with
+    backoff), and a bug in one invocation is logged and left for the sweep instead of stopping
+    the rest of the batch.
+    """
+    transient = []
+    for inv_id in invocation_ids:
+        try:
+            invocation_classify(inv_id)
+        except (OperationalError, InterfaceError):
+            transient.append(inv_id)
+        except Exception:
+            log.exception("classifying invocation %s failed", inv_id)
+    if transient:
+        raise self.retry(args=[transient], countdown=min(60, 2 ** self.request.retries))
+    return len(invocation_ids)
+
+
+SWEEP_BATCH = 50
+
+
 @shared_task(acks_late=True)
 def sweep_due_invocations() -> int:
     """Enqueue complete invocations left unclassified: the broker was down at ingest, a worker
@@ -32,7 +57,36 @@ def sweep_due_invocations() -> int:
     ids = invocations_due()
     if ids:
         invocations_mark_enqueued(ids)
-        for inv_id in ids:
-            classify_invocation.delay(inv_id)
+        for start in range(0, len(ids), SWEEP_BATCH):
+            classify_invocations.delay(ids[start : start + SWEEP_BATCH])
         log.info("sweep enqueued %d invocations", len(ids))
     return len(ids)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=True,
+    retry_backoff_max=60,
+    max_retries=8,
+)
+def group_invocation(invocation_id: int) -> int | None:
+    """Put a classified invocation into its issue (classification already does this; for
+    regrouping after a fingerprint change)."""
+    issue = invocation_group(invocation_id)
+    return issue.id if issue else None
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=(DeliveryFailed, OperationalError, InterfaceError),
+    retry_backoff=5,
+    retry_backoff_max=3600,
+    retry_jitter=True,
+    max_retries=8,
+)
+def deliver_webhook(delivery_id: int) -> str | None:
+    """POST one webhook delivery; a failed attempt is recorded on the delivery and retried with
+    exponential backoff (5 s, 10 s, 20 s ... up to an hour)."""
+    delivery = webhook_deliver(delivery_id)
+    return delivery.status if delivery else None

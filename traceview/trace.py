@@ -19,6 +19,23 @@ STEP_KINDS = ("agent", "llm", "tool", "retrieval", "handoff", "guardrail", "othe
 STATUSES = ("running", "ok", "error")
 CATEGORIES = ("planning", "tool", "context", "budget")
 AGENT_CATEGORIES = ("workflow", "bounded", "open")
+# The longest string value kept whole; longer ones keep their head and this visible marker, which
+# names the original length. Parsers may cut first (to bound memory); the store cuts what is left.
+MAX_VALUE_CHARS = 1024 * 1024
+TRUNCATION_MARKER = "…[truncated by TraceView: {} characters]"
+
+
+def truncate(value: str) -> str:
+    """Cut a string over MAX_VALUE_CHARS, once: a value that already carries the marker is kept,
+    so the marker keeps naming the length the sender sent."""
+    if len(value) <= MAX_VALUE_CHARS:
+        return value
+    tail = value[MAX_VALUE_CHARS:]
+    if len(tail) < 80 and tail.startswith("…[truncated by TraceView: "):
+        return value
+    return value[:MAX_VALUE_CHARS] + TRUNCATION_MARKER.format(len(value))
+
+
 BUDGET_FIELDS = (
     "max_tokens",
     "max_cost_usd",

@@ -4,11 +4,27 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from ingest import api as ingest_api
-from traceview import api, views
+from traceview import api, triage_views, views
 
 urlpatterns = [
     path("", views.invocation_list_view, name="invocation-list"),
     path("invocations/<int:pk>/", views.invocation_detail_view, name="invocation-detail"),
+    path(
+        "invocations/<int:pk>/triage/", triage_views.invocation_triage_view,
+        name="invocation-triage",
+    ),
+    path("issues/", triage_views.issue_list_view, name="issue-list"),
+    path("issues/bulk/", triage_views.issue_bulk_view, name="issue-bulk"),
+    path("issues/agreement/", triage_views.agreement_view, name="issue-agreement"),
+    path(
+        "issues/corrections.jsonl", triage_views.corrections_export_view,
+        name="corrections-export",
+    ),
+    path("issues/<int:pk>/", triage_views.issue_detail_view, name="issue-detail"),
+    path("issues/<int:pk>/action/", triage_views.issue_action_view, name="issue-action"),
+    path("issues/<int:pk>/comments/", triage_views.issue_comment_view, name="issue-comment"),
+    path("webhooks/", triage_views.project_webhooks_view, name="project-webhooks"),
+    path("projects/<int:pk>/webhook/", triage_views.webhook_view, name="project-webhook"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -1,63 +1,149 @@
-"""Pages: the invocation list and one invocation with its steps. Login required; a user sees
-only the projects they belong to."""
+"""Pages: the invocation list and the replay of one invocation. Login required; a user sees only
+the projects they belong to.
+
+Both pages are one URL each. htmx asks for a region of the page (the list's rows, the step tree,
+the step detail, the summary) and the view renders only that partial, chosen by the id of the
+element being replaced (the HX-Target header).
+"""
 
 from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
 
+from traceview.charts import timeline_figure, usage_figure
+from traceview.filters import InvocationFilter
 from traceview.models import Diagnosis, Invocation
-from traceview.queries import invocation_list, projects_for_user, step_list, step_tree
-from traceview.trace import CATEGORIES, STATUSES
+from traceview.queries import (
+    COUNT_CAP,
+    invocation_category_counts,
+    invocation_page,
+    projects_for_user,
+)
+from traceview.replay import outline_labels, replay_outline, step_detail
+from traceview.trace import CATEGORIES
 
-PAGE_SIZE = 50
+
+def _render(request, template: str, context: dict, regions: tuple[str, ...] = ()):
+    target = request.htmx.target if request.htmx else None
+    if target in regions:
+        template = f"{template}#{target}"
+    response = render(request, template, context)
+    # The same URL answers with a whole page or with a region; caches must keep them apart.
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    return response
 
 
 @login_required
 def invocation_list_view(request):
-    projects = projects_for_user(request.user)
-    filters = {
-        "status": request.GET.get("status") if request.GET.get("status") in STATUSES else None,
-        "category": request.GET.get("category")
-        if request.GET.get("category") in CATEGORIES
-        else None,
-        "agent": request.GET.get("agent") or None,
-        "trace_id": request.GET.get("trace_id") or None,
-    }
-    page = Paginator(invocation_list(projects, filters), PAGE_SIZE).get_page(request.GET.get("page"))
+    projects = list(projects_for_user(request.user))
+    filterset = InvocationFilter(request.GET or None, projects=projects)
+    filters = filterset.cleaned()
+    sort = filters.pop("sort", "newest")
+    page = invocation_page(projects, filters, sort, request.GET.get("cursor"))
+    counts = invocation_category_counts(projects, filters)
+    cap = COUNT_CAP
+    base = request.GET.copy()
+    base.pop("cursor", None)
+
+    def with_params(**params):
+        query = base.copy()
+        for key, value in params.items():
+            query.pop(key, None)
+            if value:
+                query[key] = value
+        return "?" + query.urlencode()
+
     context = {
         "page": page,
+        "form": filterset.form,
         "filters": filters,
-        "statuses": STATUSES,
-        "categories": CATEGORIES,
+        "counts": [
+            (c, f"{cap:,}+" if counts[c] > cap else f"{counts[c]:,}", with_params(category=c))
+            for c in (*CATEGORIES, "none")
+        ],
+        "total": f"{sum(min(n, cap) for n in counts.values()):,}"
+        + ("+" if any(n > cap for n in counts.values()) else ""),
+        "next_url": with_params(cursor=page.next_cursor) if page.next_cursor else None,
+        "prev_url": with_params(cursor=page.prev_cursor) if page.prev_cursor else None,
+        "first_url": with_params(),
+        "poll_url": with_params(),
     }
-    template = "traceview/invocation_list.html"
-    if request.htmx:
-        template += "#invocation-rows"
-    return render(request, template, context)
+    return _render(request, "traceview/invocation_list.html", context, ("invocation-rows",))
 
 
-@login_required
-def invocation_detail_view(request, pk: int):
-    invocation = get_object_or_404(
+def _invocation_for(request, pk: int) -> Invocation:
+    return get_object_or_404(
         Invocation.objects.select_related("agent", "project").filter(
             project__in=projects_for_user(request.user)
         ),
         pk=pk,
     )
+
+
+def _int(value, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+@login_required
+def invocation_detail_view(request, pk: int):
+    """The replay page. `?step=<span id>` selects a step (a URL per step, to share);
+    `?tree_page=N` is the page of the step tree that htmx asks for."""
+    invocation = _invocation_for(request, pk)
     try:
         diagnosis = invocation.diagnosis
     except Diagnosis.DoesNotExist:
         diagnosis = None
-    start = invocation.started_at
-    tree = [
-        (step, level, (step.started_at - start).total_seconds() if start and step.started_at else None)
-        for step, level in step_tree(list(step_list(invocation)))
-    ]
-    root = diagnosis.root_span_id if diagnosis else ""
-    return render(
-        request,
-        "traceview/invocation_detail.html",
-        {"invocation": invocation, "diagnosis": diagnosis, "tree": tree, "root_span_id": root},
+    base_url = request.path
+    context = {
+        "invocation": invocation,
+        "diagnosis": diagnosis,
+        "root_span_id": diagnosis.root_span_id if diagnosis else "",
+        "running": invocation.status == "running",
+        "base_url": base_url,
+    }
+    target = request.htmx.target if request.htmx else None
+    if target == "invocation-summary":
+        return _render(request, "traceview/invocation_detail.html", context, (target,))
+
+    outline = replay_outline(invocation)
+    context["outline"] = outline
+    span = request.GET.get("step")
+    node = outline.by_span.get(span) if span is not None else None
+    if node is None and span is not None and target == "step-detail":
+        raise Http404("no such step")
+    if node is None and outline.nodes:
+        # Nothing asked for: open where it went wrong, or else at the beginning.
+        node = outline.by_span.get(context["root_span_id"]) or outline.nodes[0]
+    if target == "step-tree":
+        tree_page = min(max(_int(request.GET.get("tree_page")), 0), outline.pages - 1)
+    else:
+        tree_page = outline.page_of(node) if node else 0
+    nodes = outline_labels(outline.page(tree_page))
+    context.update(
+        current=node,
+        tree_page=tree_page,
+        tree_nodes=nodes,
+        tree_first=tree_page * len(outline.page(0)) + 1 if nodes else 0,
+        tree_last=tree_page * len(outline.page(0)) + len(nodes),
+        tree_prev_url=_tree_url(base_url, tree_page - 1) if tree_page > 0 else None,
+        tree_next_url=_tree_url(base_url, tree_page + 1) if tree_page + 1 < outline.pages else None,
+        tree_poll_url=_tree_url(base_url, tree_page),
     )
+    if target != "step-detail":
+        context.update(timeline=timeline_figure(outline, nodes), usage=usage_figure(outline))
+    if target != "step-tree" and node is not None:
+        context["detail"] = step_detail(outline, node)
+    return _render(
+        request, "traceview/invocation_detail.html", context, ("step-tree", "step-detail")
+    )
+
+
+def _tree_url(base_url: str, page: int) -> str:
+    return f"{base_url}?{urlencode({'tree_page': page})}"

@@ -51,10 +51,8 @@ import orjson
 from google.protobuf.message import DecodeError
 
 from ingest.formats.conventions import SpanFields, map_attributes
-from traceview.trace import InvocationData, StepData
+from traceview.trace import MAX_VALUE_CHARS, InvocationData, StepData, truncate
 
-MAX_VALUE_CHARS = 1024 * 1024
-TRUNCATED = "…[truncated by TraceView: {} characters]"
 # One reply names the first problems; a flood of identical reasons helps nobody.
 MAX_MESSAGES = 20
 
@@ -119,7 +117,7 @@ class _Rejects:
 
 def clip(value: str) -> str:
     if len(value) > MAX_VALUE_CHARS:
-        return value[:MAX_VALUE_CHARS] + TRUNCATED.format(len(value))
+        return truncate(value)
     return value
 
 

@@ -216,3 +216,12 @@ def test_it_joins_id_records_across_requests_and_ignores_odd_ids(api, project):
     attrs = Invocation.objects.get(trace_id="t-s").attributes
     assert [s["id"] for s in attrs["scores"]] == ["a", "b"]
     assert attrs["odd"] == [{"id": []}]
+
+
+def test_it_takes_the_agent_named_beside_the_root_step(api, project):
+    child = {"span_id": "c", "parent_span_id": "r", "kind": "llm"}
+    post_native(api, body("t-a", agent="sub-agent", steps=[child]))
+    assert Invocation.objects.get(trace_id="t-a").agent.name == "sub-agent"
+    post_native(api, body("t-a", agent="planner", steps=[{"span_id": "r", "kind": "agent"}]))
+    post_native(api, body("t-a", agent="sub-agent", steps=[{**child, "span_id": "c2"}]))
+    assert Invocation.objects.get(trace_id="t-a").agent.name == "planner"

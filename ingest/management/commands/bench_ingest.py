@@ -1,0 +1,362 @@
+"""`manage.py bench_ingest`: post a generated OTLP workload to a running server and time it.
+
+The workload is what an instrumented agent fleet exports in the OpenTelemetry GenAI conventions:
+invoke_agent roots, chat spans carrying gen_ai.input.messages / gen_ai.output.messages, usage and
+models, execute_tool spans with arguments and results (about 1.5 KB per span), traces of 10-30
+spans, spans in the order they end (children before their parent, as the SDK's batch processor
+sends them), packed into protobuf requests of --batch spans, so traces straddle requests the way
+they do in real exports.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import queue
+import random
+import statistics
+import threading
+import time
+from urllib.parse import urlsplit
+
+import orjson
+from django.core.management.base import BaseCommand, CommandError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, Status
+
+from traceview.models import ApiKey, Project, Step
+
+HELP = """Post a generated OTLP/protobuf workload (GenAI conventions, ~1.3 KB per span on the wire,
+traces of 10-30 spans, --batch spans per request) to a RUNNING server from --concurrency
+connections, wait until every span is stored, and print spans accepted and persisted per second
+and request latency percentiles. A few small untimed requests warm each server process up first.
+It does not start a server; without --key it issues one for project "bench" in the database this
+command is configured with (DATABASE_URL), which must be the one the server uses: the benchmark
+counts the Step rows of the traces it sent.
+
+Against PostgreSQL with gunicorn and a Celery worker (classification runs behind ingest, at a lower
+CPU priority so that it drains its backlog without taking the web processes' CPU):
+
+  createdb -h 127.0.0.1 -U postgres traceview_bench
+  export DATABASE_URL=postgres://postgres@127.0.0.1:5432/traceview_bench
+  export CELERY_BROKER_URL=redis://127.0.0.1:6379/14
+  .venv/bin/python manage.py migrate
+  .venv/bin/gunicorn traceview.wsgi -b 127.0.0.1:8123 -w 4 &
+  nice -n 19 .venv/bin/celery -A traceview worker -c 1 &
+  .venv/bin/python manage.py bench_ingest --url http://127.0.0.1:8123
+
+On two cores, one gunicorn process per connection (-w 4, no threads) did best: a request is CPU
+work from start to end, and threads in one process only queue on the GIL. Compare
+with `uptime` first: the figures are only as good as the machine is idle.
+"""
+
+
+MODELS = ("gpt-4o-2024-08-06", "claude-sonnet-4-5", "gemini-2.5-pro")
+TOOLS = ("search_docs", "read_file", "run_sql", "http_get", "write_file")
+WORDS = (
+    "the customer reports that the invoice total does not match the order lines after the "
+    "discount was applied twice please check the billing service logs and the refund policy "
+    "then summarise the findings and propose a fix with the exact steps to reproduce it"
+).split()
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words))
+
+
+def _kv(key: str, value) -> KeyValue:
+    if isinstance(value, bool):
+        return KeyValue(key=key, value=AnyValue(bool_value=value))
+    if isinstance(value, int):
+        return KeyValue(key=key, value=AnyValue(int_value=value))
+    if isinstance(value, float):
+        return KeyValue(key=key, value=AnyValue(double_value=value))
+    if isinstance(value, list):
+        return KeyValue(key=key, value=AnyValue(array_value={
+            "values": [AnyValue(string_value=v) for v in value]}))
+    return KeyValue(key=key, value=AnyValue(string_value=value))
+
+
+class Workload:
+    """Deterministic (seeded) traces, with a per-run random trace id prefix so reruns never
+    collide with earlier runs' rows."""
+
+    def __init__(self, spans: int, seed: int):
+        self.rng = random.Random(seed)
+        self.run = os.urandom(4)
+        self.total = spans
+        self.trace_ids: list[str] = []
+        self.span_bytes = 0
+
+    def spans(self):
+        made = 0
+        while made < self.total:
+            size = min(self.rng.randint(10, 30), self.total - made)
+            trace = self._trace(size)
+            made += len(trace)
+            yield from trace
+
+    def _trace(self, size: int) -> list[Span]:
+        rng = self.rng
+        trace_id = self.run + rng.randbytes(12)
+        self.trace_ids.append(trace_id.hex())
+        start = time.time_ns() - rng.randint(60, 3600) * 1_000_000_000
+        root_id = rng.randbytes(8)
+        agent = f"agent-{rng.randint(1, 5)}"
+        failed = rng.random() < 0.2
+        children, t = [], start + 1_000_000
+        history = [{"role": "system", "parts": [{"type": "text", "content": _text(rng, 30)}]},
+                   {"role": "user", "parts": [{"type": "text", "content": _text(rng, 40)}]}]
+        for i in range(size - 1):
+            span_id = rng.randbytes(8)
+            duration = rng.randint(50, 3000) * 1_000_000
+            if i % 2 == 0:
+                span = self._chat(trace_id, span_id, root_id, t, duration, history)
+            else:
+                span = self._tool(trace_id, span_id, root_id, t, duration,
+                                  failed and i == size - 2)
+            children.append(span)
+            t += duration + 1_000_000
+        root = Span(trace_id=trace_id, span_id=root_id, name=f"invoke_agent {agent}",
+                    kind=Span.SPAN_KIND_INTERNAL, start_time_unix_nano=start,
+                    end_time_unix_nano=t,
+                    status=Status(code=Status.STATUS_CODE_ERROR if failed else
+                                  Status.STATUS_CODE_OK),
+                    attributes=[_kv("gen_ai.operation.name", "invoke_agent"),
+                                _kv("gen_ai.agent.name", agent),
+                                _kv("gen_ai.agent.id", f"{agent}-v3"),
+                                _kv("gen_ai.conversation.id", rng.randbytes(8).hex())])
+        return [*children, root]
+
+    def _chat(self, trace_id, span_id, parent, t, duration, history) -> Span:
+        rng = self.rng
+        model = rng.choice(MODELS)
+        answer = _text(rng, 25)
+        call = {"type": "tool_call", "id": "call_" + rng.randbytes(6).hex(),
+                "name": rng.choice(TOOLS), "arguments": {"query": _text(rng, 6)}}
+        output = [{"role": "assistant", "parts": [{"type": "text", "content": answer}, call],
+                   "finish_reason": "tool_call"}]
+        # Keep the prompt at a realistic size per span instead of growing with the trace.
+        prompt = history[:2] + [{"role": "assistant", "parts": [{"type": "text",
+                                                               "content": _text(rng, 40)}]}]
+        return Span(
+            trace_id=trace_id, span_id=span_id, parent_span_id=parent, name=f"chat {model}",
+            kind=Span.SPAN_KIND_CLIENT, start_time_unix_nano=t,
+            end_time_unix_nano=t + duration, status=Status(code=Status.STATUS_CODE_UNSET),
+            attributes=[
+                _kv("gen_ai.operation.name", "chat"),
+                _kv("gen_ai.provider.name", "openai"),
+                _kv("gen_ai.request.model", model),
+                _kv("gen_ai.response.model", model),
+                _kv("gen_ai.request.temperature", 0.2),
+                _kv("gen_ai.request.max_tokens", 4096),
+                _kv("gen_ai.response.id", "chatcmpl-" + rng.randbytes(8).hex()),
+                _kv("gen_ai.response.finish_reasons", ["tool_call"]),
+                _kv("gen_ai.usage.input_tokens", rng.randint(200, 6000)),
+                _kv("gen_ai.usage.output_tokens", rng.randint(10, 800)),
+                _kv("gen_ai.input.messages", orjson.dumps(prompt).decode()),
+                _kv("gen_ai.output.messages", orjson.dumps(output).decode()),
+                _kv("server.address", "api.openai.com"),
+            ],
+        )
+
+    def _tool(self, trace_id, span_id, parent, t, duration, failed) -> Span:
+        rng = self.rng
+        tool = rng.choice(TOOLS)
+        args = {"query": _text(rng, 12), "limit": rng.randint(1, 50), "path": "/srv/data/x.csv"}
+        result = {"rows": [{"id": i, "text": _text(rng, 12)} for i in range(5)]}
+        attributes = [
+            _kv("gen_ai.operation.name", "execute_tool"),
+            _kv("gen_ai.tool.name", tool),
+            _kv("gen_ai.tool.type", "function"),
+            _kv("gen_ai.tool.description", _text(rng, 10)),
+            _kv("gen_ai.tool.call.id", "call_" + rng.randbytes(6).hex()),
+            _kv("gen_ai.tool.call.arguments", orjson.dumps(args).decode()),
+        ]
+        status = Status(code=Status.STATUS_CODE_UNSET)
+        events = []
+        if failed:
+            status = Status(code=Status.STATUS_CODE_ERROR, message="upstream timed out")
+            attributes.append(_kv("error.type", "TimeoutError"))
+            events.append(Span.Event(name="exception", time_unix_nano=t + duration, attributes=[
+                _kv("exception.type", "TimeoutError"),
+                _kv("exception.message", "upstream timed out after 30s"),
+                _kv("exception.stacktrace", "Traceback (most recent call last):\n  ...")]))
+        else:
+            attributes.append(_kv("gen_ai.tool.call.result", orjson.dumps(result).decode()))
+        return Span(trace_id=trace_id, span_id=span_id, parent_span_id=parent,
+                    name=f"execute_tool {tool}", kind=Span.SPAN_KIND_INTERNAL,
+                    start_time_unix_nano=t, end_time_unix_nano=t + duration, status=status,
+                    attributes=attributes, events=events)
+
+    def bodies(self, batch: int) -> list[tuple[int, bytes]]:
+        resource = [_kv("service.name", "support-agents"), _kv("service.version", "3.2.1"),
+                    _kv("deployment.environment", "bench"), _kv("telemetry.sdk.name",
+                                                                "opentelemetry"),
+                    _kv("telemetry.sdk.language", "python"), _kv("telemetry.sdk.version",
+                                                                 "1.38.0"),
+                    _kv("host.name", "worker-7")]
+        out, chunk = [], []
+
+        def flush():
+            req = ExportTraceServiceRequest(resource_spans=[ResourceSpans(
+                resource={"attributes": resource},
+                scope_spans=[{"scope": {"name": "opentelemetry.instrumentation.openai_v2",
+                                        "version": "2.1b0"}, "spans": chunk}])])
+            data = req.SerializeToString()
+            self.span_bytes += len(data)
+            out.append((len(chunk), data))
+
+        for span in self.spans():
+            chunk.append(span)
+            if len(chunk) == batch:
+                flush()
+                chunk = []
+        if chunk:
+            flush()
+        return out
+
+
+def _percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+class Command(BaseCommand):
+    help = HELP
+
+    def create_parser(self, *args, **kwargs):
+        from argparse import RawDescriptionHelpFormatter
+
+        parser = super().create_parser(*args, **kwargs)
+        parser.formatter_class = RawDescriptionHelpFormatter
+        return parser
+
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument("--spans", type=int, default=50_000)
+        parser.add_argument("--batch", type=int, default=500, help="spans per request")
+        parser.add_argument("--concurrency", type=int, default=4)
+        parser.add_argument("--key", help="an API key; by default one is issued for project "
+                                          "'bench' in the configured database")
+        parser.add_argument("--seed", type=int, default=1)
+        parser.add_argument("--timeout", type=float, default=600,
+                            help="seconds to wait for every span to be stored")
+
+    def handle(self, url, spans, batch, concurrency, key, seed, timeout, **options):
+        target = urlsplit(url)
+        if target.scheme != "http" or not target.hostname:
+            raise CommandError("--url must be http://host[:port]")
+        if key:
+            api_key = ApiKey.objects.filter(hashed_key=ApiKey.hash(key)).first()
+            if api_key is None:
+                raise CommandError("--key is not a key of the configured database, whose rows "
+                                   "the benchmark counts; point DATABASE_URL at the server's")
+            project = api_key.project
+        else:
+            project, _ = Project.objects.get_or_create(name="bench")
+            _, key = ApiKey.issue(project, name="bench_ingest")
+
+        workload = Workload(spans, seed)
+        started = time.perf_counter()
+        bodies = workload.bodies(batch)
+        self.stdout.write(
+            f"generated {spans} spans in {len(workload.trace_ids)} traces, {len(bodies)} "
+            f"requests, {workload.span_bytes / spans:.0f} bytes per span "
+            f"({time.perf_counter() - started:.1f} s)")
+
+        warmup = Workload(concurrency * 2 * min(batch, 50), seed + 1)
+        warm_bodies = warmup.bodies(min(batch, 50))
+        work: queue.Queue = queue.Queue()
+        latencies: list[float] = []
+        failures: list[str] = []
+        last_ok = [0.0]
+        accepted = [0]
+        lock = threading.Lock()
+        headers = {"Content-Type": "application/x-protobuf", "Authorization": f"Bearer {key}"}
+        path = (target.path.rstrip("/") or "") + "/v1/traces"
+
+        def sender():
+            conn = http.client.HTTPConnection(target.hostname, target.port or 80, timeout=300)
+            while True:
+                try:
+                    n, data = work.get_nowait()
+                except queue.Empty:
+                    break
+                t0 = time.perf_counter()
+                try:
+                    conn.request("POST", path, body=data, headers=headers)
+                    resp = conn.getresponse()
+                    reply = resp.read()
+                    status = resp.status
+                except (OSError, http.client.HTTPException) as exc:
+                    conn.close()
+                    conn = http.client.HTTPConnection(target.hostname, target.port or 80,
+                                                      timeout=300)
+                    status, reply = 0, str(exc).encode()
+                t1 = time.perf_counter()
+                with lock:
+                    latencies.append(t1 - t0)
+                    if 200 <= status < 300:
+                        last_ok[0] = max(last_ok[0], t1)
+                        accepted[0] += n
+                    else:
+                        failures.append(f"{status} {reply[:200]!r}")
+            conn.close()
+
+        def run(items):
+            for item in items:
+                work.put(item)
+            threads = [threading.Thread(target=sender) for _ in range(concurrency)]
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+
+        # A few small requests first, untimed: each server process loads its views, the
+        # protobuf classes and its database connection at its first request.
+        run(warm_bodies)
+        if failures:
+            raise CommandError(f"the warm-up requests failed: {failures[0]}")
+        latencies.clear()
+        accepted[0] = 0
+        first_send = time.perf_counter()
+        run(bodies)
+
+        # 2xx means committed, so the count is complete at the last 2xx unless the server
+        # stores asynchronously; polling only afterwards keeps the poll off the measured load.
+        stored = Step.objects.filter(invocation__project=project,
+                                     invocation__trace_id__in=workload.trace_ids)
+        deadline = time.perf_counter() + timeout
+        while True:
+            # The moment a count is asked, not when its answer arrives: counting takes a while.
+            persisted_at = time.perf_counter()
+            count = stored.count()
+            if count >= spans or persisted_at > deadline:
+                break
+            time.sleep(0.05)
+
+        ok = len(latencies) - len(failures)
+        self.stdout.write(f"requests: {len(latencies)} ({ok} 2xx, {len(failures)} failed), "
+                          f"{concurrency} connections, {batch} spans each")
+        for reason in failures[:5]:
+            self.stdout.write(f"  failed: {reason}")
+        if last_ok[0]:
+            self.stdout.write(
+                f"accepted:  {accepted[0] / (last_ok[0] - first_send):,.0f} spans/s "
+                f"({accepted[0]} spans in {last_ok[0] - first_send:.2f} s, first send to "
+                "last 2xx)")
+        if count >= spans:
+            self.stdout.write(f"persisted: {spans / (persisted_at - first_send):,.0f} spans/s "
+                              f"({persisted_at - first_send:.2f} s to {count} steps stored)")
+        else:
+            self.stdout.write(f"persisted: only {count} of {spans} steps after {timeout:.0f} s")
+        if latencies:
+            ms = [v * 1000 for v in latencies]
+            self.stdout.write(
+                f"latency:   p50 {_percentile(ms, 50):.0f} ms, p95 {_percentile(ms, 95):.0f} ms,"
+                f" p99 {_percentile(ms, 99):.0f} ms, max {max(ms):.0f} ms"
+                f" (mean {statistics.fmean(ms):.0f} ms)")
+        if failures or count < spans:
+            raise CommandError("the benchmark did not complete")

@@ -1,0 +1,469 @@
+"""Read side of the replay page: an invocation's steps in tree order, the running state at one
+step, and what one step shows (the messages the model saw, what changed since the previous model
+call, tool arguments and results, retrieved documents, raw attributes).
+
+The outline reads only light columns, so even a 20,000-step invocation loads in tens of
+milliseconds; payloads are read one step at a time, when that step is opened.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import quote
+
+from django.db.models import F
+
+from traceview.classify.models_context import context_window
+from traceview.models import Invocation, Step, StepPayload
+from traceview.queries import step_tree
+
+# What every step contributes to the tree, the charts and the running state; the columns only
+# shown in the tree's rows are read for the one page on screen (LABEL_FIELDS).
+OUTLINE_FIELDS = (
+    "id", "span_id", "parent_span_id", "kind", "status", "started_at", "ended_at",
+    "input_tokens", "output_tokens", "cost_usd",
+)
+LABEL_FIELDS = ("name", "model", "tool_name", "error_type")
+TREE_PAGE_SIZE = 500
+# Outlines of recently opened invocations, per process: stepping through a large invocation
+# reads its 20,000 light rows once, not on every step. Keyed by the invocation's data version,
+# which every ingest bumps, so new steps are never hidden.
+OUTLINE_CACHE_SIZE = 16
+_outlines: OrderedDict[tuple, Outline] = OrderedDict()
+_outlines_lock = threading.Lock()
+# Text longer than this is cut in the page (the API still returns it whole).
+MAX_SHOWN = 20_000
+
+
+@dataclass(slots=True)
+class Node:
+    """One step of the outline with its place in the tree and in time."""
+
+    row: Any  # a named values_list row with OUTLINE_FIELDS
+    index: int  # position in tree (display and navigation) order
+    level: int  # nesting below the top level
+    agent_depth: int  # agent steps on the path from the top, this one included
+    chrono: int = 0  # position in time order
+    label: Any = None  # LABEL_FIELDS, read for the nodes on screen (outline_labels)
+
+    @property
+    def span_id(self) -> str:
+        return self.row.span_id
+
+    @property
+    def query(self) -> str:
+        """The query string that selects this step: the step's own URL."""
+        return "?step=" + quote(self.row.span_id, safe="")
+
+    @property
+    def tree_page(self) -> int:
+        return self.index // TREE_PAGE_SIZE
+
+    @property
+    def duration_s(self) -> float | None:
+        r = self.row
+        if r.started_at and r.ended_at:
+            return (r.ended_at - r.started_at).total_seconds()
+        return None
+
+    @property
+    def tokens(self) -> int | None:
+        r = self.row
+        if r.input_tokens is None and r.output_tokens is None:
+            return None
+        return (r.input_tokens or 0) + (r.output_tokens or 0)
+
+
+@dataclass
+class Outline:
+    invocation: Invocation
+    nodes: list[Node]  # tree order
+    by_span: dict[str, Node]
+    chrono: list[Node]  # time order
+    start: datetime | None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-len(self.nodes) // TREE_PAGE_SIZE))
+
+    def page(self, number: int) -> list[Node]:
+        return self.nodes[number * TREE_PAGE_SIZE : (number + 1) * TREE_PAGE_SIZE]
+
+    def page_of(self, node: Node) -> int:
+        return node.index // TREE_PAGE_SIZE
+
+    def offset_s(self, node: Node) -> float | None:
+        if self.start and node.row.started_at:
+            return (node.row.started_at - self.start).total_seconds()
+        return None
+
+
+def replay_outline(invocation: Invocation) -> Outline:
+    """Every step's light columns, in tree order (nesting by parent) and in time order."""
+    key = (invocation.pk, invocation.data_version, invocation.last_data_at, invocation.created_at)
+    with _outlines_lock:
+        outline = _outlines.get(key)
+        if outline is not None:
+            _outlines.move_to_end(key)
+            outline.invocation = invocation
+            return outline
+    outline = _outline_load(invocation)
+    with _outlines_lock:
+        _outlines[key] = outline
+        while len(_outlines) > OUTLINE_CACHE_SIZE:
+            _outlines.popitem(last=False)
+    return outline
+
+
+def outline_cache_clear() -> None:
+    _outlines.clear()
+
+
+def outline_labels(nodes: list[Node]) -> list[Node]:
+    """Read the display columns of `nodes` (one page of the tree) in one query."""
+    missing = [n for n in nodes if n.label is None]
+    if missing:
+        labels = {
+            row[0]: row[1:]
+            for row in Step.objects.filter(id__in=[n.row.id for n in missing]).values_list(
+                "id", *LABEL_FIELDS
+            )
+        }
+        for n in missing:
+            n.label = _Label(*labels.get(n.row.id, ("", "", "", "")))
+    return nodes
+
+
+@dataclass(slots=True)
+class _Label:
+    name: str
+    model: str
+    tool_name: str
+    error_type: str
+
+
+def _outline_load(invocation: Invocation) -> Outline:
+    rows = list(
+        invocation.steps.order_by(F("started_at").asc(nulls_last=True), "seq", "id").values_list(
+            *OUTLINE_FIELDS, named=True
+        )
+    )
+    nodes, by_span = [], {}
+    for i, (row, level) in enumerate(step_tree(rows)):
+        parent = by_span.get(row.parent_span_id) if level else None
+        depth = (parent.agent_depth if parent else 0) + (1 if row.kind == "agent" else 0)
+        node = Node(row=row, index=i, level=level, agent_depth=depth)
+        nodes.append(node)
+        by_span[row.span_id] = node
+    chrono = [by_span[row.span_id] for row in rows]
+    for i, node in enumerate(chrono):
+        node.chrono = i
+    starts = [r.started_at for r in rows if r.started_at]
+    start = invocation.started_at or (min(starts) if starts else None)
+    return Outline(invocation=invocation, nodes=nodes, by_span=by_span, chrono=chrono, start=start)
+
+
+@dataclass
+class Gauge:
+    """One line of the running state: a value so far, against a budget when the agent has one."""
+
+    label: str
+    value: Any
+    shown: str
+    limit: Any = None
+    limit_shown: str = ""
+
+    @property
+    def percent(self) -> float | None:
+        if self.limit in (None, 0) or self.value is None:
+            return None
+        return float(self.value) / float(self.limit) * 100
+
+    @property
+    def over(self) -> bool:
+        return self.percent is not None and self.percent > 100
+
+
+def running_state(outline: Outline, node: Node) -> list[Gauge]:
+    """What the run had used when this step happened (itself included), against the budgets."""
+    done = outline.chrono[: node.chrono + 1]
+    tokens = sum(n.tokens or 0 for n in done)
+    cost = sum((n.row.cost_usd or Decimal(0) for n in done), Decimal(0))
+    agent = outline.invocation.agent
+    budgets = agent.budgets() if agent else {}
+    elapsed = None
+    end = node.row.ended_at or node.row.started_at
+    if outline.start and end:
+        elapsed = max(0.0, (end - outline.start).total_seconds())
+    depth = max((n.agent_depth for n in done), default=0)
+
+    def limit(name, fmt):
+        value = budgets.get(name)
+        return value, (fmt(value) if value is not None else "")
+
+    gauges = [
+        Gauge("Tokens", tokens, f"{tokens:,}", *limit("max_tokens", lambda v: f"{v:,}")),
+        Gauge("Cost", cost, f"${cost:.4f}", *limit("max_cost_usd", lambda v: f"${v:.4f}")),
+        Gauge("Steps", len(done), f"{len(done):,}", *limit("max_steps", lambda v: f"{v:,}")),
+        Gauge("Depth", depth, str(depth), *limit("max_depth", str)),
+        Gauge(
+            "Elapsed", elapsed, f"{elapsed:.2f} s" if elapsed is not None else "—",
+            *limit("max_duration_s", lambda v: f"{v:g} s"),
+        ),
+        Gauge("Tool calls", sum(1 for n in done if n.row.kind == "tool"), ""),
+        Gauge("Errors", sum(1 for n in done if n.row.status == "error"), ""),
+    ]
+    for g in gauges[-2:]:
+        g.shown = f"{g.value:,}"
+    return gauges
+
+
+# ---------------------------------------------------------------------------------------------
+# One step's content
+
+
+@dataclass
+class Message:
+    role: str
+    text: str
+    name: str = ""
+    tool_calls: str = ""
+    tool_call_id: str = ""
+
+    def signature(self) -> tuple:
+        return (self.role, self.name, self.text, self.tool_calls, self.tool_call_id)
+
+
+@dataclass
+class DiffBlock:
+    op: str  # "same", "added", "removed"
+    messages: list[Message] = field(default_factory=list)
+    count: int = 0
+
+
+@dataclass
+class Document:
+    title: str
+    score: str
+    text: str
+    rest: str
+
+
+@dataclass
+class StepDetail:
+    step: Step
+    payload: StepPayload
+    node: Node
+    messages: list[Message]
+    output: list[Message]
+    parameters: list[tuple[str, str]]
+    context_window: int | None
+    context_share: float | None
+    diff: list[DiffBlock] | None
+    previous_llm: Node | None
+    tool_arguments: str
+    tool_result: str
+    documents: list[Document]
+    input_json: str
+    output_json: str
+    attributes_json: str
+    events_json: str
+    running: list[Gauge]
+    first: Node | None
+    previous: Node | None
+    next: Node | None
+    last: Node | None
+
+
+def step_detail(outline: Outline, node: Node) -> StepDetail:
+    """Everything the detail panel shows for one step: one query for the step and its payload,
+    one more for the previous model call's messages when this step is a model call."""
+    step = Step.objects.select_related("payload").get(id=node.row.id)
+    try:
+        payload = step.payload
+    except StepPayload.DoesNotExist:
+        payload = StepPayload()
+    messages = messages_of(payload.input) if step.kind == "llm" else []
+    previous_llm, diff = None, None
+    if step.kind == "llm":
+        previous_llm = next(
+            (n for n in reversed(outline.chrono[: node.chrono]) if n.row.kind == "llm"), None
+        )
+        if previous_llm is not None:
+            before = StepPayload.objects.filter(step_id=previous_llm.row.id).values_list(
+                "input", flat=True
+            ).first()
+            diff = messages_diff(messages_of(before), messages)
+    window = context_window(step.model) if step.model else None
+    share = None
+    if window and step.input_tokens is not None:
+        share = (step.input_tokens + (step.output_tokens or 0)) / window * 100
+    documents = documents_of(payload.output, payload.attributes) if step.kind == "retrieval" else []
+    nodes = outline.nodes
+    return StepDetail(
+        step=step,
+        payload=payload,
+        node=node,
+        messages=messages,
+        output=messages_of(payload.output, default_role="output") if step.kind == "llm" else [],
+        parameters=parameters_of(payload.attributes or {}),
+        context_window=window,
+        context_share=share,
+        diff=diff,
+        previous_llm=previous_llm,
+        tool_arguments=pretty(payload.tool_arguments),
+        tool_result=pretty(payload.tool_result),
+        documents=documents,
+        input_json=pretty(payload.input) if step.kind != "llm" else "",
+        output_json=pretty(payload.output) if step.kind not in ("llm", "retrieval") else "",
+        attributes_json=pretty(payload.attributes) if payload.attributes else "",
+        events_json=pretty(payload.events) if payload.events else "",
+        running=running_state(outline, node),
+        first=nodes[0] if node.index > 0 else None,
+        previous=nodes[node.index - 1] if node.index > 0 else None,
+        next=nodes[node.index + 1] if node.index + 1 < len(nodes) else None,
+        last=nodes[-1] if node.index + 1 < len(nodes) else None,
+    )
+
+
+def clip(text: str, limit: int = MAX_SHOWN) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n…[{len(text) - limit:,} more characters not shown]"
+
+
+def pretty(value: Any) -> str:
+    """JSON for reading: indented, non-ASCII kept, cut when huge. Strings are shown as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return clip(value)
+    return clip(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def _text_of(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return clip(content)
+    if isinstance(content, list):
+        # Content parts: text parts read as text, anything else (images, tool use) as JSON.
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                parts.append(part["text"])
+            elif isinstance(part, str):
+                parts.append(part)
+            else:
+                parts.append(json.dumps(part, indent=2, ensure_ascii=False, default=str))
+        return clip("\n".join(parts))
+    return pretty(content)
+
+
+def _message(item: Any, default_role: str) -> Message:
+    if isinstance(item, dict) and ("role" in item or "content" in item or "tool_calls" in item):
+        calls = item.get("tool_calls")
+        return Message(
+            role=str(item.get("role") or default_role),
+            text=_text_of(item.get("content")),
+            name=str(item.get("name") or ""),
+            tool_calls=pretty(calls) if calls else "",
+            tool_call_id=str(item.get("tool_call_id") or ""),
+        )
+    return Message(role=default_role, text=_text_of(item))
+
+
+def messages_of(value: Any, default_role: str = "input") -> list[Message]:
+    """The messages of an LLM step's input or output, whatever shape they were stored in."""
+    if value is None:
+        return []
+    if isinstance(value, dict) and isinstance(value.get("messages"), list):
+        value = value["messages"]
+    if isinstance(value, list):
+        return [_message(item, default_role) for item in value]
+    return [_message(value, default_role)]
+
+
+def messages_diff(before: list[Message], after: list[Message]) -> list[DiffBlock]:
+    """What changed in the context between two model calls, message by message: usually a few
+    messages appended; a truncated or summarised history shows as removed messages."""
+    matcher = difflib.SequenceMatcher(
+        None, [m.signature() for m in before], [m.signature() for m in after], autojunk=False
+    )
+    blocks = []
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            blocks.append(DiffBlock("same", count=i2 - i1))
+            continue
+        if op in ("delete", "replace"):
+            blocks.append(DiffBlock("removed", before[i1:i2], i2 - i1))
+        if op in ("insert", "replace"):
+            blocks.append(DiffBlock("added", after[j1:j2], j2 - j1))
+    return blocks
+
+
+_PARAMETER = re.compile(
+    r"(?:^|[._])(temperature|top_p|top_k|max_tokens|max_output_tokens|max_completion_tokens|"
+    r"stop|stop_sequences|seed|frequency_penalty|presence_penalty|response_format|tool_choice|"
+    r"reasoning_effort|parallel_tool_calls|n|stream)$"
+)
+_PARAMETER_BAGS = ("llm.invocation_parameters", "model_parameters", "invocation_parameters",
+                   "parameters")
+
+
+def parameters_of(attributes: dict) -> list[tuple[str, str]]:
+    """The request parameters among a step's raw attributes, whichever convention sent them."""
+    found: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if key in _PARAMETER_BAGS:
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    pass
+            if isinstance(value, dict):
+                found.update(value)
+            else:
+                found[key] = value
+        elif key.startswith("gen_ai.request.") and key != "gen_ai.request.model":
+            found[key.removeprefix("gen_ai.request.")] = value
+        elif _PARAMETER.search(key) and not key.startswith(("gen_ai.usage", "llm.token_count")):
+            found[key] = value
+    return [
+        (str(k), v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str))
+        for k, v in found.items()
+    ]
+
+
+def documents_of(output: Any, attributes: dict | None) -> list[Document]:
+    """A retrieval step's documents: its output when that is a list, else the OpenInference
+    `retrieval.documents` attribute."""
+    docs = output
+    if isinstance(docs, dict) and isinstance(docs.get("documents"), list):
+        docs = docs["documents"]
+    if not isinstance(docs, list):
+        docs = (attributes or {}).get("retrieval.documents")
+    if not isinstance(docs, list):
+        return []
+    out = []
+    for i, doc in enumerate(docs[:200]):
+        if not isinstance(doc, dict):
+            out.append(Document(f"#{i + 1}", "", _text_of(doc), ""))
+            continue
+        rest = dict(doc)
+        text = next(
+            (rest.pop(k) for k in ("content", "page_content", "text") if k in rest), ""
+        )
+        title = next((str(rest.pop(k)) for k in ("id", "title", "source") if k in rest), "")
+        score = rest.pop("score", "")
+        out.append(Document(title or f"#{i + 1}", str(score), _text_of(text), pretty(rest) if rest
+                            else ""))
+    return out
