@@ -8,10 +8,10 @@ from __future__ import annotations
 import orjson
 from django.conf import settings
 from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from google.protobuf import json_format
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -53,9 +53,13 @@ class NativeTracesView(RawBodyView):
                             "status": "error",
                             "steps": [
                                 {"span_id": "a", "kind": "agent", "name": "support-bot"},
-                                {"span_id": "b", "parent_span_id": "a", "kind": "tool",
-                                 "name": "lookup", "error": {"type": "Timeout",
-                                                             "message": "timed out"}},
+                                {
+                                    "span_id": "b",
+                                    "parent_span_id": "a",
+                                    "kind": "tool",
+                                    "name": "lookup",
+                                    "error": {"type": "Timeout", "message": "timed out"},
+                                },
                             ],
                         }
                     ]
@@ -84,10 +88,12 @@ class OtlpTracesView(RawBodyView):
     @extend_schema(
         summary="Ingest OTLP/HTTP traces (protobuf or JSON)",
         request={"application/x-protobuf": bytes, "application/json": {"type": "object"}},
-        responses={200: OpenApiResponse(description="ExportTraceServiceResponse"),
-                   400: OpenApiResponse(description="undecodable body"),
-                   413: OpenApiResponse(description="body above TRACEVIEW_MAX_BODY_BYTES"),
-                   415: OpenApiResponse(description="neither protobuf nor JSON")},
+        responses={
+            200: OpenApiResponse(description="ExportTraceServiceResponse"),
+            400: OpenApiResponse(description="undecodable body"),
+            413: OpenApiResponse(description="body above TRACEVIEW_MAX_BODY_BYTES"),
+            415: OpenApiResponse(description="neither protobuf nor JSON"),
+        },
     )
     def post(self, request):
         content_type = request.META.get("CONTENT_TYPE", "")
@@ -115,22 +121,26 @@ def _otlp_error(reason: str, status: int, binary: bool) -> HttpResponse:
     # OTLP/HTTP answers errors with a google.rpc.Status in the request's encoding.
     message = Status(code=3, message=reason)  # 3 = INVALID_ARGUMENT
     if binary:
-        return HttpResponse(message.SerializeToString(), status=status,
-                            content_type="application/x-protobuf")
+        return HttpResponse(
+            message.SerializeToString(), status=status, content_type="application/x-protobuf"
+        )
     return HttpResponse(
         orjson.dumps({"code": 3, "message": reason, "errors": [{"path": "", "reason": reason}]}),
-        status=status, content_type="application/json",
+        status=status,
+        content_type="application/json",
     )
 
 
 class OpenAIAgentsTracesView(RawBodyView):
-    """The OpenAI Agents SDK's own exporter: `BackendSpanExporter(endpoint=.../v1/traces/ingest)`."""
+    """The OpenAI Agents SDK's own exporter, `BackendSpanExporter(endpoint=<here>)`."""
 
     @extend_schema(
         summary="Ingest the OpenAI Agents SDK trace export",
         request={"application/json": {"type": "object"}},
-        responses={204: OpenApiResponse(description="committed"),
-                   400: OpenApiResponse(description='{"errors": [{"path", "reason"}]}')},
+        responses={
+            204: OpenApiResponse(description="committed"),
+            400: OpenApiResponse(description='{"errors": [{"path", "reason"}]}'),
+        },
     )
     def post(self, request):
         body = parse_json(read_body(request._request))

@@ -29,8 +29,7 @@ def _limit() -> int:
 
 def _too_large() -> PayloadTooLarge:
     return PayloadTooLarge(
-        f"the body is larger than {_limit()} bytes after decompression "
-        "(TRACEVIEW_MAX_BODY_BYTES)"
+        f"the body is larger than {_limit()} bytes after decompression (TRACEVIEW_MAX_BODY_BYTES)"
     )
 
 
@@ -68,7 +67,9 @@ def read_body(request) -> bytes:
             return _inflate(data, zlib.MAX_WBITS, limit)
         except ParseError:
             return _inflate(data, -zlib.MAX_WBITS, limit)
-    raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported; use gzip or deflate")
+    raise UnsupportedEncoding(
+        f"Content-Encoding {encoding!r} is not supported; use gzip or deflate"
+    )
 
 
 def parse_json(data: bytes):

@@ -8,24 +8,59 @@ from traceview.models import ApiKey, Invocation, Project
 
 
 def _failing_tool_trace(trace_id):
-    return {"invocations": [{"trace_id": trace_id, "agent": "bot", "status": "error", "steps": [
-        {"span_id": "root", "kind": "agent", "name": "bot", "status": "error",
-         "started_at": "2026-01-01T00:00:00Z", "ended_at": "2026-01-01T00:00:05Z"},
-        {"span_id": "t1", "parent_span_id": "root", "kind": "tool", "name": "lookup",
-         "tool": {"name": "lookup", "arguments": {"id": 1}},
-         "error": {"type": "ConnectionError", "message": "connection refused"},
-         "started_at": "2026-01-01T00:00:01Z", "ended_at": "2026-01-01T00:00:02Z"},
-    ]}]}
+    return {
+        "invocations": [
+            {
+                "trace_id": trace_id,
+                "agent": "bot",
+                "status": "error",
+                "steps": [
+                    {
+                        "span_id": "root",
+                        "kind": "agent",
+                        "name": "bot",
+                        "status": "error",
+                        "started_at": "2026-01-01T00:00:00Z",
+                        "ended_at": "2026-01-01T00:00:05Z",
+                    },
+                    {
+                        "span_id": "t1",
+                        "parent_span_id": "root",
+                        "kind": "tool",
+                        "name": "lookup",
+                        "tool": {"name": "lookup", "arguments": {"id": 1}},
+                        "error": {"type": "ConnectionError", "message": "connection refused"},
+                        "started_at": "2026-01-01T00:00:01Z",
+                        "ended_at": "2026-01-01T00:00:02Z",
+                    },
+                ],
+            }
+        ]
+    }
 
 
 def test_it_lists_invocations_newest_first_with_filters(api, project):
     for i in range(3):
-        post_native(api, {"invocations": [{"trace_id": f"r{i}", "status": "ok" if i else "error",
-                                           "agent": "a" if i < 2 else "b"}]})
+        post_native(
+            api,
+            {
+                "invocations": [
+                    {
+                        "trace_id": f"r{i}",
+                        "status": "ok" if i else "error",
+                        "agent": "a" if i < 2 else "b",
+                    }
+                ]
+            },
+        )
     data = api.get("/api/v1/invocations").json()
     assert [r["trace_id"] for r in data["results"]] == ["r2", "r1", "r0"]
-    assert [r["trace_id"] for r in api.get("/api/v1/invocations?status=error").json()["results"]] == ["r0"]
-    assert [r["trace_id"] for r in api.get("/api/v1/invocations?agent=b").json()["results"]] == ["r2"]
+    assert [
+        r["trace_id"] for r in api.get("/api/v1/invocations?status=error").json()["results"]
+    ] == ["r0"]
+    assert [r["trace_id"] for r in api.get("/api/v1/invocations?agent=b").json()["results"]] == [
+        "r2"
+    ]
     assert api.get("/api/v1/invocations?trace_id=r1").json()["results"][0]["trace_id"] == "r1"
     page = api.get("/api/v1/invocations?page_size=2").json()
     assert len(page["results"]) == 2 and page["next"]
@@ -62,8 +97,18 @@ def test_it_shows_diagnosis_null_until_classified_then_the_verdict(api, project)
 
 
 def test_it_gives_a_classified_success_a_diagnosis_without_category(api, project):
-    post_native(api, {"invocations": [{"trace_id": "ok1", "status": "ok", "steps": [
-        {"span_id": "a", "kind": "llm", "ended_at": "2026-01-01T00:00:01Z"}]}]})
+    post_native(
+        api,
+        {
+            "invocations": [
+                {
+                    "trace_id": "ok1",
+                    "status": "ok",
+                    "steps": [{"span_id": "a", "kind": "llm", "ended_at": "2026-01-01T00:00:01Z"}],
+                }
+            ]
+        },
+    )
     inv = Invocation.objects.get()
     invocation_classify(inv.id)
     d = api.get(f"/api/v1/invocations/{inv.id}").json()["diagnosis"]

@@ -53,23 +53,29 @@ def invocation_classify(invocation_id: int) -> Diagnosis | None:
         if not updated:
             # Newer data arrived; the ingest of that data made the invocation due again.
             return None
-        InvocationSearch.objects.update_or_create(
-            invocation_id=invocation_id, defaults={"document": search_document(canonical)}
+        # Upserts (INSERT ... ON CONFLICT): one statement each, where update_or_create takes a
+        # locking read, a write and two savepoints.
+        InvocationSearch.objects.bulk_create(
+            [InvocationSearch(invocation_id=invocation_id, document=search_document(canonical))],
+            update_conflicts=True, unique_fields=["invocation"], update_fields=["document"],
         )
-        diagnosis, _ = Diagnosis.objects.update_or_create(
+        diagnosis = Diagnosis(
             invocation_id=invocation_id,
-            defaults={
-                "category": verdict.category or "",
-                "root_span_id": (verdict.root_step or "")[:128],
-                "confidence": round(float(verdict.confidence), 3),
-                "evidence": [e.as_dict() for e in verdict.evidence],
-                "ruleset": verdict.ruleset,
-                "classified_at": timezone.now(),
-            },
+            category=verdict.category or "",
+            root_span_id=(verdict.root_step or "")[:128],
+            confidence=round(float(verdict.confidence), 3),
+            evidence=[e.as_dict() for e in verdict.evidence],
+            ruleset=verdict.ruleset,
+            classified_at=timezone.now(),
+        )
+        Diagnosis.objects.bulk_create(
+            [diagnosis], update_conflicts=True, unique_fields=["invocation"],
+            update_fields=["category", "root_span_id", "confidence", "evidence", "ruleset",
+                           "classified_at"],
         )
     # Outside the diagnosis's transaction, so issue rows are not locked while it is written;
     # grouping is idempotent, so a retried classification regroups without counting twice.
-    invocation_group(invocation_id)
+    invocation_group(invocation_id, steps=canonical.steps)
     return diagnosis
 
 

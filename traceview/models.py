@@ -230,7 +230,9 @@ class Step(models.Model):
 class StepPayload(models.Model):
     """The heavy part of a step, read only when one step is opened or classified."""
 
-    step = models.OneToOneField(Step, on_delete=models.CASCADE, primary_key=True, related_name="payload")
+    step = models.OneToOneField(
+        Step, on_delete=models.CASCADE, primary_key=True, related_name="payload"
+    )
     tool_arguments = models.JSONField(null=True, blank=True)
     tool_result = models.JSONField(null=True, blank=True)
     input = models.JSONField(null=True, blank=True)
@@ -294,7 +296,10 @@ class Issue(models.Model):
     is_regressed = models.BooleanField(default=False)
     regressed_at = models.DateTimeField(null=True, blank=True)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
         related_name="assigned_issues",
     )
     first_seen = models.DateTimeField()

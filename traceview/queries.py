@@ -19,13 +19,12 @@ from django.db.models import (
     F,
     Func,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Value,
 )
 
-from traceview.models import Invocation, InvocationSearch, Project, Step, StepPayload
+from traceview.models import Invocation, InvocationSearch, Project, Step
 from traceview.trace import CATEGORIES, InvocationData, StepData
 
 STEP_LIST_FIELDS = (
@@ -122,18 +121,29 @@ def invocation_list(projects, filters: dict | None = None) -> QuerySet[Invocatio
     return qs.order_by("-created_at", "-id")
 
 
+SEARCH_CANDIDATES = 5000
+
+
 def _search(text: str) -> Q:
     """Invocations whose name or trace id, or whose search document (step names, tools, errors,
     messages, arguments and results: traceview.search) match `text`. The document is written at
     classification, so a run's content is searchable seconds after it completes; its name and
     trace id are searchable at once."""
     if connection.vendor == "postgresql":
-        # IN (hashed subqueries fed by the GIN indexes): the cost follows the number of matches.
-        # The name match is a subquery too: inside an OR, a direct condition could not use its
-        # GIN index and would be computed for every row scanned.
-        named = Invocation.objects.filter(SearchMatch(F("name"), F("trace_id"), text=text))
-        documents = InvocationSearch.objects.filter(SearchMatch(F("document"), text=text))
-        return Q(id__in=named.values("id")) | Q(id__in=documents.values("invocation_id"))
+        named = Invocation.objects.filter(
+            SearchMatch(F("name"), F("trace_id"), text=text)
+        ).values_list("id", flat=True)
+        documents = InvocationSearch.objects.filter(
+            SearchMatch(F("document"), text=text)
+        ).values_list("invocation_id", flat=True)
+        # The planner cannot estimate how many rows a text search matches, and picks one plan for
+        # both ends: for a rare word it walks the whole list index testing each row (0.5 s at a
+        # million rows); for a common one, that walk is the right plan. So ask the GIN indexes
+        # first (milliseconds): a short answer becomes a plain id list, a long one keeps the walk.
+        candidates = list(named.union(documents, all=True)[: SEARCH_CANDIDATES + 1])
+        if len(candidates) <= SEARCH_CANDIDATES:
+            return Q(id__in=set(candidates))
+        return Q(id__in=named) | Q(id__in=documents)
     # SQLite (the embedded default) has no full-text index here: substring matching is enough for
     # the data one machine holds.
     documents = InvocationSearch.objects.filter(document__icontains=text)
@@ -297,13 +307,31 @@ def agent_depth(steps: list[StepData]) -> int:
     return best or (1 if steps else 0)
 
 
+_CANONICAL_STEP_FIELDS = (
+    "span_id", "parent_span_id", "kind", "name", "started_at", "ended_at", "status", "error_type",
+    "error_message", "model", "input_tokens", "output_tokens", "cost_usd", "finish_reason",
+    "tool_name", "tool_call_id", "agent_name", "seq",
+)
+_CANONICAL_PAYLOAD_FIELDS = (
+    "tool_arguments", "tool_result", "input", "output", "attributes", "events", "error_traceback",
+)
+# Columns stored as "" for "not sent", which the canonical trace spells None.
+_BLANK_IS_NONE = {
+    "parent_span_id", "error_type", "error_message", "model", "finish_reason", "tool_name",
+    "tool_call_id", "agent_name", "error_traceback",
+}
+
+
 def invocation_canonical(invocation: Invocation) -> InvocationData:
-    """Load an invocation with every step and payload as the classifier reads it."""
-    steps = list(
+    """Load an invocation with every step and payload as the classifier reads it: one query,
+    plain rows (the worker does this for every invocation, so no model instances)."""
+    rows = (
         Step.objects.filter(invocation=invocation)
-        .prefetch_related(Prefetch("payload", queryset=StepPayload.objects.all()))
         .order_by("started_at", "seq", "id")
+        .values_list(*_CANONICAL_STEP_FIELDS,
+                     *(f"payload__{f}" for f in _CANONICAL_PAYLOAD_FIELDS))
     )
+    names = _CANONICAL_STEP_FIELDS + _CANONICAL_PAYLOAD_FIELDS
     data = InvocationData(
         trace_id=invocation.trace_id,
         agent=invocation.agent.name if invocation.agent else None,
@@ -320,40 +348,14 @@ def invocation_canonical(invocation: Invocation) -> InvocationData:
         cost_usd=invocation.cost_usd,
         budgets=invocation.agent.budgets() if invocation.agent else {},
     )
-    for s in steps:
-        try:
-            p = s.payload
-        except StepPayload.DoesNotExist:
-            p = StepPayload()
-        data.steps.append(
-            StepData(
-                span_id=s.span_id,
-                parent_span_id=s.parent_span_id or None,
-                kind=s.kind,
-                name=s.name,
-                started_at=s.started_at,
-                ended_at=s.ended_at,
-                status=s.status,
-                error_type=s.error_type or None,
-                error_message=s.error_message or None,
-                error_traceback=p.error_traceback or None,
-                model=s.model or None,
-                input_tokens=s.input_tokens,
-                output_tokens=s.output_tokens,
-                cost_usd=s.cost_usd,
-                finish_reason=s.finish_reason or None,
-                tool_name=s.tool_name or None,
-                tool_call_id=s.tool_call_id or None,
-                tool_arguments=p.tool_arguments,
-                tool_result=p.tool_result,
-                input=p.input,
-                output=p.output,
-                attributes=p.attributes or {},
-                events=p.events or [],
-                agent_name=s.agent_name or None,
-                seq=s.seq,
-            )
-        )
+    for row in rows:
+        values = dict(zip(names, row, strict=True))
+        for key in _BLANK_IS_NONE:
+            if not values[key]:
+                values[key] = None
+        values["attributes"] = values["attributes"] or {}
+        values["events"] = values["events"] or []
+        data.steps.append(StepData(**values))
     return data
 
 

@@ -53,7 +53,7 @@ from traceview.models import (
     Step,
     WebhookDelivery,
 )
-from traceview.trace import CATEGORIES, InvocationData
+from traceview.trace import CATEGORIES, InvocationData, StepData
 
 UNRESOLVED = ("open", "acknowledged")
 QUEUES = ("unresolved", *CATEGORIES, "mine", "unassigned", "resolved", "ignored")
@@ -192,8 +192,11 @@ def version_at_least(version: str, floor: str) -> bool:
 # --- Grouping ------------------------------------------------------------------------------------
 
 
-def invocation_root_cause(invocation: Invocation, diagnosis: Diagnosis) -> RootCause:
-    """Read the root step the diagnosis points at (and, for context failures, the model)."""
+def invocation_root_cause(
+    invocation: Invocation, diagnosis: Diagnosis, steps: list[StepData] | None = None
+) -> RootCause:
+    """Read the root step the diagnosis points at (and, for context failures, the model), from
+    `steps` when the caller already holds them (the classifier does), else from the database."""
     evidence = diagnosis.evidence or []
     first = evidence[0] if evidence and isinstance(evidence[0], dict) else {}
     cause = RootCause(
@@ -202,7 +205,9 @@ def invocation_root_cause(invocation: Invocation, diagnosis: Diagnosis) -> RootC
         detail=str(first.get("detail") or ""),
     )
     step = None
-    if diagnosis.root_span_id:
+    if steps is not None:
+        step = next((s for s in steps if s.span_id == diagnosis.root_span_id), None)
+    elif diagnosis.root_span_id:
         step = (
             Step.objects.filter(invocation=invocation, span_id=diagnosis.root_span_id)
             .only("kind", "name", "tool_name", "error_type", "error_message", "model",
@@ -211,9 +216,11 @@ def invocation_root_cause(invocation: Invocation, diagnosis: Diagnosis) -> RootC
         )
     if step is not None:
         cause.step_kind, cause.step_name = step.kind, step.name
-        cause.tool_name, cause.model = step.tool_name, step.model
-        cause.error_type, cause.error_message = step.error_type, step.error_message
-    if cause.category == "context" and not cause.model:
+        cause.tool_name, cause.model = step.tool_name or "", step.model or ""
+        cause.error_type, cause.error_message = step.error_type or "", step.error_message or ""
+    if cause.category == "context" and not cause.model and steps is not None:
+        cause.model = next((s.model for s in reversed(steps) if s.model), "")
+    elif cause.category == "context" and not cause.model:
         # The overflow is often reported on the agent span: the model is the last one called.
         llm = Step.objects.filter(invocation=invocation).exclude(model="").order_by(
             "-started_at", "-seq", "-id"
@@ -222,7 +229,7 @@ def invocation_root_cause(invocation: Invocation, diagnosis: Diagnosis) -> RootC
     return cause
 
 
-def invocation_group(invocation_id: int) -> Issue | None:
+def invocation_group(invocation_id: int, steps: list[StepData] | None = None) -> Issue | None:
     """Put a classified invocation into its issue, creating the issue on first sight. Safe to run
     twice and from several workers at once: the invocation is counted once; reclassified to
     another root cause, it moves; no longer failed, it leaves its issue."""
@@ -234,7 +241,7 @@ def invocation_group(invocation_id: int) -> Issue | None:
     if not diagnosis.category:
         _invocation_ungroup(invocation_id)
         return None
-    cause = invocation_root_cause(invocation, diagnosis)
+    cause = invocation_root_cause(invocation, diagnosis, steps)
     signature = root_cause_signature(cause)
     agent_name = invocation.agent.name if invocation.agent else None
     fp = fingerprint(agent_name, cause.category, signature)

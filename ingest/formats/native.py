@@ -196,7 +196,9 @@ def _parse_step(raw: Any, path: str, errors: _Errors, seq: int) -> StepData | No
     return step if span_id else None
 
 
-def _parse_invocation(raw: Any, path: str, errors: _Errors, max_steps: int) -> InvocationData | None:
+def _parse_invocation(
+    raw: Any, path: str, errors: _Errors, max_steps: int
+) -> InvocationData | None:
     if not isinstance(raw, dict):
         errors.add(path, "must be an object")
         return None
@@ -264,9 +266,11 @@ def parse_native(body: Any, max_steps: int = 10_000) -> list[InvocationData]:
         by_trace[inv.trace_id] = inv
     for i, raw in enumerate(raw_steps):
         path = f"steps[{i}]"
-        trace_id = _Reader(raw, path, errors).id("trace_id", required=True) if isinstance(
-            raw, dict
-        ) else None
+        trace_id = (
+            _Reader(raw, path, errors).id("trace_id", required=True)
+            if isinstance(raw, dict)
+            else None
+        )
         step = _parse_step(raw, path, errors, seq=i)
         if step is None or trace_id is None:
             continue

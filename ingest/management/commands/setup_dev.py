@@ -30,18 +30,24 @@ class Command(BaseCommand):
             user = User.objects.create_superuser(username, "", password)
             lines.append(f"  login:    {username} / {password}")
         else:
-            lines.append(f"  login:    {username} (password printed at first run; "
-                         f"reset with: .venv/bin/python manage.py changepassword {username})")
+            lines.append(
+                f"  login:    {username} (password printed at first run; "
+                f"reset with: .venv/bin/python manage.py changepassword {username})"
+            )
         project.members.add(user)
         if not ApiKey.objects.filter(project=project, name="make run").exists():
             _, raw = ApiKey.issue(project, name="make run")
             lines.append(f"  API key:  {raw}")
         else:
-            lines.append("  API key:  issued at first run; a new one: "
-                         ".venv/bin/python manage.py create_api_key default")
+            lines.append(
+                "  API key:  issued at first run; a new one: "
+                ".venv/bin/python manage.py create_api_key default"
+            )
         if not Invocation.objects.filter(project=project, trace_id__startswith="demo-").exists():
             result = invocations_store(project, demo_invocations())
-            lines.append(f"  demo:     {result.invocations} invocations, {result.steps} steps loaded")
+            lines.append(
+                f"  demo:     {result.invocations} invocations, {result.steps} steps loaded"
+            )
         self.stdout.write("TraceView is set up at http://127.0.0.1:8000/")
         for line in lines:
             self.stdout.write(line)

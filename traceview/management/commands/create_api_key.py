@@ -21,7 +21,10 @@ class Command(BaseCommand):
             self.stdout.write(f"Created project {proj.name!r}.")
         key, raw = ApiKey.issue(proj, name=name)
         self.stdout.write(
-            f"New API key {key.prefix}… for project {proj.name!r} (shown once; only its hash is kept):"
+            f"New API key {key.prefix}… for project {proj.name!r} "
+            "(shown once; only its hash is kept):"
         )
-        self.stdout.write(f"Langfuse clients: public key {key.public_key}, secret key = the API key.")
+        self.stdout.write(
+            f"Langfuse clients: public key {key.public_key}, secret key = the API key."
+        )
         self.stdout.write(raw)
