@@ -32,6 +32,7 @@ from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
 from traceview.models import Agent, Invocation, Project, Step, StepPayload
+from traceview.pricing import price_for, prices_load, step_cost, usage_details
 from traceview.trace import MAX_VALUE_CHARS, InvocationData, StepData, truncate
 
 log = logging.getLogger(__name__)
@@ -468,6 +469,7 @@ def _store_steps(
     changed_steps: dict[int, Step] = {}
     changed_payloads: list[StepPayload] = []
     changed_step_fields: set[str] = set()
+    pricer = _Pricer()
     for key, (row, data) in wanted.items():
         values = _step_row_values(data)
         current = existing.get(key)
@@ -475,6 +477,10 @@ def _store_steps(
         if current is None:
             values.setdefault("kind", "other")
             values.setdefault("status", "ok" if values.get("ended_at") else "running")
+            if "cost_usd" not in values and values["kind"] == "llm":
+                cost = pricer.cost(values, data.attributes)
+                if cost is not None:
+                    values["cost_usd"] = cost
             new.append((row.id, key[1], values, data))
             _add(total, _contribution(values["kind"], values["status"],
                                       values.get("input_tokens"), values.get("output_tokens"),
@@ -483,6 +489,21 @@ def _store_steps(
         before = _step_contribution(current)
         if "status" in values:
             values["status"] = merge_status(current.status, values["status"])
+        if "cost_usd" not in values and current.kind == "llm" and (
+            values.keys() & {"kind", "model", "input_tokens", "output_tokens"}
+        ):
+            # The usage changed and no cost came with it: price the merged step. (A cost the
+            # sender sent earlier is replaced too; senders that send cost send it with usage.)
+            merged = {c: getattr(current, c) for c in ("model", "input_tokens", "output_tokens",
+                                                      "started_at")}
+            merged.update(values)
+            try:
+                attributes = {**(current.payload.attributes or {}), **(data.attributes or {})}
+            except StepPayload.DoesNotExist:
+                attributes = data.attributes
+            cost = pricer.cost(merged, attributes)
+            if cost is not None:
+                values["cost_usd"] = cost
         for k, v in values.items():
             if getattr(current, k) != v:
                 setattr(current, k, v)
@@ -511,6 +532,39 @@ def _store_steps(
     for p in changed_payloads:
         p.save()
     return len(wanted), deltas
+
+
+class _Pricer:
+    """Prices model calls that came without a cost (traceview.pricing), reading the price table
+    at most once per request and only if some call needs it.
+
+    The cost is computed here, on the step as merged, and stored in the step's cost column, not
+    added at classification: the running totals then stay the sum of stored step costs, whatever
+    the order and number of retries, because a re-sent span prices to the same value and adds
+    nothing, and a span whose usage changes contributes the difference like any other column."""
+
+    def __init__(self):
+        self.prices = None
+        # A request's calls mostly share a few models and one day: match patterns once each.
+        self.matched: dict[tuple, Any] = {}
+
+    def cost(self, values: dict, attributes: dict | None) -> Decimal | None:
+        if not values.get("model") or (
+            values.get("input_tokens") is None and values.get("output_tokens") is None
+        ):
+            return None
+        if self.prices is None:
+            self.prices = prices_load()
+        started = values.get("started_at")
+        key = (values["model"], started.date() if started else None)
+        if key not in self.matched:
+            self.matched[key] = price_for(self.prices, *key)
+        price = self.matched[key]
+        if price is None:
+            return None
+        cached, reasoning = usage_details(attributes)
+        return _cents(step_cost(price, values.get("input_tokens"), values.get("output_tokens"),
+                                cached, reasoning))
 
 
 def _existing_steps(wanted: dict[tuple[int, str], Any]):

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from traceview.models import Agent, ApiKey, Project
+from traceview.models import Agent, ApiKey, ModelPrice, Project
 
 
 @admin.register(Project)
@@ -18,3 +18,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
 @admin.register(Agent)
 class AgentAdmin(admin.ModelAdmin):
     list_display = ("name", "project", "category", "owner")
+
+
+@admin.register(ModelPrice)
+class ModelPriceAdmin(admin.ModelAdmin):
+    list_display = ("pattern", "input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
+                    "reasoning_per_mtok", "effective_from", "note")
+    list_editable = ("input_per_mtok", "output_per_mtok", "cached_input_per_mtok",
+                     "reasoning_per_mtok")
+    search_fields = ("pattern",)
+    ordering = ("pattern", "-effective_from")

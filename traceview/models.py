@@ -88,6 +88,10 @@ class Agent(models.Model):
     max_depth = models.IntegerField(null=True, blank=True)
     max_subagents = models.IntegerField(null=True, blank=True)
     max_duration_s = models.FloatField(null=True, blank=True)
+    # Tool scope: names of the tools the agent may call (empty: no scope set, nothing is audited)
+    # and of the tools that need a human confirmation in the trace before they run.
+    allowed_tools = models.JSONField(default=list, blank=True)
+    confirm_tools = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -102,6 +106,33 @@ class Agent(models.Model):
         from traceview.trace import BUDGET_FIELDS
 
         return {f: getattr(self, f) for f in BUDGET_FIELDS if getattr(self, f) is not None}
+
+
+class ModelPrice(models.Model):
+    """What a model costs per million tokens from a date on, for steps whose trace carries no
+    cost (traceview.pricing). `pattern` is a shell-style glob over the model name ("gpt-4o-mini*");
+    the longest matching pattern wins, then the latest effective date not after the step."""
+
+    pattern = models.CharField(max_length=200)
+    input_per_mtok = models.DecimalField(max_digits=12, decimal_places=6)
+    output_per_mtok = models.DecimalField(max_digits=12, decimal_places=6)
+    # Blank: cached input costs the input price, reasoning tokens the output price.
+    cached_input_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    reasoning_per_mtok = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    effective_from = models.DateField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pattern", "effective_from"], name="model_price_unique_date"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.pattern} from {self.effective_from}"
 
 
 class Invocation(models.Model):

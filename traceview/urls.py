@@ -4,7 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from ingest import api as ingest_api
-from traceview import api, triage_views, views
+from traceview import agent_views, api, dashboard_views, triage_views, views
 
 urlpatterns = [
     path("", views.invocation_list_view, name="invocation-list"),
@@ -14,6 +14,10 @@ urlpatterns = [
         triage_views.invocation_triage_view,
         name="invocation-triage",
     ),
+    path("agents/", agent_views.agent_list_view, name="agent-list"),
+    path("agents/new/", agent_views.agent_create_view, name="agent-create"),
+    path("agents/<int:pk>/", agent_views.agent_detail_view, name="agent-detail"),
+    path("dashboards/", dashboard_views.dashboards_view, name="dashboards"),
     path("issues/", triage_views.issue_list_view, name="issue-list"),
     path("issues/bulk/", triage_views.issue_bulk_view, name="issue-bulk"),
     path("issues/agreement/", triage_views.agreement_view, name="issue-agreement"),

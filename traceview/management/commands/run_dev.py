@@ -19,6 +19,13 @@ class Command(BaseCommand):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
 
     def handle(self, addrport, **options):
+        # Stop on Ctrl-C and on `kill` alike, even when started from a shell that ignores
+        # SIGINT for background jobs (Python then leaves SIGINT ignored too).
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "traceview", "worker", "-B",
              "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle"],

@@ -1,0 +1,58 @@
+"""The dashboards page: charts over a time range of the user's projects, optionally one agent.
+The figures go to static/traceview/dashboards.js through json_script (no inline script)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django import forms
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+from django.utils import timezone
+
+from traceview.dashboards import RANGES, Scope, dashboard_data
+from traceview.models import Agent, Project
+from traceview.queries import projects_for_user
+
+
+class DashboardForm(forms.Form):
+    range = forms.ChoiceField(
+        choices=[(k, f"last {v} day{'s' if v > 1 else ''}") for k, v in RANGES.items()],
+        required=False, label="Time range",
+    )
+    project = forms.ModelChoiceField(
+        queryset=Project.objects.none(), required=False, empty_label="all projects"
+    )
+    agent = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, projects, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["project"].queryset = Project.objects.filter(
+            pk__in=[p.pk for p in projects]
+        ).order_by("name")
+        names = (
+            Agent.objects.filter(project__in=projects).order_by("name")
+            .values_list("name", flat=True).distinct()
+        )
+        self.fields["agent"].choices = [("", "all agents"), *((n, n) for n in names)]
+
+
+@login_required
+def dashboards_view(request):
+    projects = list(projects_for_user(request.user))
+    form = DashboardForm(request.GET or None, projects=projects)
+    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
+    days = RANGES[data.get("range") or "7d"]
+    # Whole seconds, rounded up: the chart links carry times to the second, and must select
+    # the invocations of this very second too.
+    end = (timezone.now() + timedelta(seconds=1)).replace(microsecond=0)
+    # Whole buckets: the range starts at a day (or hour) boundary, so the first bar is complete.
+    start = (end - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    if days > 2:
+        start = timezone.localtime(start).replace(hour=0)
+    project = data.get("project")
+    scope = Scope(projects=projects, start=start, end=end, agent=data.get("agent") or None,
+                  project=project.pk if project else None)
+    context = {"form": form, "scope": scope, **dashboard_data(scope),
+               "list_url": scope.list_url()}
+    return render(request, "traceview/dashboards.html", context)

@@ -1,0 +1,345 @@
+"""Dashboards: aggregate queries over a time range of invocations, and the plotly figures built
+from them (plain dicts; static/traceview/dashboards.js draws them).
+
+Every query filters one time range of the user's projects (optionally one agent) and groups in
+the database, reading the range through the (project, created_at) index. At a million
+invocations a 30-day range takes seconds: the fix is daily rollups kept by Celery, not a wider
+index (a covering index here cost ingest about a tenth of its throughput).
+Every bar or point carries the URL of the invocation list with the filters that select exactly
+the invocations it counts (traceview/filters.py names), which the page opens on click.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django.db import connection
+from django.db.models import (
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Func,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.db.models.functions import TruncDay, TruncHour
+from django.urls import reverse
+
+from traceview.models import Agent, Invocation, IssueInvocation, Step
+from traceview.trace import CATEGORIES
+
+RANGES = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
+CATEGORY_COLORS = {"planning": "#7c3aed", "tool": "#c2410c", "context": "#0e7490",
+                   "budget": "#a16207", "error": "#c23434", "ok": "#9bb5a5", "running": "#d9c28f"}
+
+
+@dataclass
+class Scope:
+    """What a dashboard shows: projects (already limited to the user's), a half-open time range
+    [start, end) and optionally one agent by name."""
+
+    projects: list
+    start: datetime
+    end: datetime
+    agent: str | None = None
+    project: int | None = None
+
+    @property
+    def hourly(self) -> bool:
+        return self.end - self.start <= timedelta(days=2)
+
+    def invocations(self) -> QuerySet[Invocation]:
+        projects = [p for p in self.projects if self.project in (None, p.pk)]
+        qs = Invocation.objects.filter(
+            project__in=projects, created_at__gte=self.start, created_at__lt=self.end
+        )
+        if self.agent:
+            qs = qs.filter(agent__name=self.agent)
+        return qs
+
+    def list_url(self, start: datetime | None = None, end: datetime | None = None,
+                 **filters) -> str:
+        """The invocation list showing what a chart element counts."""
+        params = {
+            "received_after": _local(start or self.start),
+            "received_before": _local(end or self.end),
+        }
+        if self.project:
+            params["project"] = self.project
+        if self.agent:
+            params["agent"] = self.agent
+        params.update({k: v for k, v in filters.items() if v not in (None, "")})
+        return reverse("invocation-list") + "?" + urlencode(params)
+
+
+def _local(value: datetime) -> str:
+    # The list's datetime-local inputs read times in the server's zone, to the second.
+    from django.utils import timezone
+
+    return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def _trunc(scope: Scope):
+    return TruncHour("created_at") if scope.hourly else TruncDay("created_at")
+
+
+def _step(scope: Scope) -> timedelta:
+    return timedelta(hours=1) if scope.hourly else timedelta(days=1)
+
+
+def _agent_names(ids) -> dict[int | None, str]:
+    names = dict(Agent.objects.filter(id__in=[i for i in ids if i]).values_list("id", "name"))
+    names[None] = "(no agent)"
+    return names
+
+
+# --- Queries ---------------------------------------------------------------------------------
+
+
+def invocations_over_time(scope: Scope) -> list[dict]:
+    """Per bucket: invocations by outcome (ok, running, a failure category, or an unclassified
+    error)."""
+    rows = (
+        scope.invocations().annotate(bucket=_trunc(scope))
+        .values("bucket", "status", "category").annotate(n=Count("id")).order_by("bucket")
+    )
+    return [
+        {"bucket": r["bucket"], "outcome": r["category"] or r["status"], "n": r["n"]}
+        for r in rows
+    ]
+
+
+def usage_per_agent(scope: Scope) -> list[dict]:
+    """Per bucket and agent: cost and tokens."""
+    rows = list(
+        scope.invocations().annotate(bucket=_trunc(scope)).values("bucket", "agent_id")
+        .annotate(cost=Sum("cost_usd"), input_tokens=Sum("input_tokens"),
+                  output_tokens=Sum("output_tokens"))
+        .order_by("bucket")
+    )
+    names = _agent_names({r["agent_id"] for r in rows})
+    return [{**r, "agent": names.get(r["agent_id"], "?"), "cost": float(r["cost"] or 0)}
+            for r in rows]
+
+
+class _Seconds(Func):
+    template = "EXTRACT(EPOCH FROM (%(expressions)s))"
+    output_field = FloatField()
+
+
+class _Percentiles(Func):
+    """percentile_cont over a set, as an ordered-set aggregate (PostgreSQL)."""
+
+    template = ("percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP "
+                "(ORDER BY %(expressions)s)")
+    contains_aggregate = True
+    output_field = FloatField()
+
+
+def latency_per_agent(scope: Scope) -> list[dict]:
+    """p50, p95 and p99 of invocation durations (seconds) per agent, over finished ones."""
+    qs = scope.invocations().filter(started_at__isnull=False, ended_at__isnull=False)
+    duration = ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField())
+    out = []
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.fields import ArrayField
+
+        rows = list(
+            qs.values("agent_id")
+            .annotate(n=Count("id"), p=ExpressionWrapper(
+                _Percentiles(_Seconds(duration)), output_field=ArrayField(FloatField())))
+            .order_by()
+        )
+        for r in rows:
+            out.append({"agent_id": r["agent_id"], "n": r["n"], "p50": r["p"][0],
+                        "p95": r["p"][1], "p99": r["p"][2]})
+    else:
+        # SQLite has no percentile aggregate; the embedded default holds one machine's data.
+        by_agent = defaultdict(list)
+        for agent_id, start, end in qs.values_list("agent_id", "started_at", "ended_at"):
+            by_agent[agent_id].append((end - start).total_seconds())
+        for agent_id, values in by_agent.items():
+            values.sort()
+            out.append({"agent_id": agent_id, "n": len(values),
+                        **{f"p{q}": percentile(values, q / 100) for q in (50, 95, 99)}})
+    names = _agent_names({r["agent_id"] for r in out})
+    for r in out:
+        r["agent"] = names.get(r["agent_id"], "?")
+    return sorted(out, key=lambda r: r["agent"])
+
+
+def percentile(sorted_values: list[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
+    if not sorted_values:
+        return None
+    pos = (len(sorted_values) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+def tool_error_rates(scope: Scope, limit: int = 20) -> list[dict]:
+    """Tool calls and failed ones per tool, most failing first."""
+    rows = (
+        Step.objects.filter(invocation__in=scope.invocations().values("id"), kind="tool")
+        .values("tool_name")
+        .annotate(calls=Count("id"), errors=Count("id", filter=Q(status="error")))
+        .order_by("-errors", "-calls")[:limit]
+    )
+    return [{**r, "tool": r["tool_name"] or "(unnamed)",
+             "rate": r["errors"] / r["calls"] if r["calls"] else 0.0} for r in rows]
+
+
+def budget_breaches(scope: Scope) -> list[dict]:
+    """Invocations diagnosed as budget failures, per agent."""
+    rows = list(
+        scope.invocations().filter(category="budget").values("agent_id")
+        .annotate(n=Count("id")).order_by("-n")
+    )
+    names = _agent_names({r["agent_id"] for r in rows})
+    return [{**r, "agent": names.get(r["agent_id"], "?")} for r in rows]
+
+
+def top_issues(scope: Scope, limit: int = 10) -> list[dict]:
+    """The issues with the most failures in the range."""
+    qs = IssueInvocation.objects.filter(
+        invocation__in=scope.invocations().values("id")
+    )
+    rows = list(
+        qs.values("issue_id", "issue__title", "issue__category", "issue__status")
+        .annotate(n=Count("invocation_id")).order_by("-n")[:limit]
+    )
+    return [{"id": r["issue_id"], "title": r["issue__title"], "category": r["issue__category"],
+             "status": r["issue__status"], "n": r["n"],
+             "url": reverse("issue-detail", args=[r["issue_id"]])} for r in rows]
+
+
+# --- Figures ---------------------------------------------------------------------------------
+
+
+def _layout(title_y: str, **extra) -> dict:
+    return {"barmode": "stack", "margin": {"l": 55, "r": 20, "t": 10, "b": 40}, "height": 280,
+            "yaxis": {"title": {"text": title_y}, "rangemode": "tozero"},
+            "legend": {"orientation": "h", "y": -0.2}, **extra}
+
+
+def _iso(value) -> str:
+    return value.isoformat()
+
+
+def outcomes_figure(scope: Scope, rows: list[dict]) -> dict:
+    buckets = sorted({r["bucket"] for r in rows})
+    counts = defaultdict(dict)
+    for r in rows:
+        counts[r["outcome"]][r["bucket"]] = counts[r["outcome"]].get(r["bucket"], 0) + r["n"]
+    step = _step(scope)
+    traces = []
+    for outcome in ("ok", "running", *CATEGORIES, "error"):
+        if outcome not in counts:
+            continue
+        filters = (
+            {"status": outcome} if outcome in ("ok", "running")
+            else {"status": "error", "category": "none"} if outcome == "error"
+            else {"category": outcome}
+        )
+        traces.append({
+            "type": "bar", "name": "failed, unclassified" if outcome == "error" else outcome,
+            "x": [_iso(b) for b in buckets], "y": [counts[outcome].get(b, 0) for b in buckets],
+            "marker": {"color": CATEGORY_COLORS[outcome]},
+            "customdata": [scope.list_url(b, b + step, **filters) for b in buckets],
+        })
+    totals = [sum(counts[o].get(b, 0) for o in counts) for b in buckets]
+    failed = [sum(counts[o].get(b, 0) for o in (*CATEGORIES, "error")) for b in buckets]
+    traces.append({
+        "type": "scatter", "mode": "lines+markers", "name": "failure rate", "yaxis": "y2",
+        "x": [_iso(b) for b in buckets],
+        "y": [round(f / t, 4) if t else 0 for f, t in zip(failed, totals, strict=True)],
+        "line": {"color": "#c23434"},
+        "customdata": [scope.list_url(b, b + step, status="error") for b in buckets],
+    })
+    return {"data": traces, "layout": _layout("invocations", yaxis2={
+        "overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1],
+        "showgrid": False})}
+
+
+def usage_figures(scope: Scope, rows: list[dict]) -> tuple[dict, dict]:
+    buckets = sorted({r["bucket"] for r in rows})
+    agents = sorted({r["agent"] for r in rows})
+    step = _step(scope)
+    by = {(r["agent"], r["bucket"]): r for r in rows}
+    cost, tokens = [], []
+    for agent in agents:
+        urls = [scope.list_url(b, b + step, agent=agent if agent != "(no agent)" else None)
+                for b in buckets]
+        x = [_iso(b) for b in buckets]
+        cost.append({"type": "bar", "name": agent, "x": x, "customdata": urls,
+                     "y": [round(by.get((agent, b), {}).get("cost", 0), 6) for b in buckets]})
+        tokens.append({"type": "bar", "name": agent, "x": x, "customdata": urls, "y": [
+            (by.get((agent, b), {}).get("input_tokens") or 0)
+            + (by.get((agent, b), {}).get("output_tokens") or 0) for b in buckets]})
+    return ({"data": cost, "layout": _layout("cost (USD)")},
+            {"data": tokens, "layout": _layout("tokens")})
+
+
+def latency_figure(scope: Scope, rows: list[dict]) -> dict:
+    agents = [r["agent"] for r in rows]
+    traces = []
+    for q, color in (("p50", "#3759d7"), ("p95", "#b7791f"), ("p99", "#c23434")):
+        traces.append({
+            "type": "bar", "name": q, "x": agents, "marker": {"color": color},
+            "y": [round(r[q], 3) if r[q] is not None else None for r in rows],
+            # The slow tail: the agent's invocations at least this long.
+            "customdata": [scope.list_url(agent=r["agent"] if r["agent_id"] else None,
+                                          min_duration_s=round(r[q], 3)) for r in rows],
+        })
+    layout = _layout("seconds")
+    layout["barmode"] = "group"
+    return {"data": traces, "layout": layout}
+
+
+def tool_errors_figure(scope: Scope, rows: list[dict]) -> dict:
+    return {"data": [{
+        "type": "bar", "orientation": "h", "name": "error rate",
+        "y": [r["tool"] for r in rows], "x": [round(r["rate"], 4) for r in rows],
+        "text": [f"{r['errors']}/{r['calls']}" for r in rows], "marker": {"color": "#c2410c"},
+        # The list has no tool filter: search finds the invocations that called the tool.
+        "customdata": [scope.list_url(q=r["tool"], status="error") for r in rows],
+    }], "layout": {**_layout(""), "xaxis": {"tickformat": ".0%", "range": [0, 1]},
+                   "yaxis": {"automargin": True, "autorange": "reversed"}}}
+
+
+def budget_figure(scope: Scope, rows: list[dict]) -> dict:
+    return {"data": [{
+        "type": "bar", "name": "budget failures", "x": [r["agent"] for r in rows],
+        "y": [r["n"] for r in rows], "marker": {"color": "#a16207"},
+        "customdata": [scope.list_url(agent=r["agent"] if r["agent_id"] else None,
+                                      category="budget") for r in rows],
+    }], "layout": _layout("invocations")}
+
+
+def dashboard_data(scope: Scope) -> dict:
+    """Everything the dashboards page shows, for one scope."""
+    latency = latency_per_agent(scope)
+    cost, tokens = usage_figures(scope, usage_per_agent(scope))
+    tools = tool_error_rates(scope)
+    budgets = budget_breaches(scope)
+    return {
+        "figures": {
+            "outcomes": outcomes_figure(scope, invocations_over_time(scope)),
+            "cost": cost,
+            "tokens": tokens,
+            "latency": latency_figure(scope, latency),
+            "tools": tool_errors_figure(scope, tools),
+            "budgets": budget_figure(scope, budgets),
+        },
+        "latency": latency,
+        "tools": tools,
+        "budgets": budgets,
+        "issues": top_issues(scope),
+    }

@@ -1,0 +1,64 @@
+"""`manage.py bench_dashboards`: server time of the dashboards page at scale.
+
+Reuses the data of `bench_pages` (project "bench-pages", 1,000,000 invocations on PostgreSQL by
+default), creating it through that command when absent, then renders /dashboards/ with Django's
+test Client in this process for several time ranges and one agent, and prints the minimum and
+median of --runs timings for each.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.test import Client
+
+from traceview.models import Invocation, Project
+
+PROJECT = "bench-pages"
+
+
+class Command(BaseCommand):
+    help = "Print server times of the dashboards page over bench_pages' data."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--invocations", type=int, default=None,
+                            help="passed to bench_pages when its data is absent")
+        parser.add_argument("--runs", type=int, default=5, help="timed runs per view")
+
+    def handle(self, *args, invocations, runs, **options):
+        project = Project.objects.filter(name=PROJECT).first()
+        if project is None:
+            self.stdout.write("no bench_pages data yet: creating it with bench_pages …")
+            kwargs = {"runs": 1}
+            if invocations is not None:
+                kwargs["invocations"] = invocations
+            call_command("bench_pages", **kwargs)
+            project = Project.objects.get(name=PROJECT)
+        user = get_user_model().objects.get(username=PROJECT)
+        client = Client()
+        client.force_login(user)
+        agent = project.agents.order_by("name").first()
+        count = Invocation.objects.filter(project=project).count()
+        self.stdout.write(f"{count:,} invocations in {PROJECT}")
+        views = [
+            ("dashboards, last day", "/dashboards/?range=1d"),
+            ("dashboards, last 7 days", "/dashboards/?range=7d"),
+            ("dashboards, last 30 days", "/dashboards/?range=30d"),
+            (f"dashboards, 30 days, agent {agent.name}",
+             f"/dashboards/?range=30d&agent={agent.name}"),
+        ]
+        for label, url in views:
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                response = client.get(url)
+                times.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    raise SystemExit(f"{url} answered {response.status_code}")
+            self.stdout.write(
+                f"{label:45} min {min(times):8.1f} ms   median {statistics.median(times):8.1f} ms"
+            )
