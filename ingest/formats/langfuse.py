@@ -35,8 +35,6 @@ Mapping (batch):
 
 from __future__ import annotations
 
-import ast
-import json
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -44,6 +42,7 @@ from typing import Any
 from ingest.formats.conventions import map_attributes
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
+from ingest.formats.values import structured
 from traceview.trace import InvocationData, StepData
 
 KIND_BY_OBSERVATION_TYPE = {
@@ -99,20 +98,6 @@ def _money(value: Any) -> Decimal | None:
     return amount if amount.is_finite() and amount >= 0 else None
 
 
-def _maybe_json(value: Any) -> Any:
-    """Exports store some objects as JSON text, some as Python reprs; read either, else keep it."""
-    if not isinstance(value, str) or value[:1] not in ("{", "["):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        pass
-    try:
-        return ast.literal_eval(value)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return value
-
-
 def _usage(body: dict) -> tuple[int | None, int | None, Decimal | None]:
     details = body.get("usageDetails") if isinstance(body.get("usageDetails"), dict) else {}
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
@@ -140,7 +125,7 @@ def _observation_step(body: dict, obs_type: str | None, is_create: bool) -> Step
     step.name = _text(body.get("name"))
     step.started_at = _time(body, "startTime")
     step.ended_at = _time(body, "endTime")
-    metadata = _maybe_json(body.get("metadata"))
+    metadata = structured(body.get("metadata"))
     kind = KIND_BY_OBSERVATION_TYPE.get(obs_type) if obs_type else None
     tool_call_id = metadata.get("tool_call_id") if isinstance(metadata, dict) else None
     if obs_type == "span" and _text(tool_call_id):
@@ -230,7 +215,7 @@ def _trace_fields(inv: InvocationData, body: dict) -> None:
                       ("release", "release"), ("environment", "environment")):
         if body.get(key) not in (None, "", []):
             attrs[name] = body[key]
-    metadata = _maybe_json(body.get("metadata"))
+    metadata = structured(body.get("metadata"))
     if metadata not in (None, {}, ""):
         attrs["metadata"] = metadata
     inv.attributes = attrs or None
@@ -322,7 +307,7 @@ def langfuse_batch_to_invocations(
 
 def otel_attributes(observation: dict) -> dict[str, Any]:
     """The raw OTel span attributes an exported observation keeps in its metadata."""
-    metadata = _maybe_json(observation.get("metadata"))
+    metadata = structured(observation.get("metadata"))
     if isinstance(metadata, dict) and isinstance(metadata.get("attributes"), dict):
         return dict(metadata["attributes"])
     return {}
@@ -372,7 +357,7 @@ def langfuse_export_to_invocations(data: Any) -> list[InvocationData]:
         _trace_fields(inv, trace)
     except EventError as exc:
         problems.append({"path": "trace", "reason": str(exc)})
-    scores = _maybe_json(trace.get("scores"))
+    scores = structured(trace.get("scores"))
     if isinstance(scores, list) and scores:
         inv.attributes = {**(inv.attributes or {}), "scores": scores}
     for i, obs in enumerate(observations):

@@ -47,7 +47,6 @@ one that is an AutoGen code-execution result ("exitcode: ...") is a tool step. `
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 from datetime import timedelta
@@ -57,6 +56,7 @@ from typing import Any
 
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
+from ingest.formats.values import structured
 from traceview.trace import InvocationData, StepData
 
 FORMATS = ("otlp-json", "openai-agents", "langfuse", "swe-agent", "openhands", "messages")
@@ -82,20 +82,6 @@ def _trace_ids(prefix: str, runs: list[Any], trace_id: str | None) -> list[str]:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
-
-
-def _literal(value: Any) -> Any:
-    """Some logs hold lists and dicts as JSON text or as Python reprs; read either."""
-    if not isinstance(value, str) or value[:1] not in ("[", "{"):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        pass
-    try:
-        return ast.literal_eval(value)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return value
 
 
 def _dict(value: Any) -> dict:
@@ -272,7 +258,7 @@ def parse_swe_agent(data: Any, trace_id: str | None = None) -> list[InvocationDa
             raise _fail(f"trajectory[{i}]", "must be an object")
         if entry.get("action") is not None and not isinstance(entry["action"], str):
             raise _fail(f"trajectory[{i}].action", "must be a string")
-    replay = _literal(data.get("replay_config"))
+    replay = structured(data.get("replay_config"))
     replay = replay if isinstance(replay, dict) else {}
     problem = _dict(replay.get("problem_statement"))
     model_cfg = _dict(_dict(replay.get("agent")).get("model"))
@@ -317,12 +303,12 @@ def parse_swe_agent(data: Any, trace_id: str | None = None) -> list[InvocationDa
             continue
         tool_name = action.strip().split()[0]
         step_attrs = {}
-        state = _literal(entry.get("state"))
+        state = structured(entry.get("state"))
         if state not in (None, "", {}):
             step_attrs["state"] = state
         if entry.get("execution_time") is not None:
             step_attrs["execution_time_s"] = entry["execution_time"]
-        calls = _literal(reply.get("tool_calls"))
+        calls = structured(reply.get("tool_calls"))
         call_id = calls[0].get("id") if isinstance(calls, list) and calls and isinstance(
             calls[0], dict) else None
         inv.steps.append(StepData(
@@ -404,9 +390,9 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
                 ts = parse_timestamp(event["timestamp"])
             except ValueError as exc:
                 raise _fail(f"{epath}.timestamp", str(exc)) from None
-        args = _literal(event.get("args"))
+        args = structured(event.get("args"))
         args = args if isinstance(args, dict) else {}
-        extras = _literal(event.get("extras"))
+        extras = structured(event.get("extras"))
         source = event.get("source")
         if "action" in event:
             action = event["action"]
@@ -426,7 +412,7 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
                 step = StepData(span_id=f"event-{event_id}", kind="llm", name="message",
                                 output=text, agent_name=source)
             else:
-                meta = _literal(event.get("tool_call_metadata"))
+                meta = structured(event.get("tool_call_metadata"))
                 meta = meta if isinstance(meta, dict) else {}
                 response = meta.get("model_response") if isinstance(
                     meta.get("model_response"), dict) else None
@@ -461,7 +447,7 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
         content = event.get("content", event.get("message"))
         step = steps_by_event.get(event.get("cause"))
         if step is None or step.tool_result is not None or step.kind not in ("tool", "retrieval"):
-            meta = _literal(event.get("tool_call_metadata"))
+            meta = structured(event.get("tool_call_metadata"))
             meta = meta if isinstance(meta, dict) else {}
             tool = _text(meta.get("function_name"))
             step = StepData(
@@ -562,7 +548,7 @@ def parse_openhands(data: Any, trace_id: str | None = None) -> list[InvocationDa
 
 
 def _tool_calls(message: dict) -> list[dict]:
-    calls = _literal(message.get("tool_calls"))
+    calls = structured(message.get("tool_calls"))
     if not isinstance(calls, list):
         return []
     out = []
@@ -643,7 +629,7 @@ def _messages_run(messages: list, extra: dict, trace_id: str, path: str) -> Invo
     for key in ("question", "ground_truth", "question_ID", "level", "task_id", "reward",
                 "system_prompt"):
         if extra.get(key) is not None:
-            attrs[key] = _literal(extra[key]) if key == "system_prompt" else extra[key]
+            attrs[key] = structured(extra[key]) if key == "system_prompt" else extra[key]
     correct = extra.get("is_correct")
     if correct is not None:
         attrs["is_correct"] = correct
