@@ -94,10 +94,6 @@ def clean(value: Any) -> Any:
     return value
 
 
-def _clip(value: str | None, length: int) -> str | None:
-    return value[:length] if value is not None else None
-
-
 def _agents_for(project: Project, names: Iterable[str]) -> dict[str, Agent]:
     names = {n for n in names if n}
     if not names:

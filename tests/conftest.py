@@ -45,6 +45,26 @@ def user(project):
 
 
 @pytest.fixture
+def bob(project):
+    """A second member of `project`, for assigning and concurrent triage."""
+    u = get_user_model().objects.create_user("bob", password="s3cret-pass!")
+    project.members.add(u)
+    return u
+
+
+@pytest.fixture
+def fail(project):
+    """Store and classify a failing run: fail("t1", version="1.5.0", start=...)."""
+    from tests.pages_data import store
+    from tests.triage.data import tool_failure
+
+    def make(trace_id: str, **kwargs):
+        return store(project, tool_failure(trace_id, **kwargs))
+
+    return make
+
+
+@pytest.fixture
 def browser_client(client, user):
     client.force_login(user)
     return client

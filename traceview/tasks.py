@@ -8,22 +8,9 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from traceview.diagnosis import invocation_classify, invocations_due, invocations_mark_enqueued
-from traceview.triage import DeliveryFailed, invocation_group, webhook_deliver
+from traceview.triage import DeliveryFailed, webhook_deliver
 
 log = logging.getLogger(__name__)
-
-
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=8,
-)
-def classify_invocation(invocation_id: int) -> str | None:
-    """Classify one invocation and store its diagnosis."""
-    diagnosis = invocation_classify(invocation_id)
-    return diagnosis.category if diagnosis else None
 
 
 @shared_task(bind=True, acks_late=True, max_retries=8)
@@ -61,20 +48,6 @@ def sweep_due_invocations() -> int:
             classify_invocations.delay(ids[start : start + SWEEP_BATCH])
         log.info("sweep enqueued %d invocations", len(ids))
     return len(ids)
-
-
-@shared_task(
-    acks_late=True,
-    autoretry_for=(OperationalError, InterfaceError),
-    retry_backoff=True,
-    retry_backoff_max=60,
-    max_retries=8,
-)
-def group_invocation(invocation_id: int) -> int | None:
-    """Put a classified invocation into its issue (classification already does this; for
-    regrouping after a fingerprint change)."""
-    issue = invocation_group(invocation_id)
-    return issue.id if issue else None
 
 
 @shared_task(

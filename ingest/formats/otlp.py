@@ -51,7 +51,7 @@ import orjson
 from google.protobuf.message import DecodeError
 
 from ingest.formats.conventions import SpanFields, map_attributes
-from traceview.trace import MAX_VALUE_CHARS, InvocationData, StepData, truncate
+from traceview.trace import InvocationData, StepData, truncate
 
 # One reply names the first problems; a flood of identical reasons helps nobody.
 MAX_MESSAGES = 20
@@ -115,12 +115,6 @@ class _Rejects:
 # Values
 
 
-def clip(value: str) -> str:
-    if len(value) > MAX_VALUE_CHARS:
-        return truncate(value)
-    return value
-
-
 def _finite(value: float) -> float | str:
     # JSON (and PostgreSQL jsonb) has no NaN or infinities; keep them visible as text.
     return value if math.isfinite(value) else str(value)
@@ -149,7 +143,7 @@ def _iso(ns: int | None) -> str | None:
 def _pb_value(v) -> Any:
     which = v.WhichOneof("value")
     if which == "string_value":
-        return clip(v.string_value)
+        return truncate(v.string_value)
     if which == "int_value":
         return v.int_value
     if which == "bool_value":
@@ -169,7 +163,7 @@ def _pb_value_lossy(v) -> Any:
     # The same for the bytes-typed clone used when a string field held invalid UTF-8.
     which = v.WhichOneof("value")
     if which == "string_value":
-        return clip(v.string_value.decode("utf-8", "replace"))
+        return truncate(v.string_value.decode("utf-8", "replace"))
     if which == "array_value":
         return [_pb_value_lossy(x) for x in v.array_value.values]
     if which == "kvlist_value":
@@ -362,7 +356,7 @@ def _json_any(v: Any) -> Any:
         return None
     for key, raw in v.items():
         if key in ("stringValue", "string_value"):
-            return clip(raw) if isinstance(raw, str) else _json_plain(raw)
+            return truncate(raw) if isinstance(raw, str) else _json_plain(raw)
         if key in ("intValue", "int_value"):
             try:
                 return int(raw)
@@ -388,7 +382,7 @@ def _json_any(v: Any) -> Any:
 
 def _json_plain(v: Any) -> Any:
     if isinstance(v, str):
-        return clip(v)
+        return truncate(v)
     if isinstance(v, float):
         return _finite(v)
     if isinstance(v, list):
@@ -602,7 +596,7 @@ def _json_span(s: Any, where: str, rejects: _Rejects) -> OtlpSpan | None:
         trace_id=trace_id,
         span_id=span_id,
         parent_span_id=parent,
-        name=clip(name) if isinstance(name, str) and name else None,
+        name=truncate(name) if isinstance(name, str) and name else None,
         kind=_enum(s.get("kind"), _SPAN_KIND_NAMES, "span_kind_"),
         start_ns=_json_ns(_get(s, "startTimeUnixNano", "start_time_unix_nano")),
         end_ns=_json_ns(_get(s, "endTimeUnixNano", "end_time_unix_nano")),

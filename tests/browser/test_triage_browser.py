@@ -2,37 +2,20 @@
 the mouse and the keyboard, and a correction that moves the classifier's measured agreement.
 Every action happens without a full page reload (a marker set on `window` survives).
 
-Here rather than in tests/triage so that it shares this folder's one Playwright session."""
+Here rather than in tests/triage so that it uses this folder's Playwright fixtures; `fail` and
+`bob` come from tests/conftest.py."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from tests.pages_data import store
-from tests.triage.data import tool_failure
 from traceview.models import Correction, Issue
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect
-
-
-@pytest.fixture
-def fail(project):
-    def make(trace_id: str, **kwargs):
-        return store(project, tool_failure(trace_id, **kwargs))
-
-    return make
-
-
-@pytest.fixture
-def bob(project):
-    u = get_user_model().objects.create_user("bob", password="s3cret-pass!")
-    project.members.add(u)
-    return u
 
 
 def mark(page) -> None:

@@ -19,7 +19,6 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from ingest.formats.otlp import (
-    MAX_VALUE_CHARS,
     OtlpDecodeError,
     UnsupportedContentType,
     decode_otlp_traces,
@@ -27,6 +26,7 @@ from ingest.formats.otlp import (
     otlp_to_invocations,
     readable_spans_to_invocations,
 )
+from traceview.trace import MAX_VALUE_CHARS
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(os.environ.get("TRACEVIEW_FIXTURES", REPO.parent / "shared" / "fixtures"))

@@ -21,8 +21,9 @@ from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 
-from ..client import Client, get_client
+from ..client import Client
 from ..record import current_step
+from ._base import HookConfig
 
 logger = logging.getLogger("traceview_sdk")
 
@@ -41,31 +42,14 @@ class _Run:
         self.client = client
 
 
-class TraceViewCallbackHandler(BaseCallbackHandler):
+class TraceViewCallbackHandler(HookConfig, BaseCallbackHandler):
     # Called on the run's own thread and context, in order; the handler only appends to a queue.
     run_inline = True
     raise_error = False
 
-    def __init__(
-        self,
-        client: Client | None = None,
-        *,
-        agent: str | None = None,
-        agent_version: str | None = None,
-        budget: dict | None = None,
-        attributes: dict | None = None,
-    ):
-        self._client = client
-        self.agent = agent
-        self.agent_version = agent_version
-        self.attributes = dict(attributes or {})
-        if budget:
-            self.attributes["budget"] = dict(budget)
+    def __init__(self, client: Client | None = None, **config):
+        HookConfig.__init__(self, client, **config)
         self._runs: dict[UUID, _Run] = {}
-
-    @property
-    def client(self) -> Client:
-        return self._client or get_client()
 
     # -- bookkeeping ------------------------------------------------------------------------
 

@@ -21,8 +21,9 @@ from typing import Any
 
 from agents.tracing import Span, Trace, TracingProcessor
 
-from ..client import Client, get_client
+from ..client import Client
 from ..serialize import jsonable
+from ._base import HookConfig
 
 logger = logging.getLogger("traceview_sdk")
 
@@ -50,28 +51,11 @@ class _TraceState:
         self.output: Any = None
 
 
-class TraceViewProcessor(TracingProcessor):
-    def __init__(
-        self,
-        client: Client | None = None,
-        *,
-        agent: str | None = None,
-        agent_version: str | None = None,
-        budget: dict | None = None,
-        attributes: dict | None = None,
-    ):
-        self._client = client
-        self.agent = agent
-        self.agent_version = agent_version
-        self.attributes = dict(attributes or {})
-        if budget:
-            self.attributes["budget"] = dict(budget)
+class TraceViewProcessor(HookConfig, TracingProcessor):
+    def __init__(self, client: Client | None = None, **config):
+        HookConfig.__init__(self, client, **config)
         self._traces: dict[str, _TraceState] = {}
         self._lock = threading.Lock()
-
-    @property
-    def client(self) -> Client:
-        return self._client or get_client()
 
     def _state(self, trace_id: str) -> _TraceState:
         state = self._traces.get(trace_id)
