@@ -285,6 +285,7 @@ INVOCATION_WRITE_FIELDS = [
     "step_count",
     "tool_call_count",
     "error_count",
+    "tool_error_count",
     "reported_usage",
     "input",
     "output",
@@ -409,10 +410,13 @@ TOTAL_FIELDS = (
     "step_count",
     "tool_call_count",
     "error_count",
+    "tool_error_count",
     "input_tokens",
     "output_tokens",
     "cost_usd",
 )
+# The counts among them; usage follows and may be replaced by run-level usage.
+COUNT_FIELDS = TOTAL_FIELDS[:4]
 
 
 def _contribution(kind, status, input_tokens, output_tokens, cost_usd) -> tuple:
@@ -423,6 +427,7 @@ def _contribution(kind, status, input_tokens, output_tokens, cost_usd) -> tuple:
         1,
         int(kind == "tool"),
         int(status == "error"),
+        int(kind == "tool" and status == "error"),
         (input_tokens or 0) if llm else 0,
         (output_tokens or 0) if llm else 0,
         (cost_usd or 0) if llm else 0,
@@ -651,16 +656,17 @@ def _apply_totals(rows: list[Invocation], deltas: dict[int, list]) -> None:
     for row in rows:
         delta = deltas.get(row.id)
         if delta:
-            for field, value in zip(TOTAL_FIELDS[:3], delta[:3], strict=True):
+            for field, value in zip(COUNT_FIELDS, delta, strict=False):
                 setattr(row, field, getattr(row, field) + value)
     reported = [r for r in rows if r.reported_usage]
     incremental = [r for r in rows if not r.reported_usage]
     for row in incremental:
         delta = deltas.get(row.id)
         if delta:
-            row.input_tokens += delta[3]
-            row.output_tokens += delta[4]
-            row.cost_usd = Decimal(row.cost_usd) + delta[5]
+            input_tokens, output_tokens, cost = delta[len(COUNT_FIELDS):]
+            row.input_tokens += input_tokens
+            row.output_tokens += output_tokens
+            row.cost_usd = Decimal(row.cost_usd) + cost
     if not reported:
         return
     llm = Q(kind="llm")

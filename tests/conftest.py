@@ -90,8 +90,8 @@ def _database_url() -> str:
 def celery_worker(transactional_db, tmp_path):
     """A real `celery worker -B` process on the configured broker and the test database.
 
-    The sweep runs every second and the quiet period is two seconds, so tests of completion by
-    silence finish quickly.
+    The sweep and the rollup refresh run every second and the quiet period is two seconds, so
+    tests of completion by silence and of the dashboards' rollups finish quickly.
     """
     from traceview.celery import app
 
@@ -101,6 +101,7 @@ def celery_worker(transactional_db, tmp_path):
         "DATABASE_URL": _database_url(),
         "TRACEVIEW_SWEEP_INTERVAL_S": "1",
         "TRACEVIEW_QUIET_PERIOD_S": "2",
+        "TRACEVIEW_ROLLUP_INTERVAL_S": "1",
     }
     log_path = tmp_path / "worker.log"
     with open(log_path, "wb") as log:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from traceview.dashboards import RANGES, Scope, dashboard_data
 from traceview.models import Agent, Project
 from traceview.queries import projects_for_user
+from traceview.rollups import hour_floor, rollups_refreshed_at
 
 
 class DashboardForm(forms.Form):
@@ -43,16 +44,15 @@ def dashboards_view(request):
     form = DashboardForm(request.GET or None, projects=projects)
     data = form.cleaned_data if form.is_bound and form.is_valid() else {}
     days = RANGES[data.get("range") or "7d"]
-    # Whole seconds, rounded up: the chart links carry times to the second, and must select
-    # the invocations of this very second too.
-    end = (timezone.now() + timedelta(seconds=1)).replace(microsecond=0)
-    # Whole buckets: the range starts at a day (or hour) boundary, so the first bar is complete.
-    start = (end - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+    # Whole hours, as the rollups are kept: the range ends with the current hour, and longer
+    # ranges start at midnight so that the first day's bar is complete.
+    end = hour_floor(timezone.now()) + timedelta(hours=1)
+    start = end - timedelta(days=days)
     if days > 2:
         start = timezone.localtime(start).replace(hour=0)
     project = data.get("project")
     scope = Scope(projects=projects, start=start, end=end, agent=data.get("agent") or None,
                   project=project.pk if project else None)
     context = {"form": form, "scope": scope, **dashboard_data(scope),
-               "list_url": scope.list_url()}
+               "list_url": scope.list_url(), "refreshed_at": rollups_refreshed_at()}
     return render(request, "traceview/dashboards.html", context)

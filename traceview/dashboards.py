@@ -1,10 +1,11 @@
 """Dashboards: aggregate queries over a time range of invocations, and the plotly figures built
 from them (plain dicts; static/traceview/dashboards.js draws them).
 
-Every query filters one time range of the user's projects (optionally one agent) and groups in
-the database, reading the range through the (project, created_at) index. At a million
-invocations a 30-day range takes seconds: the fix is daily rollups kept by Celery, not a wider
-index (a covering index here cost ingest about a tenth of its throughput).
+Every query reads the hourly rollups (traceview.rollups), not the invocations: a 30-day range
+of a million invocations is a few thousand rollup rows. Ranges are whole hours, and what the
+charts show is as fresh as the last rollup refresh (a beat task, every
+TRACEVIEW_ROLLUP_INTERVAL_S); the page says when that was. A covering index over the raw rows
+was tried instead and cost ingest a tenth of its throughput without making 30 days fast.
 Every bar or point carries the URL of the invocation list with the filters that select exactly
 the invocations it counts (traceview/filters.py names), which the page opens on click.
 """
@@ -17,22 +18,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db import connection
-from django.db.models import (
-    Count,
-    DurationField,
-    ExpressionWrapper,
-    F,
-    FloatField,
-    Func,
-    Q,
-    QuerySet,
-    Sum,
-)
-from django.db.models.functions import TruncDay, TruncHour
+from django.db.models import F, FloatField, Func, QuerySet, Sum
+from django.db.models.functions import TruncDay
 from django.urls import reverse
 
-from traceview.models import Agent, Invocation, IssueInvocation, Step
+from traceview.models import (
+    Agent,
+    InvocationRollup,
+    Issue,
+    IssueRollup,
+    LatencyRollup,
+    ToolRollup,
+)
+from traceview.rollups import histogram_merge, histogram_percentile
 from traceview.trace import CATEGORIES
 
 RANGES = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
@@ -55,11 +53,10 @@ class Scope:
     def hourly(self) -> bool:
         return self.end - self.start <= timedelta(days=2)
 
-    def invocations(self) -> QuerySet[Invocation]:
+    def rollups(self, model) -> QuerySet:
+        """The rows of one rollup model within the scope."""
         projects = [p for p in self.projects if self.project in (None, p.pk)]
-        qs = Invocation.objects.filter(
-            project__in=projects, created_at__gte=self.start, created_at__lt=self.end
-        )
+        qs = model.objects.filter(project__in=projects, hour__gte=self.start, hour__lt=self.end)
         if self.agent:
             qs = qs.filter(agent__name=self.agent)
         return qs
@@ -86,8 +83,11 @@ def _local(value: datetime) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def _trunc(scope: Scope):
-    return TruncHour("created_at") if scope.hourly else TruncDay("created_at")
+def _bucketed(scope: Scope, rows: QuerySet, *fields: str) -> QuerySet:
+    """`rows` grouped by bucket and `fields`. Rollup rows are hours already; longer ranges
+    add them up per day."""
+    bucket = F("hour") if scope.hourly else TruncDay("hour")
+    return rows.annotate(bucket=bucket).values("bucket", *fields)
 
 
 def _step(scope: Scope) -> timedelta:
@@ -107,26 +107,86 @@ def invocations_over_time(scope: Scope) -> list[dict]:
     """Per bucket: invocations by outcome (ok, running, a failure category, or an unclassified
     error)."""
     rows = (
-        scope.invocations().annotate(bucket=_trunc(scope))
-        .values("bucket", "status", "category").annotate(n=Count("id")).order_by("bucket")
+        _bucketed(scope, scope.rollups(InvocationRollup), "status", "category")
+        .annotate(n=Sum("invocations")).order_by()
     )
-    return [
-        {"bucket": r["bucket"], "outcome": r["category"] or r["status"], "n": r["n"]}
-        for r in rows
-    ]
+    return sorted(
+        ({"bucket": r["bucket"], "outcome": r["category"] or r["status"], "n": r["n"]}
+         for r in rows),
+        key=lambda r: r["bucket"],
+    )
 
 
 def usage_per_agent(scope: Scope) -> list[dict]:
     """Per bucket and agent: cost and tokens."""
     rows = list(
-        scope.invocations().annotate(bucket=_trunc(scope)).values("bucket", "agent_id")
+        _bucketed(scope, scope.rollups(InvocationRollup), "agent_id")
         .annotate(cost=Sum("cost_usd"), input_tokens=Sum("input_tokens"),
-                  output_tokens=Sum("output_tokens"))
-        .order_by("bucket")
+                  output_tokens=Sum("output_tokens")).order_by()
     )
     names = _agent_names({r["agent_id"] for r in rows})
-    return [{**r, "agent": names.get(r["agent_id"], "?"), "cost": float(r["cost"] or 0)}
-            for r in rows]
+    return sorted(
+        ({"bucket": r["bucket"], "agent_id": r["agent_id"],
+          "agent": names.get(r["agent_id"], "?"), "cost": float(r["cost"] or 0),
+          "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"]}
+         for r in rows),
+        key=lambda r: r["bucket"],
+    )
+
+
+def latency_per_agent(scope: Scope) -> list[dict]:
+    """p50, p95 and p99 of invocation durations (seconds) per agent, over finished ones, from
+    the hourly duration histograms (within a bucket's width of the exact value, usually far
+    closer: see traceview.rollups)."""
+    by_agent = defaultdict(list)
+    for agent_id, histogram in scope.rollups(LatencyRollup).values_list("agent_id", "histogram"):
+        by_agent[agent_id].append(histogram)
+    names = _agent_names(set(by_agent))
+    out = []
+    for agent_id, histograms in by_agent.items():
+        merged = histogram_merge(histograms)
+        out.append({"agent_id": agent_id, "agent": names.get(agent_id, "?"),
+                    "n": sum(b[0] for b in merged.values()),
+                    **{f"p{q}": histogram_percentile(merged, q / 100) for q in (50, 95, 99)}})
+    return sorted(out, key=lambda r: r["agent"])
+
+
+def tool_error_rates(scope: Scope, limit: int = 20) -> list[dict]:
+    """Tool calls and failed ones per tool, most failing first."""
+    rows = (
+        scope.rollups(ToolRollup).values("tool_name")
+        .annotate(calls=Sum("calls"), errors=Sum("errors"))
+        .order_by("-errors", "-calls", "tool_name")[:limit]
+    )
+    return [{**r, "tool": r["tool_name"] or "(unnamed)",
+             "rate": r["errors"] / r["calls"] if r["calls"] else 0.0} for r in rows]
+
+
+def budget_breaches(scope: Scope) -> list[dict]:
+    """Invocations diagnosed as budget failures, per agent."""
+    rows = list(
+        scope.rollups(InvocationRollup).filter(category="budget").values("agent_id")
+        .annotate(n=Sum("invocations")).order_by("-n")
+    )
+    names = _agent_names({r["agent_id"] for r in rows})
+    return [{**r, "agent": names.get(r["agent_id"], "?")} for r in rows]
+
+
+def top_issues(scope: Scope, limit: int = 10) -> list[dict]:
+    """The issues with the most failures in the range."""
+    rows = list(
+        scope.rollups(IssueRollup).values("issue_id").annotate(n=Sum("invocations"))
+        .order_by("-n", "issue_id")[:limit]
+    )
+    issues = Issue.objects.in_bulk([r["issue_id"] for r in rows])
+    return [{"id": r["issue_id"], "title": issues[r["issue_id"]].title,
+             "category": issues[r["issue_id"]].category,
+             "status": issues[r["issue_id"]].status, "n": r["n"],
+             "url": reverse("issue-detail", args=[r["issue_id"]])}
+            for r in rows if r["issue_id"] in issues]
+
+
+# --- Statistics shared with traceview.evaluation (raw rows, exact) ---------------------------
 
 
 class _Seconds(Func):
@@ -143,38 +203,6 @@ class _Percentiles(Func):
     output_field = FloatField()
 
 
-def latency_per_agent(scope: Scope) -> list[dict]:
-    """p50, p95 and p99 of invocation durations (seconds) per agent, over finished ones."""
-    qs = scope.invocations().filter(started_at__isnull=False, ended_at__isnull=False)
-    duration = ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField())
-    out = []
-    if connection.vendor == "postgresql":
-        from django.contrib.postgres.fields import ArrayField
-
-        rows = list(
-            qs.values("agent_id")
-            .annotate(n=Count("id"), p=ExpressionWrapper(
-                _Percentiles(_Seconds(duration)), output_field=ArrayField(FloatField())))
-            .order_by()
-        )
-        for r in rows:
-            out.append({"agent_id": r["agent_id"], "n": r["n"], "p50": r["p"][0],
-                        "p95": r["p"][1], "p99": r["p"][2]})
-    else:
-        # SQLite has no percentile aggregate; the embedded default holds one machine's data.
-        by_agent = defaultdict(list)
-        for agent_id, start, end in qs.values_list("agent_id", "started_at", "ended_at"):
-            by_agent[agent_id].append((end - start).total_seconds())
-        for agent_id, values in by_agent.items():
-            values.sort()
-            out.append({"agent_id": agent_id, "n": len(values),
-                        **{f"p{q}": percentile(values, q / 100) for q in (50, 95, 99)}})
-    names = _agent_names({r["agent_id"] for r in out})
-    for r in out:
-        r["agent"] = names.get(r["agent_id"], "?")
-    return sorted(out, key=lambda r: r["agent"])
-
-
 def percentile(sorted_values: list[float], q: float) -> float | None:
     """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
     if not sorted_values:
@@ -182,42 +210,6 @@ def percentile(sorted_values: list[float], q: float) -> float | None:
     pos = (len(sorted_values) - 1) * q
     lo, hi = math.floor(pos), math.ceil(pos)
     return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
-
-
-def tool_error_rates(scope: Scope, limit: int = 20) -> list[dict]:
-    """Tool calls and failed ones per tool, most failing first."""
-    rows = (
-        Step.objects.filter(invocation__in=scope.invocations().values("id"), kind="tool")
-        .values("tool_name")
-        .annotate(calls=Count("id"), errors=Count("id", filter=Q(status="error")))
-        .order_by("-errors", "-calls")[:limit]
-    )
-    return [{**r, "tool": r["tool_name"] or "(unnamed)",
-             "rate": r["errors"] / r["calls"] if r["calls"] else 0.0} for r in rows]
-
-
-def budget_breaches(scope: Scope) -> list[dict]:
-    """Invocations diagnosed as budget failures, per agent."""
-    rows = list(
-        scope.invocations().filter(category="budget").values("agent_id")
-        .annotate(n=Count("id")).order_by("-n")
-    )
-    names = _agent_names({r["agent_id"] for r in rows})
-    return [{**r, "agent": names.get(r["agent_id"], "?")} for r in rows]
-
-
-def top_issues(scope: Scope, limit: int = 10) -> list[dict]:
-    """The issues with the most failures in the range."""
-    qs = IssueInvocation.objects.filter(
-        invocation__in=scope.invocations().values("id")
-    )
-    rows = list(
-        qs.values("issue_id", "issue__title", "issue__category", "issue__status")
-        .annotate(n=Count("invocation_id")).order_by("-n")[:limit]
-    )
-    return [{"id": r["issue_id"], "title": r["issue__title"], "category": r["issue__category"],
-             "status": r["issue__status"], "n": r["n"],
-             "url": reverse("issue-detail", args=[r["issue_id"]])} for r in rows]
 
 
 # --- Figures ---------------------------------------------------------------------------------

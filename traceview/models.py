@@ -13,7 +13,13 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from traceview.trace import AGENT_CATEGORIES, CATEGORIES, STATUSES, STEP_KINDS
+from traceview.trace import (
+    AGENT_CATEGORIES,
+    CATEGORIES,
+    SCOPE_VIOLATION_KINDS,
+    STATUSES,
+    STEP_KINDS,
+)
 
 
 def _choices(values):
@@ -152,6 +158,10 @@ class Invocation(models.Model):
     step_count = models.IntegerField(default=0)
     tool_call_count = models.IntegerField(default=0)
     error_count = models.IntegerField(default=0)
+    tool_error_count = models.IntegerField(default=0)
+    # Tool calls the agent's scope did not allow (ScopeViolation rows), kept here so the list and
+    # the page know without a query, and an audit that finds none deletes nothing.
+    scope_violation_count = models.IntegerField(default=0)
     depth = models.IntegerField(default=0)
     # Run-level usage as reported by the sender; used when no step carries usage.
     reported_usage = models.JSONField(default=dict, blank=True)
@@ -295,6 +305,10 @@ class Diagnosis(models.Model):
     evidence = models.JSONField(default=list, blank=True)
     ruleset = models.CharField(max_length=20)
     classified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        # The rollup refresh asks "what was classified since the last refresh?".
+        indexes = [models.Index(fields=["classified_at"], name="diag_classified")]
 
     def as_dict(self) -> dict:
         return {
@@ -441,3 +455,105 @@ class WebhookDelivery(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["webhook", "-created_at"], name="webhook_recent")]
+
+
+class ScopeViolation(models.Model):
+    """A tool call the agent's scope did not allow (traceview.scope): a tool outside the agent's
+    allowed tools, or a tool needing human confirmation called without a preceding approval.
+    An invocation's rows are rewritten whenever it is audited: at classification, and when the
+    agent's scope changes."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    invocation = models.ForeignKey(
+        Invocation, on_delete=models.CASCADE, related_name="scope_violations"
+    )
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
+    span_id = models.CharField(max_length=128)
+    tool_name = models.CharField(max_length=200, blank=True)
+    kind = models.CharField(max_length=12, choices=_choices(SCOPE_VIOLATION_KINDS))
+    # When the call started (else when the invocation arrived): the page lists newest first.
+    occurred_at = models.DateTimeField()
+    detected_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invocation", "span_id", "kind"], name="scope_violation_unique"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["project", "-occurred_at", "-id"], name="scope_recent"),
+            models.Index(fields=["agent", "-occurred_at", "-id"], name="scope_agent_recent"),
+        ]
+
+
+# Rollups: what the dashboards read (traceview.rollups). Hourly, per project and agent, kept by a
+# Celery beat task that recomputes the hours whose invocations changed since it last ran.
+
+
+class RollupState(models.Model):
+    """One row. The refresh locks it, so two refreshes never interleave, and records how far it
+    has read the classifications."""
+
+    classified_through = models.DateTimeField(null=True, blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+
+class InvocationRollup(models.Model):
+    """Invocations of one hour, agent and outcome (status and failure category), with their
+    cost and tokens."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
+    hour = models.DateTimeField()
+    status = models.CharField(max_length=10)
+    category = models.CharField(max_length=10, blank=True)
+    invocations = models.IntegerField()
+    cost_usd = models.DecimalField(max_digits=18, decimal_places=6)
+    input_tokens = models.BigIntegerField()
+    output_tokens = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "hour"], name="rollup_inv_hour")]
+
+
+class LatencyRollup(models.Model):
+    """Durations of one hour's finished invocations of one agent, as a histogram with
+    logarithmic buckets (traceview.rollups.histogram_add): percentiles come out within a few
+    per cent, and histograms of many hours add up."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
+    hour = models.DateTimeField()
+    invocations = models.IntegerField()
+    histogram = models.JSONField(default=dict)
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "hour"], name="rollup_latency_hour")]
+
+
+class ToolRollup(models.Model):
+    """Tool calls and failed ones of one hour, agent and tool."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
+    hour = models.DateTimeField()
+    tool_name = models.CharField(max_length=200, blank=True)
+    calls = models.IntegerField()
+    errors = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "hour"], name="rollup_tool_hour")]
+
+
+class IssueRollup(models.Model):
+    """Failed invocations of one hour and agent grouped into one issue."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
+    hour = models.DateTimeField()
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="+")
+    invocations = models.IntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["project", "hour"], name="rollup_issue_hour")]

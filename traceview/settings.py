@@ -157,6 +157,8 @@ TRACEVIEW_MAX_BODY_BYTES = env.int("TRACEVIEW_MAX_BODY_BYTES", default=16 * 1024
 TRACEVIEW_MAX_STEPS_PER_REQUEST = env.int("TRACEVIEW_MAX_STEPS_PER_REQUEST", default=10_000)
 TRACEVIEW_QUIET_PERIOD_S = env.int("TRACEVIEW_QUIET_PERIOD_S", default=30)
 TRACEVIEW_SWEEP_INTERVAL_S = env.float("TRACEVIEW_SWEEP_INTERVAL_S", default=10.0)
+# How often the dashboards' hourly rollups are brought up to date (traceview.rollups).
+TRACEVIEW_ROLLUP_INTERVAL_S = env.float("TRACEVIEW_ROLLUP_INTERVAL_S", default=60.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["ingest.auth.ApiKeyAuthentication"],
@@ -208,6 +210,12 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-due-invocations": {
         "task": "traceview.tasks.sweep_due_invocations",
         "schedule": TRACEVIEW_SWEEP_INTERVAL_S,
+    },
+    "refresh-rollups": {
+        "task": "traceview.tasks.refresh_rollups",
+        "schedule": TRACEVIEW_ROLLUP_INTERVAL_S,
+        # A refresh that waits longer than an interval is superseded by the next one.
+        "options": {"expires": TRACEVIEW_ROLLUP_INTERVAL_S},
     },
 }
 

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from traceview.diagnosis import invocation_classify, invocations_due, invocations_mark_enqueued
+from traceview.rollups import rollups_refresh
 from traceview.triage import DeliveryFailed, webhook_deliver
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,13 @@ def sweep_due_invocations() -> int:
             classify_invocations.delay(ids[start : start + SWEEP_BATCH])
         log.info("sweep enqueued %d invocations", len(ids))
     return len(ids)
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), max_retries=3,
+             retry_backoff=5)
+def refresh_rollups() -> int:
+    """Bring the dashboards' hourly rollups up to date (traceview.rollups)."""
+    return rollups_refresh()
 
 
 @shared_task(

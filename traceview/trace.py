@@ -19,6 +19,8 @@ STEP_KINDS = ("agent", "llm", "tool", "retrieval", "handoff", "guardrail", "othe
 STATUSES = ("running", "ok", "error")
 CATEGORIES = ("planning", "tool", "context", "budget")
 AGENT_CATEGORIES = ("workflow", "bounded", "open")
+# A tool outside the agent's allowed tools; a tool needing confirmation called without approval.
+SCOPE_VIOLATION_KINDS = ("not_allowed", "unconfirmed")
 # The longest string value kept whole; longer ones keep their head and this visible marker, which
 # names the original length. Parsers may cut first (to bound memory); the store cuts what is left.
 MAX_VALUE_CHARS = 1024 * 1024

@@ -23,6 +23,7 @@ from traceview.dashboards import (
     usage_per_agent,
 )
 from traceview.models import Invocation, Project
+from traceview.rollups import rollups_refresh
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def runs(project):
     Invocation.objects.filter(trace_id="fail-2").update(category="budget")
     old = store(project, support_run(project, "old", start=now - timedelta(days=40)))
     Invocation.objects.filter(id=old.id).update(created_at=now - timedelta(days=40))
+    rollups_refresh()
     return now
 
 
@@ -62,6 +64,7 @@ def test_it_sums_cost_and_tokens_per_agent(project, runs):
 def test_it_computes_latency_percentiles_per_agent(project, runs):
     rows = {r["agent"]: r for r in latency_per_agent(_scope(project))}
     assert rows["support-bot"]["n"] == 2 and rows["support-bot"]["p50"] == pytest.approx(9)
+    assert rows["support-bot"]["p99"] == pytest.approx(9)
     assert percentile([1, 2, 3, 4], 0.5) == 2.5
     assert percentile([1.0, 10.0], 0.99) == pytest.approx(9.91)
     assert percentile([], 0.5) is None

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tests.pages_data import store, support_run
 from traceview.models import Agent, Invocation
+from traceview.rollups import rollups_refresh
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect
@@ -21,6 +22,7 @@ def test_it_edits_an_agents_budgets_and_sees_the_dashboard(page, project, user):
     store(project, support_run(project, "run-a", start=start))
     store(project, support_run(project, "run-b", status="ok", start=start))
     Invocation.objects.filter(trace_id="run-a").update(category="budget")
+    rollups_refresh()
     agent = Agent.objects.get(name="support-bot")
 
     page.goto(f"{page.base}/agents/")

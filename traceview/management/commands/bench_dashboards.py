@@ -1,9 +1,11 @@
 """`manage.py bench_dashboards`: server time of the dashboards page at scale.
 
 Reuses the data of `bench_pages` (project "bench-pages", 1,000,000 invocations on PostgreSQL by
-default), creating it through that command when absent, then renders /dashboards/ with Django's
-test Client in this process for several time ranges and one agent, and prints the minimum and
-median of --runs timings for each.
+default), creating it through that command when absent. Times the hourly rollups the
+dashboards read (traceview.rollups): a full rebuild, then the refresh the beat task runs each
+minute, with a hundred invocations of the last hours reclassified. Then renders /dashboards/
+with Django's test Client in this process for several time ranges and one agent, and prints the
+minimum and median of --runs timings for each.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.test import Client
+from django.utils import timezone
 
-from traceview.models import Invocation, Project
+from traceview.models import Diagnosis, Invocation, Project, RollupState
+from traceview.rollups import rollups_refresh
 
 PROJECT = "bench-pages"
 
@@ -44,6 +48,7 @@ class Command(BaseCommand):
         agent = project.agents.order_by("name").first()
         count = Invocation.objects.filter(project=project).count()
         self.stdout.write(f"{count:,} invocations in {PROJECT}")
+        self._time_rollups(project)
         views = [
             ("dashboards, last day", "/dashboards/?range=1d"),
             ("dashboards, last 7 days", "/dashboards/?range=7d"),
@@ -62,3 +67,24 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"{label:45} min {min(times):8.1f} ms   median {statistics.median(times):8.1f} ms"
             )
+
+    def _time_rollups(self, project):
+        RollupState.objects.all().delete()
+        started = time.perf_counter()
+        hours = rollups_refresh()
+        self.stdout.write(f"{'rollups, full rebuild':45} {time.perf_counter() - started:8.1f} s"
+                          f"   ({hours:,} project-hours)")
+        # What the beat task meets each minute: new runs this hour, and late classifications
+        # of invocations from earlier hours.
+        recent = list(
+            Diagnosis.objects.filter(invocation__project=project)
+            .order_by("-invocation__created_at").values_list("invocation_id", flat=True)[:100]
+        )
+        Diagnosis.objects.filter(invocation_id__in=recent).update(classified_at=timezone.now())
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            hours = rollups_refresh()
+            times.append((time.perf_counter() - started) * 1000)
+        self.stdout.write(f"{'rollups, refresh (beat task)':45} min {min(times):8.1f} ms   "
+                          f"median {statistics.median(times):8.1f} ms   ({hours} project-hours)")

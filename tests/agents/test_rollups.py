@@ -1,0 +1,141 @@
+"""The dashboards' hourly rollups: a first refresh builds them, later ones recompute exactly the
+hours that changed (a late reclassification of an old invocation, new runs this hour), running
+twice adds nothing, duration histograms give percentiles, and a real worker's beat keeps them up
+to date without being asked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.db.models import Sum
+from django.utils import timezone
+
+from tests.conftest import wait_for
+from tests.pages_data import store, support_run
+from traceview.diagnosis import invocation_classify
+from traceview.models import (
+    Diagnosis,
+    Invocation,
+    InvocationRollup,
+    IssueRollup,
+    LatencyRollup,
+    ToolRollup,
+)
+from traceview.rollups import (
+    histogram_merge,
+    histogram_percentile,
+    hour_floor,
+    rollups_refresh,
+)
+
+
+def _counts(project) -> dict:
+    rows = InvocationRollup.objects.filter(project=project).values("status", "category").annotate(
+        n=Sum("invocations"))
+    return {(r["status"], r["category"]): r["n"] for r in rows}
+
+
+def _ago(project, trace_id: str, hours: float) -> Invocation:
+    """A run that arrived `hours` ago and was classified then."""
+    start = timezone.now() - timedelta(hours=hours)
+    invocation = store(project, support_run(project, trace_id, start=start))
+    Invocation.objects.filter(id=invocation.id).update(created_at=start)
+    Diagnosis.objects.filter(invocation_id=invocation.id).update(classified_at=start)
+    return invocation
+
+
+def test_it_builds_every_hour_on_the_first_refresh(project):
+    old = _ago(project, "old", hours=24 * 40)
+    _ago(project, "yesterday", hours=30)
+    store(project, support_run(project, "now-ok", status="ok", start=timezone.now()))
+    rollups_refresh()
+    assert _counts(project) == {("error", "tool"): 2, ("ok", ""): 1}
+    hours = set(InvocationRollup.objects.values_list("hour", flat=True))
+    assert hour_floor(old.created_at) in hours and len(hours) == 3
+    cost = InvocationRollup.objects.aggregate(c=Sum("cost_usd"))["c"]
+    assert cost == Decimal("0.0068") * 3
+    tools = ToolRollup.objects.filter(tool_name="lookup_order").aggregate(
+        c=Sum("calls"), e=Sum("errors"))
+    assert tools == {"c": 3, "e": 3}
+    assert IssueRollup.objects.aggregate(n=Sum("invocations"))["n"] == 2
+    assert sum(r.invocations for r in LatencyRollup.objects.all()) == 3
+
+
+def test_it_recomputes_only_the_hours_that_changed(project):
+    old = _ago(project, "old", hours=24 * 40)
+    rollups_refresh()
+
+    def cost():
+        return InvocationRollup.objects.aggregate(c=Sum("cost_usd"))["c"]
+
+    # A change nothing classified: the old hour is not read again.
+    Invocation.objects.filter(id=old.id).update(cost_usd=Decimal("1.5"))
+    rollups_refresh()
+    assert cost() == Decimal("0.0068")
+    # Classified again long after it arrived (late data, a reclassify): its hour is recomputed
+    # from the raw rows.
+    invocation_classify(old.id)
+    rollups_refresh()
+    assert cost() == Decimal("1.5")
+    assert _counts(project) == {("error", "tool"): 1}
+
+
+def test_it_does_not_count_twice_when_run_again(project):
+    store(project, support_run(project, "a", start=timezone.now()))
+    store(project, support_run(project, "b", status="ok", start=timezone.now()))
+    for _ in range(3):
+        rollups_refresh()
+    assert _counts(project) == {("error", "tool"): 1, ("ok", ""): 1}
+    assert ToolRollup.objects.aggregate(c=Sum("calls"))["c"] == 2
+
+
+def test_it_forgets_what_was_deleted(project):
+    invocation = store(project, support_run(project, "gone", start=timezone.now()))
+    rollups_refresh()
+    invocation.delete()
+    rollups_refresh()
+    assert _counts(project) == {}
+
+
+def test_it_reads_percentiles_from_histograms():
+    # Ten values in buckets of one value each are exact; a spread bucket interpolates.
+    values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+    import math
+
+    histogram: dict[str, list] = {}
+    for v in values:
+        key = str(math.floor(math.log(v) / math.log(1.1)))
+        n, lo, hi = histogram.get(key, [0, v, v])
+        histogram[key] = [n + 1, min(lo, v), max(hi, v)]
+    merged = histogram_merge([histogram, {}])
+    assert histogram_percentile(merged, 0.5) == pytest.approx(5.5)
+    assert histogram_percentile(merged, 0.95) == pytest.approx(9.55)
+    assert histogram_percentile(merged, 0) == 1.0 and histogram_percentile(merged, 1) == 10.0
+    assert histogram_percentile({}, 0.5) is None
+    # Two hours' histograms add up: counts sum, extremes widen.
+    both = histogram_merge([{"3": [2, 1.5, 1.6]}, {"3": [1, 1.4, 1.55]}])
+    assert both == {3: [3, 1.4, 1.6]}
+
+
+def test_it_keeps_latency_histograms_per_agent_and_hour(project):
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    store(project, support_run(project, "a", start=start))
+    run = support_run(project, "b", agent="writer", start=start)
+    run.ended_at = run.steps[0].ended_at = start + timedelta(seconds=120)
+    store(project, run)
+    rollups_refresh()
+    by_agent = {r.agent.name: r for r in LatencyRollup.objects.select_related("agent")}
+    (a,) = by_agent["support-bot"].histogram.values()
+    (b,) = by_agent["writer"].histogram.values()
+    assert a == [1, pytest.approx(9), pytest.approx(9)]
+    assert b == [1, pytest.approx(120), pytest.approx(120)]
+
+
+def test_it_is_kept_up_to_date_by_the_worker(celery_worker, project):
+    store(project, support_run(project, "live", start=timezone.now()), classify=False)
+    wait_for(lambda: _counts(project).get(("error", "tool")) == 1, worker=celery_worker)
+    store(project, support_run(project, "live-2", status="ok", start=timezone.now()),
+          classify=False)
+    wait_for(lambda: _counts(project).get(("ok", "")) == 1, worker=celery_worker)

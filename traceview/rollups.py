@@ -1,0 +1,251 @@
+"""Rollups: the hourly aggregates the dashboards read, kept by a Celery beat task.
+
+Grouping a 30-day range of a million raw invocations takes seconds; the same range is a few
+thousand rollup rows. Per project, agent and hour of arrival (Invocation.created_at, in UTC):
+invocations by outcome with their cost and tokens (InvocationRollup), a histogram of durations
+(LatencyRollup), tool calls and failures per tool (ToolRollup), and failures per issue
+(IssueRollup).
+
+How they stay right: `rollups_refresh()` recomputes whole hours from the raw rows and never adds
+deltas, so running it twice, or while ingest writes, cannot make it drift. It recomputes
+
+- the hours of the invocations classified since it last ran (Diagnosis.classified_at, read with
+  an overlap of CLASSIFIED_OVERLAP so a classification that committed late is still seen).
+  Every change a dashboard shows ends in a classification: new data makes an invocation due
+  again, and the sweep classifies what goes quiet;
+- the last RECENT hours, where invocations still running change without being classified.
+
+The first refresh rebuilds everything. Deleting an invocation older than RECENT changes no
+classification, so its hour keeps counting it until something there is classified again
+(`manage.py reclassify`, or a rebuild by clearing RollupState). The state row is locked for
+the whole refresh, so two refreshes never interleave and none deletes rows another writes.
+
+Durations are kept as histograms with logarithmic buckets (each GROWTH times wider than the
+last) holding count, minimum and maximum, so the histograms of many hours and agents add up and
+a percentile read from them is exact when a bucket holds one distinct value and otherwise within
+the bucket's width (10 %).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, F, FloatField, Func, Max, Min, Q, Sum, Value
+from django.db.models.functions import Floor, Greatest, Ln, TruncHour
+from django.utils import timezone
+
+from traceview.models import (
+    Diagnosis,
+    Invocation,
+    InvocationRollup,
+    IssueInvocation,
+    IssueRollup,
+    LatencyRollup,
+    RollupState,
+    Step,
+    ToolRollup,
+)
+
+log = logging.getLogger(__name__)
+
+ROLLUPS = (InvocationRollup, LatencyRollup, ToolRollup, IssueRollup)
+RECENT = timedelta(hours=2)
+CLASSIFIED_OVERLAP = timedelta(minutes=5)
+# A full rebuild goes a week at a time, so no query reads more than a week of one project.
+REBUILD_CHUNK = timedelta(days=7)
+GROWTH = 1.1
+# Shorter durations (and clock skew making some negative) count in the bucket of a millisecond.
+MIN_DURATION_S = 0.001
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def rollups_refresh(now: datetime | None = None) -> int:
+    """Recompute the hours that changed since the last refresh; returns how many project-hours
+    were recomputed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        state = RollupState.objects.select_for_update().filter(pk=1).first()
+        if state is None:
+            RollupState.objects.bulk_create([RollupState(pk=1)], ignore_conflicts=True)
+            state = RollupState.objects.select_for_update().get(pk=1)
+        if state.classified_through is None:
+            ranges = _all_ranges()
+        else:
+            ranges = _changed_ranges(state.classified_through - CLASSIFIED_OVERLAP, now)
+        hours = 0
+        for project_id, start, end in ranges:
+            chunk = start
+            while chunk < end:
+                chunk_end = min(end, chunk + REBUILD_CHUNK)
+                rollups_recompute(project_id, chunk, chunk_end)
+                chunk = chunk_end
+            hours += int((end - start) / timedelta(hours=1))
+        state.classified_through = now
+        state.refreshed_at = timezone.now()
+        state.save(update_fields=["classified_through", "refreshed_at"])
+    return hours
+
+
+def rollups_refreshed_at() -> datetime | None:
+    return RollupState.objects.filter(pk=1).values_list("refreshed_at", flat=True).first()
+
+
+def _all_ranges() -> list[tuple[int, datetime, datetime]]:
+    rows = Invocation.objects.values("project_id").annotate(
+        first=Min("created_at"), last=Max("created_at")
+    ).order_by("project_id")
+    return [(r["project_id"], hour_floor(r["first"]), hour_floor(r["last"]) + timedelta(hours=1))
+            for r in rows]
+
+
+def _changed_ranges(since: datetime, now: datetime) -> list[tuple[int, datetime, datetime]]:
+    """(project, start, end) runs of consecutive hours to recompute."""
+    changed: set[tuple[int, datetime]] = set()
+    hour = TruncHour("invocation__created_at", tzinfo=UTC)
+    for project_id, h in (
+        Diagnosis.objects.filter(classified_at__gte=since)
+        .annotate(h=hour).values_list("invocation__project_id", "h").distinct()
+    ):
+        changed.add((project_id, h))
+    recent = hour_floor(now - RECENT)
+    current = hour_floor(now)
+    # Projects with recent invocations, or with recent rollups whose invocations are gone.
+    recent_projects = set(
+        Invocation.objects.filter(created_at__gte=recent)
+        .values_list("project_id", flat=True).distinct()
+    ) | set(
+        InvocationRollup.objects.filter(hour__gte=recent)
+        .values_list("project_id", flat=True).distinct()
+    )
+    for project_id in recent_projects:
+        h = recent
+        while h <= current:
+            changed.add((project_id, h))
+            h += timedelta(hours=1)
+    ranges: list[list] = []
+    for project_id, h in sorted(changed):
+        if ranges and ranges[-1][0] == project_id and ranges[-1][2] == h:
+            ranges[-1][2] = h + timedelta(hours=1)
+        else:
+            ranges.append([project_id, h, h + timedelta(hours=1)])
+    return [tuple(r) for r in ranges]
+
+
+class _Seconds(Func):
+    """end - start in seconds, as a float, on both databases."""
+
+    arity = 2
+    output_field = FloatField()
+    template = "EXTRACT(EPOCH FROM (%(expressions)s))"
+    arg_joiner = " - "
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django's own SQLite function, exact to the microsecond (julianday() is not).
+        return self.as_sql(compiler, connection, template=(
+            "(django_timestamp_diff(%(expressions)s) / 1000000.0)"), arg_joiner=", ", **extra)
+
+
+def rollups_recompute(project_id: int, start: datetime, end: datetime) -> None:
+    """Replace the rollups of one project's hours in [start, end) (hour boundaries) with what
+    the raw rows say now."""
+    for model in ROLLUPS:
+        model.objects.filter(project_id=project_id, hour__gte=start, hour__lt=end).delete()
+    invocations = Invocation.objects.filter(
+        project_id=project_id, created_at__gte=start, created_at__lt=end
+    )
+    hour = TruncHour("created_at", tzinfo=UTC)
+    InvocationRollup.objects.bulk_create([
+        InvocationRollup(project_id=project_id, agent_id=r["agent_id"], hour=r["h"],
+                         status=r["status"], category=r["category"], invocations=r["n"],
+                         cost_usd=r["cost"] or 0, input_tokens=r["input"] or 0,
+                         output_tokens=r["output"] or 0)
+        for r in invocations.annotate(h=hour).values("h", "agent_id", "status", "category")
+        .annotate(n=Count("id"), cost=Sum("cost_usd"), input=Sum("input_tokens"),
+                  output=Sum("output_tokens")).order_by()
+    ], batch_size=1000)
+
+    seconds = Greatest(_Seconds(F("ended_at"), F("started_at")), Value(MIN_DURATION_S))
+    histograms: dict[tuple, dict] = defaultdict(dict)
+    for r in (
+        invocations.filter(started_at__isnull=False, ended_at__isnull=False)
+        .annotate(h=hour, s=seconds).annotate(b=Floor(Ln(F("s")) / Value(math.log(GROWTH))))
+        .values("h", "agent_id", "b")
+        .annotate(n=Count("id"), lo=Min("s"), hi=Max("s")).order_by()
+    ):
+        histograms[(r["h"], r["agent_id"])][str(int(r["b"]))] = [r["n"], r["lo"], r["hi"]]
+    LatencyRollup.objects.bulk_create([
+        LatencyRollup(project_id=project_id, agent_id=agent_id, hour=h, histogram=histogram,
+                      invocations=sum(b[0] for b in histogram.values()))
+        for (h, agent_id), histogram in histograms.items()
+    ], batch_size=1000)
+
+    step_hour = TruncHour("invocation__created_at", tzinfo=UTC)
+    ToolRollup.objects.bulk_create([
+        ToolRollup(project_id=project_id, agent_id=r["invocation__agent_id"], hour=r["h"],
+                   tool_name=r["tool_name"], calls=r["calls"], errors=r["errors"])
+        for r in Step.objects.filter(
+            invocation__project_id=project_id, invocation__created_at__gte=start,
+            invocation__created_at__lt=end, kind="tool",
+        ).annotate(h=step_hour).values("h", "invocation__agent_id", "tool_name")
+        .annotate(calls=Count("id"), errors=Count("id", filter=Q(status="error"))).order_by()
+    ], batch_size=1000)
+
+    IssueRollup.objects.bulk_create([
+        IssueRollup(project_id=project_id, agent_id=r["invocation__agent_id"], hour=r["h"],
+                    issue_id=r["issue_id"], invocations=r["n"])
+        for r in IssueInvocation.objects.filter(
+            invocation__project_id=project_id, invocation__created_at__gte=start,
+            invocation__created_at__lt=end,
+        ).annotate(h=step_hour).values("h", "invocation__agent_id", "issue_id")
+        .annotate(n=Count("invocation_id")).order_by()
+    ], batch_size=1000)
+
+
+# --- Reading histograms ----------------------------------------------------------------------
+
+
+def histogram_merge(histograms) -> dict[int, list]:
+    """Add histograms ({bucket: [count, min, max]}) of several hours or agents."""
+    merged: dict[int, list] = {}
+    for histogram in histograms:
+        for key, (n, lo, hi) in histogram.items():
+            b = int(key)
+            if b in merged:
+                m = merged[b]
+                m[0] += n
+                m[1] = min(m[1], lo)
+                m[2] = max(m[2], hi)
+            else:
+                merged[b] = [n, lo, hi]
+    return merged
+
+
+def histogram_percentile(histogram: dict[int, list], q: float) -> float | None:
+    """The q-quantile by linear interpolation between closest ranks (as percentile_cont); each
+    rank's value is placed within its bucket, between the bucket's minimum and maximum."""
+    total = sum(b[0] for b in histogram.values())
+    if not total:
+        return None
+    buckets = [histogram[key] for key in sorted(histogram)]
+
+    def ranked(k: int) -> float:
+        seen = 0
+        for n, lo, hi in buckets:
+            if k < seen + n:
+                return lo if n == 1 else lo + (hi - lo) * (k - seen) / (n - 1)
+            seen += n
+        return buckets[-1][2]
+
+    position = (total - 1) * q
+    below = math.floor(position)
+    value = ranked(below)
+    if position > below:
+        value += (ranked(below + 1) - value) * (position - below)
+    return value
