@@ -678,14 +678,23 @@ def _apply_totals(rows: list[Invocation], deltas: dict[int, list]) -> None:
             in_tok=Sum("input_tokens", filter=llm),
             out_tok=Sum("output_tokens", filter=llm),
             cost=Sum("cost_usd", filter=llm),
+            model=Max("model", filter=llm),
         )
     }
+    pricer = _Pricer()
     for row in reported:
         s = sums.get(row.id, {})
         usage = row.reported_usage
         row.input_tokens = s.get("in_tok") or usage.get("input_tokens") or 0
         row.output_tokens = s.get("out_tok") or usage.get("output_tokens") or 0
         row.cost_usd = s.get("cost") or usage.get("cost_usd") or 0
+        if not row.cost_usd and s.get("model") and (row.input_tokens or row.output_tokens):
+            # Run-level tokens without a cost (a trajectory's model stats): priced as calls of
+            # the model its steps name, at the run's date.
+            row.cost_usd = pricer.cost({
+                "model": s["model"], "input_tokens": row.input_tokens,
+                "output_tokens": row.output_tokens, "started_at": row.started_at,
+            }, None) or 0
 
 
 def _settle(rows: list[Invocation]) -> None:

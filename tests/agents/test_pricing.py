@@ -101,6 +101,18 @@ def test_it_reprices_a_call_whose_usage_arrives_later(project, gpt):
     assert Invocation.objects.get(trace_id="t-2").cost_usd == 0
 
 
+def test_it_prices_run_level_usage_reported_without_a_cost(project, gpt):
+    # A trajectory's model stats: tokens for the whole run, model calls without usage.
+    run = _run(StepData("l1", kind="llm", model="gpt-4o", started_at=T), trace="traj")
+    run.input_tokens, run.output_tokens = 1_000_000, 100_000
+    invocations_store(project, [run])
+    assert Invocation.objects.get(trace_id="traj").cost_usd == D("3.5")
+    # A cost the sender reports stands.
+    run.trace_id, run.cost_usd = "traj-2", D("0.42")
+    invocations_store(project, [run])
+    assert Invocation.objects.get(trace_id="traj-2").cost_usd == D("0.42")
+
+
 def test_it_edits_prices_in_the_admin(client, db):
     from django.contrib.auth import get_user_model
 
