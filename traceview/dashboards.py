@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import F, FloatField, Func, QuerySet, Sum
+from django.db.models import F, FloatField, Func, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDay
 from django.urls import reverse
 
@@ -30,7 +30,7 @@ from traceview.models import (
     LatencyRollup,
     ToolRollup,
 )
-from traceview.rollups import histogram_merge, histogram_percentile
+from traceview.rollups import histogram_percentile
 from traceview.trace import CATEGORIES
 
 RANGES = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
@@ -138,16 +138,18 @@ def latency_per_agent(scope: Scope) -> list[dict]:
     """p50, p95 and p99 of invocation durations (seconds) per agent, over finished ones, from
     the hourly duration histograms (within a bucket's width of the exact value, usually far
     closer: see traceview.rollups)."""
-    by_agent = defaultdict(list)
-    for agent_id, histogram in scope.rollups(LatencyRollup).values_list("agent_id", "histogram"):
-        by_agent[agent_id].append(histogram)
+    by_agent: dict[int | None, dict] = defaultdict(dict)
+    for r in (
+        scope.rollups(LatencyRollup).values("agent_id", "bucket")
+        .annotate(n=Sum("invocations"), lo=Min("shortest_s"), hi=Max("longest_s")).order_by()
+    ):
+        by_agent[r["agent_id"]][r["bucket"]] = [r["n"], r["lo"], r["hi"]]
     names = _agent_names(set(by_agent))
     out = []
-    for agent_id, histograms in by_agent.items():
-        merged = histogram_merge(histograms)
+    for agent_id, histogram in by_agent.items():
         out.append({"agent_id": agent_id, "agent": names.get(agent_id, "?"),
-                    "n": sum(b[0] for b in merged.values()),
-                    **{f"p{q}": histogram_percentile(merged, q / 100) for q in (50, 95, 99)}})
+                    "n": sum(b[0] for b in histogram.values()),
+                    **{f"p{q}": histogram_percentile(histogram, q / 100) for q in (50, 95, 99)}})
     return sorted(out, key=lambda r: r["agent"])
 
 

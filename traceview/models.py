@@ -519,14 +519,17 @@ class InvocationRollup(models.Model):
 
 class LatencyRollup(models.Model):
     """Durations of one hour's finished invocations of one agent, as a histogram with
-    logarithmic buckets (traceview.rollups.histogram_add): percentiles come out within a few
-    per cent, and histograms of many hours add up."""
+    logarithmic buckets (traceview.rollups): one row per bucket with its count, shortest and
+    longest, so the histograms of many hours add up in one GROUP BY and percentiles come out
+    within the bucket's width."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
     hour = models.DateTimeField()
+    bucket = models.SmallIntegerField()
     invocations = models.IntegerField()
-    histogram = models.JSONField(default=dict)
+    shortest_s = models.FloatField()
+    longest_s = models.FloatField()
 
     class Meta:
         indexes = [models.Index(fields=["project", "hour"], name="rollup_latency_hour")]

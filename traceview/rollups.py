@@ -21,16 +21,15 @@ classification, so its hour keeps counting it until something there is classifie
 the whole refresh, so two refreshes never interleave and none deletes rows another writes.
 
 Durations are kept as histograms with logarithmic buckets (each GROWTH times wider than the
-last) holding count, minimum and maximum, so the histograms of many hours and agents add up and
-a percentile read from them is exact when a bucket holds one distinct value and otherwise within
-the bucket's width (10 %).
+last), one row per bucket holding count, shortest and longest, so the histograms of many hours
+add up in one GROUP BY, and a percentile read from them is exact when a bucket holds one
+distinct value and otherwise within the bucket's width (10 %).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
@@ -172,18 +171,13 @@ def rollups_recompute(project_id: int, start: datetime, end: datetime) -> None:
     ], batch_size=1000)
 
     seconds = Greatest(_Seconds(F("ended_at"), F("started_at")), Value(MIN_DURATION_S))
-    histograms: dict[tuple, dict] = defaultdict(dict)
-    for r in (
-        invocations.filter(started_at__isnull=False, ended_at__isnull=False)
-        .annotate(h=hour, s=seconds).annotate(b=Floor(Ln(F("s")) / Value(math.log(GROWTH))))
-        .values("h", "agent_id", "b")
-        .annotate(n=Count("id"), lo=Min("s"), hi=Max("s")).order_by()
-    ):
-        histograms[(r["h"], r["agent_id"])][str(int(r["b"]))] = [r["n"], r["lo"], r["hi"]]
     LatencyRollup.objects.bulk_create([
-        LatencyRollup(project_id=project_id, agent_id=agent_id, hour=h, histogram=histogram,
-                      invocations=sum(b[0] for b in histogram.values()))
-        for (h, agent_id), histogram in histograms.items()
+        LatencyRollup(project_id=project_id, agent_id=r["agent_id"], hour=r["h"],
+                      bucket=r["b"], invocations=r["n"], shortest_s=r["lo"], longest_s=r["hi"])
+        for r in invocations.filter(started_at__isnull=False, ended_at__isnull=False)
+        .annotate(h=hour, s=seconds).annotate(b=Floor(Ln(F("s")) / Value(math.log(GROWTH))))
+        .values("h", "agent_id", "b").annotate(n=Count("id"), lo=Min("s"), hi=Max("s"))
+        .order_by()
     ], batch_size=1000)
 
     step_hour = TruncHour("invocation__created_at", tzinfo=UTC)
@@ -211,25 +205,10 @@ def rollups_recompute(project_id: int, start: datetime, end: datetime) -> None:
 # --- Reading histograms ----------------------------------------------------------------------
 
 
-def histogram_merge(histograms) -> dict[int, list]:
-    """Add histograms ({bucket: [count, min, max]}) of several hours or agents."""
-    merged: dict[int, list] = {}
-    for histogram in histograms:
-        for key, (n, lo, hi) in histogram.items():
-            b = int(key)
-            if b in merged:
-                m = merged[b]
-                m[0] += n
-                m[1] = min(m[1], lo)
-                m[2] = max(m[2], hi)
-            else:
-                merged[b] = [n, lo, hi]
-    return merged
-
-
 def histogram_percentile(histogram: dict[int, list], q: float) -> float | None:
-    """The q-quantile by linear interpolation between closest ranks (as percentile_cont); each
-    rank's value is placed within its bucket, between the bucket's minimum and maximum."""
+    """The q-quantile of a histogram ({bucket: [count, shortest, longest]}) by linear
+    interpolation between closest ranks (as percentile_cont); each rank's value is placed within
+    its bucket, between the bucket's shortest and longest."""
     total = sum(b[0] for b in histogram.values())
     if not total:
         return None

@@ -5,6 +5,7 @@ to date without being asked."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -24,7 +25,7 @@ from traceview.models import (
     ToolRollup,
 )
 from traceview.rollups import (
-    histogram_merge,
+    GROWTH,
     histogram_percentile,
     hour_floor,
     rollups_refresh,
@@ -60,7 +61,7 @@ def test_it_builds_every_hour_on_the_first_refresh(project):
         c=Sum("calls"), e=Sum("errors"))
     assert tools == {"c": 3, "e": 3}
     assert IssueRollup.objects.aggregate(n=Sum("invocations"))["n"] == 2
-    assert sum(r.invocations for r in LatencyRollup.objects.all()) == 3
+    assert LatencyRollup.objects.aggregate(n=Sum("invocations"))["n"] == 3
 
 
 def test_it_recomputes_only_the_hours_that_changed(project):
@@ -101,36 +102,35 @@ def test_it_forgets_what_was_deleted(project):
 
 def test_it_reads_percentiles_from_histograms():
     # Ten values in buckets of one value each are exact; a spread bucket interpolates.
-    values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
-    import math
-
-    histogram: dict[str, list] = {}
-    for v in values:
-        key = str(math.floor(math.log(v) / math.log(1.1)))
+    histogram: dict[int, list] = {}
+    for v in [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]:
+        key = math.floor(math.log(v) / math.log(GROWTH))
         n, lo, hi = histogram.get(key, [0, v, v])
         histogram[key] = [n + 1, min(lo, v), max(hi, v)]
-    merged = histogram_merge([histogram, {}])
-    assert histogram_percentile(merged, 0.5) == pytest.approx(5.5)
-    assert histogram_percentile(merged, 0.95) == pytest.approx(9.55)
-    assert histogram_percentile(merged, 0) == 1.0 and histogram_percentile(merged, 1) == 10.0
+    assert histogram_percentile(histogram, 0.5) == pytest.approx(5.5)
+    assert histogram_percentile(histogram, 0.95) == pytest.approx(9.55)
+    assert histogram_percentile(histogram, 0) == 1.0
+    assert histogram_percentile(histogram, 1) == 10.0
     assert histogram_percentile({}, 0.5) is None
-    # Two hours' histograms add up: counts sum, extremes widen.
-    both = histogram_merge([{"3": [2, 1.5, 1.6]}, {"3": [1, 1.4, 1.55]}])
-    assert both == {3: [3, 1.4, 1.6]}
+    # Three values in one bucket: the middle one is placed halfway between the extremes.
+    assert histogram_percentile({3: [3, 1.4, 1.6]}, 0.5) == pytest.approx(1.5)
 
 
 def test_it_keeps_latency_histograms_per_agent_and_hour(project):
     start = datetime.now(UTC) - timedelta(minutes=5)
     store(project, support_run(project, "a", start=start))
+    store(project, support_run(project, "a2", start=start))
     run = support_run(project, "b", agent="writer", start=start)
     run.ended_at = run.steps[0].ended_at = start + timedelta(seconds=120)
     store(project, run)
     rollups_refresh()
-    by_agent = {r.agent.name: r for r in LatencyRollup.objects.select_related("agent")}
-    (a,) = by_agent["support-bot"].histogram.values()
-    (b,) = by_agent["writer"].histogram.values()
-    assert a == [1, pytest.approx(9), pytest.approx(9)]
-    assert b == [1, pytest.approx(120), pytest.approx(120)]
+    rows = {r.agent.name: r for r in LatencyRollup.objects.select_related("agent")}
+    assert len(rows) == 2 == LatencyRollup.objects.count()
+    bot, writer = rows["support-bot"], rows["writer"]
+    assert (bot.invocations, bot.shortest_s, bot.longest_s) == (2, pytest.approx(9),
+                                                                  pytest.approx(9))
+    assert bot.bucket == math.floor(math.log(9) / math.log(GROWTH))
+    assert (writer.invocations, writer.longest_s) == (1, pytest.approx(120))
 
 
 def test_it_is_kept_up_to_date_by_the_worker(celery_worker, project):

@@ -38,8 +38,10 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('hour', models.DateTimeField()),
+                ('bucket', models.SmallIntegerField()),
                 ('invocations', models.IntegerField()),
-                ('histogram', models.JSONField(default=dict)),
+                ('shortest_s', models.FloatField()),
+                ('longest_s', models.FloatField()),
             ],
         ),
         migrations.CreateModel(
