@@ -499,13 +499,21 @@ class RollupState(models.Model):
     refreshed_at = models.DateTimeField(null=True, blank=True)
 
 
-class InvocationRollup(models.Model):
-    """Invocations of one hour, agent and outcome (status and failure category), with their
-    cost and tokens."""
+class HourlyRollup(models.Model):
+    """What every rollup row is about: one project's invocations of one agent and hour."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
     hour = models.DateTimeField()
+
+    class Meta:
+        abstract = True
+
+
+class InvocationRollup(HourlyRollup):
+    """Invocations of one hour, agent and outcome (status and failure category), with their
+    cost and tokens."""
+
     status = models.CharField(max_length=10)
     category = models.CharField(max_length=10, blank=True)
     invocations = models.IntegerField()
@@ -517,15 +525,12 @@ class InvocationRollup(models.Model):
         indexes = [models.Index(fields=["project", "hour"], name="rollup_inv_hour")]
 
 
-class LatencyRollup(models.Model):
+class LatencyRollup(HourlyRollup):
     """Durations of one hour's finished invocations of one agent, as a histogram with
     logarithmic buckets (traceview.rollups): one row per bucket with its count, shortest and
     longest, so the histograms of many hours add up in one GROUP BY and percentiles come out
     within the bucket's width."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
-    hour = models.DateTimeField()
     bucket = models.SmallIntegerField()
     invocations = models.IntegerField()
     shortest_s = models.FloatField()
@@ -535,12 +540,9 @@ class LatencyRollup(models.Model):
         indexes = [models.Index(fields=["project", "hour"], name="rollup_latency_hour")]
 
 
-class ToolRollup(models.Model):
+class ToolRollup(HourlyRollup):
     """Tool calls and failed ones of one hour, agent and tool."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
-    hour = models.DateTimeField()
     tool_name = models.CharField(max_length=200, blank=True)
     calls = models.IntegerField()
     errors = models.IntegerField()
@@ -549,12 +551,9 @@ class ToolRollup(models.Model):
         indexes = [models.Index(fields=["project", "hour"], name="rollup_tool_hour")]
 
 
-class IssueRollup(models.Model):
+class IssueRollup(HourlyRollup):
     """Failed invocations of one hour and agent grouped into one issue."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
-    hour = models.DateTimeField()
     issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="+")
     invocations = models.IntegerField()
 
