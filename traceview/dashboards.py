@@ -12,13 +12,12 @@ the invocations it counts (traceview/filters.py names), which the page opens on 
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from django.db.models import F, FloatField, Func, Max, Min, QuerySet, Sum
+from django.db.models import F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDay
 from django.urls import reverse
 
@@ -186,32 +185,6 @@ def top_issues(scope: Scope, limit: int = 10) -> list[dict]:
              "status": issues[r["issue_id"]].status, "n": r["n"],
              "url": reverse("issue-detail", args=[r["issue_id"]])}
             for r in rows if r["issue_id"] in issues]
-
-
-# --- Statistics shared with traceview.evaluation (raw rows, exact) ---------------------------
-
-
-class _Seconds(Func):
-    template = "EXTRACT(EPOCH FROM (%(expressions)s))"
-    output_field = FloatField()
-
-
-class _Percentiles(Func):
-    """percentile_cont over a set, as an ordered-set aggregate (PostgreSQL)."""
-
-    template = ("percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP "
-                "(ORDER BY %(expressions)s)")
-    contains_aggregate = True
-    output_field = FloatField()
-
-
-def percentile(sorted_values: list[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks, as PostgreSQL's percentile_cont."""
-    if not sorted_values:
-        return None
-    pos = (len(sorted_values) - 1) * q
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
 
 
 # --- Figures ---------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ import math
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Count, F, FloatField, Func, Max, Min, Q, Sum, Value
+from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Floor, Greatest, Ln, TruncHour
 from django.utils import timezone
 
@@ -48,6 +48,7 @@ from traceview.models import (
     Step,
     ToolRollup,
 )
+from traceview.stats import Seconds
 
 log = logging.getLogger(__name__)
 
@@ -137,20 +138,6 @@ def _changed_ranges(since: datetime, now: datetime) -> list[tuple[int, datetime,
     return [tuple(r) for r in ranges]
 
 
-class _Seconds(Func):
-    """end - start in seconds, as a float, on both databases."""
-
-    arity = 2
-    output_field = FloatField()
-    template = "EXTRACT(EPOCH FROM (%(expressions)s))"
-    arg_joiner = " - "
-
-    def as_sqlite(self, compiler, connection, **extra):
-        # Django's own SQLite function, exact to the microsecond (julianday() is not).
-        return self.as_sql(compiler, connection, template=(
-            "(django_timestamp_diff(%(expressions)s) / 1000000.0)"), arg_joiner=", ", **extra)
-
-
 def rollups_recompute(project_id: int, start: datetime, end: datetime) -> None:
     """Replace the rollups of one project's hours in [start, end) (hour boundaries) with what
     the raw rows say now."""
@@ -170,7 +157,7 @@ def rollups_recompute(project_id: int, start: datetime, end: datetime) -> None:
                   output=Sum("output_tokens")).order_by()
     ], batch_size=1000)
 
-    seconds = Greatest(_Seconds(F("ended_at"), F("started_at")), Value(MIN_DURATION_S))
+    seconds = Greatest(Seconds(F("ended_at"), F("started_at")), Value(MIN_DURATION_S))
     LatencyRollup.objects.bulk_create([
         LatencyRollup(project_id=project_id, agent_id=r["agent_id"], hour=r["h"],
                       bucket=r["b"], invocations=r["n"], shortest_s=r["lo"], longest_s=r["hi"])

@@ -17,13 +17,13 @@ from traceview.dashboards import (
     budget_breaches,
     invocations_over_time,
     latency_per_agent,
-    percentile,
     tool_error_rates,
     top_issues,
     usage_per_agent,
 )
 from traceview.models import Invocation, Project
 from traceview.rollups import rollups_refresh
+from traceview.stats import percentile
 
 
 @pytest.fixture
