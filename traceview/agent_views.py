@@ -1,18 +1,39 @@
-"""Agent pages: the list of agent types, creating one, and one agent (its settings form and the
-versions seen). Login required; only agents of the user's projects exist for them (a foreign
-agent is a 404). Saving answers the form region alone to htmx (`#agent-form`) and redirects
-otherwise, so the page also works without JavaScript.
+"""Agent pages: the list of agent types, creating one, one agent (its settings form and the
+evaluation of each version over a time range), and two of its versions side by side (compare).
+Login required; only agents of the user's projects exist for them (a foreign agent is a 404).
+Saving answers the form region alone to htmx (`#agent-form`) and redirects otherwise, so the
+page also works without JavaScript.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
-from traceview.agents import AgentForm, agent_list, agent_versions
+from traceview.agents import AgentForm, agent_list
+from traceview.dashboards import RANGES
+from traceview.evaluation import (
+    METRICS,
+    MIN_RELATIVE_CHANGE,
+    MIN_RUNS,
+    VersionStats,
+    evaluation_range,
+    outcome_figure,
+    version_compare,
+    version_evaluation,
+    version_list_url,
+)
 from traceview.models import Agent
 from traceview.queries import projects_for_user
+from traceview.scope_audit import (
+    agent_scope,
+    agent_scope_reaudit_enqueue,
+    agent_scope_violation_count,
+)
+from traceview.scope_views import scope_violations_url
 
 
 @login_required
@@ -40,21 +61,95 @@ def agent_detail_view(request, pk: int):
     agent = get_object_or_404(
         Agent.objects.select_related("project", "owner").filter(project__in=projects), pk=pk
     )
+    # Read before validation, which writes the submitted values onto the instance.
+    scope_before = agent_scope(agent)
     form = AgentForm(request.POST or None, instance=agent, projects=[agent.project])
-    saved = False
+    saved = reaudit = False
     if request.method == "POST":
         if form.is_valid():
             agent = form.save()
             saved = True
+            if agent_scope(agent) != scope_before:
+                agent_scope_reaudit_enqueue(agent.pk)
+                reaudit = True
             if not request.htmx:
-                return redirect("agent-detail", pk=agent.pk)
+                url = reverse("agent-detail", args=[agent.pk])
+                return redirect(url + "?scope=reaudit" if reaudit else url)
             form = AgentForm(instance=agent, projects=[agent.project])
-    context = {"agent": agent, "form": form, "saved": saved}
+    context = {
+        "agent": agent, "form": form, "saved": saved,
+        "reaudit": reaudit or request.GET.get("scope") == "reaudit",
+        "reaudit_days": settings.TRACEVIEW_SCOPE_REAUDIT_DAYS,
+    }
     template = "traceview/agents/agent_detail.html"
     if request.htmx and request.htmx.target == "agent-form":
         response = render(request, template + "#agent-form", context)
     else:
-        context["versions"] = agent_versions(agent)
+        context.update(_versions_context(request, agent))
+        context.update(scope_violations=agent_scope_violation_count(agent),
+                       scope_violations_url=scope_violations_url(agent=agent.pk, days=30))
         response = render(request, template, context)
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     return response
+
+
+def _versions_context(request, agent: Agent) -> dict:
+    """The agent page's Versions section: each version's evaluation over the chosen range, the
+    most recently seen first, and the compare form's defaults (the two most recent)."""
+    range_key, start, end = evaluation_range(request.GET.get("range"))
+    versions = version_evaluation(agent, start, end)
+    names = [s.version for s in versions]
+    return {
+        "range_key": range_key, "ranges": RANGES, "start": start, "end": end,
+        "metrics": METRICS, "version_names": names,
+        "versions": [{"stats": s, "url": version_list_url(agent, start, end, s.version)}
+                     for s in versions],
+        "compare_b": names[0] if names else "",
+        "compare_a": names[1] if len(names) > 1 else (names[0] if names else ""),
+    }
+
+
+@login_required
+def agent_compare_view(request, pk: int):
+    """Versions A and B of one agent side by side over a range (?a=&b=&range=). A missing
+    version defaults to the most recent (B) and the one before it (A); a version with no runs
+    in the range shows as such."""
+    agent = get_object_or_404(
+        Agent.objects.select_related("project").filter(
+            project__in=projects_for_user(request.user)
+        ),
+        pk=pk,
+    )
+    range_key, start, end = evaluation_range(request.GET.get("range"))
+    # All versions in one grouped query: the picker's choices and both sides come from it.
+    versions = {s.version: s for s in version_evaluation(agent, start, end)}
+    names = list(versions)
+    # The version field's length; a longer value names no stored version anyway.
+    b = request.GET.get("b", names[0] if names else "")[:100]
+    a = request.GET.get("a", names[1] if len(names) > 1 else b)[:100]
+    sides = [versions.get(v) or VersionStats(version=v) for v in (a, b)]
+    diffs = version_compare(*sides)
+    urls = [version_list_url(agent, start, end, v) for v in (a, b)]
+    context = {
+        "agent": agent, "range_key": range_key, "ranges": RANGES, "start": start, "end": end,
+        "a": sides[0], "b": sides[1],
+        "sides": [("A", sides[0], urls[0]), ("B", sides[1], urls[1])],
+        "same": a == b,
+        "choices": names + [v for v in dict.fromkeys((a, b)) if v not in versions],
+        "process": [d for d in diffs if d.group == "process"],
+        "failures": [
+            {"diff": d, "urls": [version_list_url(agent, start, end, v,
+                                                  **_failure_filter(d.category))
+                                 for v in (a, b)]}
+            for d in diffs if d.group == "failures"
+        ],
+        "min_runs": MIN_RUNS, "min_relative_pct": round(MIN_RELATIVE_CHANGE * 100),
+        "figures": {"outcomes": outcome_figure(agent, start, end, *sides)}
+        if any(s.runs for s in sides) else None,
+    }
+    return render(request, "traceview/agents/agent_compare.html", context)
+
+
+def _failure_filter(kind: str) -> dict:
+    return {"status": "error", "category": "none"} if kind == "unclassified" else {
+        "category": kind}

@@ -11,7 +11,7 @@ import re
 
 from django import forms
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from traceview.models import Agent, Invocation, Project
 from traceview.trace import BUDGET_FIELDS
@@ -26,16 +26,6 @@ def agent_list(projects) -> QuerySet[Agent]:
         .select_related("project", "owner")
         .annotate(last_seen=Subquery(last_seen.values("created_at")[:1]))
         .order_by("project__name", "name")
-    )
-
-
-def agent_versions(agent: Agent) -> list[dict]:
-    """Distinct versions seen for the agent: invocation count and last seen, newest first."""
-    return list(
-        Invocation.objects.filter(agent=agent)
-        .values("agent_version")
-        .annotate(invocations=Count("id"), last_seen=Max("created_at"))
-        .order_by("-last_seen")
     )
 
 
@@ -70,7 +60,8 @@ class AgentForm(forms.ModelForm):
     agent's project; the project choice is limited to the user's projects."""
 
     allowed_tools = ToolListField(
-        required=False, help_text="One per line. Empty: any tool (no scope audit)."
+        required=False,
+        help_text="One per line; globs like mcp__github__* too. Empty: any tool may be called.",
     )
     confirm_tools = ToolListField(
         required=False, label="Tools needing human confirmation",

@@ -15,7 +15,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from traceview.models import Diagnosis, Invocation, StepPayload
 from traceview.queries import invocation_list, step_list
-from traceview.trace import CATEGORIES, STATUSES
+from traceview.scope_audit import invocation_scope_violations
+from traceview.trace import CATEGORIES, SCOPE_VIOLATION_KINDS, STATUSES
 
 log = logging.getLogger(__name__)
 MAX_STEPS_IN_DETAIL = 2000
@@ -109,16 +110,24 @@ class InvocationSerializer(serializers.ModelSerializer):
         return diagnosis.as_dict()
 
 
+class ScopeViolationSerializer(serializers.Serializer):
+    span_id = serializers.CharField()
+    tool_name = serializers.CharField()
+    kind = serializers.ChoiceField(choices=SCOPE_VIOLATION_KINDS)
+    occurred_at = serializers.DateTimeField()
+
+
 class InvocationDetailSerializer(InvocationSerializer):
     steps = serializers.SerializerMethodField()
     steps_truncated = serializers.SerializerMethodField()
+    scope_violations = serializers.SerializerMethodField()
     attributes = serializers.JSONField()
     input = serializers.JSONField()
     output = serializers.JSONField()
 
     class Meta(InvocationSerializer.Meta):
         fields = InvocationSerializer.Meta.fields + [
-            "attributes", "input", "output", "steps", "steps_truncated",
+            "attributes", "input", "output", "steps", "steps_truncated", "scope_violations",
         ]
 
     def _steps(self, inv):
@@ -131,6 +140,10 @@ class InvocationDetailSerializer(InvocationSerializer):
 
     def get_steps_truncated(self, inv) -> bool:
         return len(self._steps(inv)) > MAX_STEPS_IN_DETAIL
+
+    @extend_schema_field(ScopeViolationSerializer(many=True))
+    def get_scope_violations(self, inv) -> list[dict]:
+        return ScopeViolationSerializer(invocation_scope_violations(inv), many=True).data
 
 
 class NewestFirst(CursorPagination):

@@ -17,6 +17,8 @@ from django.utils import timezone
 from traceview.classify import classify
 from traceview.models import Diagnosis, Invocation, InvocationSearch
 from traceview.queries import agent_depth, invocation_canonical
+from traceview.scope import scope_audit
+from traceview.scope_audit import scope_violation_rows, scope_violations_write
 from traceview.search import search_document
 from traceview.triage import invocation_group
 
@@ -27,8 +29,9 @@ STALE_ENQUEUE = timedelta(minutes=10)
 
 
 def invocation_classify(invocation_id: int) -> Diagnosis | None:
-    """Classify the invocation as it is now. Safe to run twice and concurrently: the result is
-    stored only if no newer data arrived while the rules ran."""
+    """Classify the invocation as it is now, and audit its tool calls against its agent's scope
+    (traceview.scope). Safe to run twice and concurrently: the result is stored only if no newer
+    data arrived while the rules ran."""
     try:
         invocation = Invocation.objects.select_related("agent").get(id=invocation_id)
     except Invocation.DoesNotExist:
@@ -42,17 +45,33 @@ def invocation_classify(invocation_id: int) -> Diagnosis | None:
         canonical.status = status
     verdict = classify(canonical)
     depth = agent_depth(canonical.steps)
+    agent = invocation.agent
+    # No agent or no scope: no query at all, unless there are earlier violations to remove.
+    violations = (
+        scope_audit(canonical.steps, agent.allowed_tools, agent.confirm_tools) if agent else []
+    )
+    had = invocation.scope_violation_count
     with transaction.atomic():
-        updated = Invocation.objects.filter(id=invocation_id, data_version=version).update(
+        # The count guard: after a scope re-audit rewrote the violations read above, this write
+        # would replace the wrong rows (traceview.scope_audit).
+        updated = Invocation.objects.filter(
+            id=invocation_id, data_version=version, scope_violation_count=had
+        ).update(
             classified_version=version,
+            scope_violation_count=len(violations),
             status=status,
             category=verdict.category or "",
             depth=depth,
             completed_at=F("completed_at") if invocation.completed_at else timezone.now(),
         )
         if not updated:
-            # Newer data arrived; the ingest of that data made the invocation due again.
+            # Newer data arrived, and its ingest made the invocation due again; or a scope
+            # re-audit rewrote its violations meanwhile, and the sweep enqueues it again.
             return None
+        if violations or had:
+            scope_violations_write(
+                [invocation_id] if had else [], scope_violation_rows(invocation, violations)
+            )
         # Upserts (INSERT ... ON CONFLICT): one statement each, where update_or_create takes a
         # locking read, a write and two savepoints.
         InvocationSearch.objects.bulk_create(

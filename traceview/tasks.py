@@ -9,6 +9,7 @@ from django.db import InterfaceError, OperationalError
 
 from traceview.diagnosis import invocation_classify, invocations_due, invocations_mark_enqueued
 from traceview.rollups import rollups_refresh
+from traceview.scope_audit import agent_scope_reaudit
 from traceview.triage import DeliveryFailed, webhook_deliver
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,14 @@ def sweep_due_invocations() -> int:
 def refresh_rollups() -> int:
     """Bring the dashboards' hourly rollups up to date (traceview.rollups)."""
     return rollups_refresh()
+
+
+@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), max_retries=3,
+             retry_backoff=5)
+def audit_agent_scope(agent_id: int) -> int:
+    """Re-audit the agent's recent invocations against its tool scope after the scope changed
+    (traceview.scope_audit); safe to run twice."""
+    return agent_scope_reaudit(agent_id)
 
 
 @shared_task(

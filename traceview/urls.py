@@ -4,7 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from ingest import api as ingest_api
-from traceview import agent_views, api, dashboard_views, triage_views, views
+from traceview import agent_views, api, dashboard_views, scope_views, triage_views, views
 
 urlpatterns = [
     path("", views.invocation_list_view, name="invocation-list"),
@@ -17,7 +17,13 @@ urlpatterns = [
     path("agents/", agent_views.agent_list_view, name="agent-list"),
     path("agents/new/", agent_views.agent_create_view, name="agent-create"),
     path("agents/<int:pk>/", agent_views.agent_detail_view, name="agent-detail"),
+    path("agents/<int:pk>/compare/", agent_views.agent_compare_view, name="agent-compare"),
     path("dashboards/", dashboard_views.dashboards_view, name="dashboards"),
+    path(
+        "scope-violations/",
+        scope_views.scope_violation_list_view,
+        name="scope-violation-list",
+    ),
     path("issues/", triage_views.issue_list_view, name="issue-list"),
     path("issues/bulk/", triage_views.issue_bulk_view, name="issue-bulk"),
     path("issues/agreement/", triage_views.agreement_view, name="issue-agreement"),

@@ -24,6 +24,7 @@ from traceview.queries import (
     projects_for_user,
 )
 from traceview.replay import outline_labels, replay_outline, step_detail
+from traceview.scope_audit import invocation_scope_violations
 from traceview.trace import CATEGORIES
 
 
@@ -101,8 +102,13 @@ def invocation_detail_view(request, pk: int):
     except Diagnosis.DoesNotExist:
         diagnosis = None
     base_url = request.path
+    # No query unless the invocation has violations (its count says so).
+    violations = invocation_scope_violations(invocation)
     context = {
         "invocation": invocation,
+        "scope_violations": violations,
+        "scope_not_allowed": {v.span_id for v in violations if v.kind == "not_allowed"},
+        "scope_unconfirmed": {v.span_id for v in violations if v.kind == "unconfirmed"},
         "diagnosis": diagnosis,
         "root_span_id": diagnosis.root_span_id if diagnosis else "",
         "running": invocation.status == "running",

@@ -3,12 +3,14 @@ project, budgets, tool scope), versions seen, isolation between projects and esc
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from tests.pages_data import store, support_run
-from traceview.agents import agent_versions
+from traceview.evaluation import version_evaluation
 from traceview.models import Agent, Project
 
 
@@ -82,7 +84,8 @@ def test_it_lists_versions_seen_with_counts(browser_client, project):
     store(project, support_run(project, "b", agent_version="<2.0>"))
     store(project, support_run(project, "c", agent_version="<2.0>"))
     agent = Agent.objects.get(name="support-bot")
-    versions = {v["agent_version"]: v["invocations"] for v in agent_versions(agent)}
+    start, end = timezone.now() - timedelta(days=1), timezone.now() + timedelta(hours=1)
+    versions = {v.version: v.runs for v in version_evaluation(agent, start, end)}
     assert versions == {"1.4.0": 1, "<2.0>": 2}
     body = browser_client.get(f"/agents/{agent.id}/").content.decode()
     assert "&lt;2.0&gt;" in body and "<2.0>" not in body

@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import statistics
 import time
+from urllib.parse import urlencode
 
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
+from traceview.evaluation import evaluation_range, version_evaluation
 from traceview.models import Diagnosis, Invocation, Project, RollupState
 from traceview.rollups import rollups_refresh
 
@@ -55,6 +58,7 @@ class Command(BaseCommand):
             ("dashboards, last 30 days", "/dashboards/?range=30d"),
             (f"dashboards, 30 days, agent {agent.name}",
              f"/dashboards/?range=30d&agent={agent.name}"),
+            *self._evaluation_urls(agent),
         ]
         for label, url in views:
             times = []
@@ -88,3 +92,18 @@ class Command(BaseCommand):
             times.append((time.perf_counter() - started) * 1000)
         self.stdout.write(f"{'rollups, refresh (beat task)':45} min {min(times):8.1f} ms   "
                           f"median {statistics.median(times):8.1f} ms   ({hours} project-hours)")
+
+    def _evaluation_urls(self, agent) -> list[tuple[str, str]]:
+        """The agent page (every version evaluated) and the compare page of its two most recent
+        versions, over 30 and 90 days."""
+        _, start, end = evaluation_range("90d")
+        versions = [s.version for s in version_evaluation(agent, start, end)][:2] or [""]
+        query = urlencode({"a": versions[-1], "b": versions[0]})
+        detail = reverse("agent-detail", args=[agent.pk])
+        compare = reverse("agent-compare", args=[agent.pk])
+        return [
+            (f"agent page, 30 days, {agent.name}", f"{detail}?range=30d"),
+            (f"agent page, 90 days, {agent.name}", f"{detail}?range=90d"),
+            (f"compare {versions[-1]} / {versions[0]}, 30 days", f"{compare}?{query}&range=30d"),
+            (f"compare {versions[-1]} / {versions[0]}, 90 days", f"{compare}?{query}&range=90d"),
+        ]

@@ -193,7 +193,9 @@ class Command(BaseCommand):
                 words = " ".join(rng.choice(WORDS) for _ in range(12))
                 inv = Invocation(
                     id=next_inv, project=project, trace_id=f"bench-{i:08d}", agent=agent,
-                    agent_version=f"1.{i % 4}", name=f"{rng.choice(WORDS)} ticket {i}",
+                    # Four versions per agent, so version comparisons have two sides.
+                    agent_version=f"1.{(i // len(agents)) % 4}",
+                    name=f"{rng.choice(WORDS)} ticket {i}",
                     status=status, category=category, started_at=created,
                     ended_at=created + timedelta(seconds=1 + i % 120), input_tokens=tokens_in,
                     output_tokens=tokens_out, cost_usd=cost, step_count=1, created_at=created,
