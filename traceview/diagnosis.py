@@ -94,7 +94,11 @@ def invocation_classify(invocation_id: int) -> Diagnosis | None:
         )
     # Outside the diagnosis's transaction, so issue rows are not locked while it is written;
     # grouping is idempotent, so a retried classification regroups without counting twice.
-    invocation_group(invocation_id, steps=canonical.steps)
+    if verdict.category or invocation.category:
+        # Only a failure joins an issue, and only an invocation that was one can be in one to
+        # leave: most invocations succeed and skip grouping's reads.
+        invocation_group(invocation_id, steps=canonical.steps, invocation=invocation,
+                         diagnosis=diagnosis)
     return diagnosis
 
 

@@ -229,15 +229,26 @@ def invocation_root_cause(
     return cause
 
 
-def invocation_group(invocation_id: int, steps: list[StepData] | None = None) -> Issue | None:
+def invocation_group(
+    invocation_id: int,
+    steps: list[StepData] | None = None,
+    invocation: Invocation | None = None,
+    diagnosis: Diagnosis | None = None,
+) -> Issue | None:
     """Put a classified invocation into its issue, creating the issue on first sight. Safe to run
     twice and from several workers at once: the invocation is counted once; reclassified to
-    another root cause, it moves; no longer failed, it leaves its issue."""
-    try:
-        invocation = Invocation.objects.select_related("agent", "diagnosis").get(id=invocation_id)
-        diagnosis = invocation.diagnosis
-    except (Invocation.DoesNotExist, Diagnosis.DoesNotExist):
-        return None
+    another root cause, it moves; no longer failed, it leaves its issue.
+
+    The classifier passes the invocation (with its agent) and the diagnosis it just wrote, which
+    are otherwise read here."""
+    if invocation is None or diagnosis is None:
+        try:
+            invocation = Invocation.objects.select_related("agent", "diagnosis").get(
+                id=invocation_id
+            )
+            diagnosis = invocation.diagnosis
+        except (Invocation.DoesNotExist, Diagnosis.DoesNotExist):
+            return None
     if not diagnosis.category:
         _invocation_ungroup(invocation_id)
         return None
@@ -273,8 +284,8 @@ def invocation_group(invocation_id: int, steps: list[StepData] | None = None) ->
             if issue.assignee_id:
                 _activity(issue, None, "assigned", assignee=_username(issue.assignee))
             webhook_enqueue(issue, "issue.created")
+        # Refreshes the issue itself when it changes it.
         _issue_after_occurrence(issue, invocation, seen_at)
-    issue.refresh_from_db()
     return issue
 
 
