@@ -202,6 +202,9 @@ def agents_processor(live_server, key):
     yield processor
     set_trace_processors([])
     processor.shutdown()
+    # Its HTTP client keeps a connection alive, which holds a live-server thread and that
+    # thread's database connection open until the test database cannot be dropped.
+    exporter.close()
 
 
 def test_it_accepts_the_openai_agents_exporter(agents_processor, key):

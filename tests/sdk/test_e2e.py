@@ -277,6 +277,9 @@ def test_it_accepts_the_openai_agents_exporter_pointed_at_traceview(server):
         processor.force_flush()
     finally:
         set_trace_processors([])
+        processor.shutdown()
+        # A kept-alive HTTP connection would hold a live-server thread's database connection.
+        exporter.close()
     stored = server.read(server.find("zero-code-bot"))
     assert {s["kind"] for s in stored["steps"]} >= {"agent", "llm"}
 
