@@ -142,19 +142,20 @@ def test_it_reclassifies_when_new_data_arrives(live_server, api_key, celery_work
 
 
 def test_it_classifies_the_rest_of_a_batch_when_one_invocation_fails(project, monkeypatch):
-    # Runs the real task body in-process; the broken invocation is left for the sweep.
-    from traceview import tasks
+    # Runs the real task body in-process: the batch fails as a whole, then each invocation is
+    # classified alone; the broken one is left for the sweep.
+    from traceview import diagnosis, tasks
 
     ok = Invocation.objects.create(project=project, trace_id="fine", status="ok")
     broken = Invocation.objects.create(project=project, trace_id="broken", status="ok")
-    real = tasks.invocation_classify
+    real = diagnosis.classify
 
-    def flaky(inv_id):
-        if inv_id == broken.id:
+    def flaky(canonical):
+        if canonical.trace_id == "broken":
             raise ValueError("a rule crashed")
-        return real(inv_id)
+        return real(canonical)
 
-    monkeypatch.setattr(tasks, "invocation_classify", flaky)
+    monkeypatch.setattr(diagnosis, "classify", flaky)
     assert tasks.classify_invocations.apply(args=[[broken.id, ok.id]]).get() == 2
     assert Diagnosis.objects.filter(invocation=ok).exists()
     assert not Diagnosis.objects.filter(invocation=broken).exists()

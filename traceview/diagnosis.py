@@ -7,6 +7,7 @@ period) and its data changed since it was last classified.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,12 +15,14 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from traceview.classify import Diagnosis as Verdict
 from traceview.classify import classify
 from traceview.models import Diagnosis, Invocation, InvocationSearch
-from traceview.queries import agent_depth, invocation_canonical
+from traceview.queries import agent_depth, invocations_canonical
 from traceview.scope import scope_audit
 from traceview.scope_audit import scope_violation_rows, scope_violations_write
 from traceview.search import search_document
+from traceview.trace import InvocationData
 from traceview.triage import invocation_group
 
 log = logging.getLogger(__name__)
@@ -29,77 +32,106 @@ STALE_ENQUEUE = timedelta(minutes=10)
 
 
 def invocation_classify(invocation_id: int) -> Diagnosis | None:
-    """Classify the invocation as it is now, and audit its tool calls against its agent's scope
-    (traceview.scope). Safe to run twice and concurrently: the result is stored only if no newer
-    data arrived while the rules ran."""
-    try:
-        invocation = Invocation.objects.select_related("agent").get(id=invocation_id)
-    except Invocation.DoesNotExist:
-        return None
-    version = invocation.data_version
-    canonical = invocation_canonical(invocation)
-    status = invocation.status
-    if status == "running":
-        # Complete by silence: it never reported an end, so judge it by its steps.
-        status = "error" if any(s.status == "error" for s in canonical.steps) else "ok"
-        canonical.status = status
-    verdict = classify(canonical)
-    depth = agent_depth(canonical.steps)
-    agent = invocation.agent
-    # No agent or no scope: no query at all, unless there are earlier violations to remove.
-    violations = (
-        scope_audit(canonical.steps, agent.allowed_tools, agent.confirm_tools) if agent else []
+    """Classify one invocation (see invocations_classify); its diagnosis, or None when nothing
+    was stored."""
+    return invocations_classify([invocation_id]).get(invocation_id)
+
+
+@dataclass
+class _Result:
+    invocation: Invocation
+    canonical: InvocationData
+    verdict: Verdict
+    status: str
+    depth: int
+    violations: list
+
+
+def invocations_classify(invocation_ids: list[int]) -> dict[int, Diagnosis]:
+    """Classify invocations as they are now, and audit their tool calls against their agents'
+    scopes (traceview.scope). Safe to run twice and concurrently: a result is stored only if no
+    newer data arrived while the rules ran. Returns the diagnoses stored, by invocation id.
+
+    The lot costs a few queries (load, steps, one search and one diagnosis upsert) plus one
+    conditional UPDATE per invocation, and grouping for failures only, which is what lets a
+    worker keep up with ingest."""
+    invocations = list(
+        Invocation.objects.select_related("agent").filter(id__in=invocation_ids).order_by("id")
     )
-    had = invocation.scope_violation_count
+    canonicals = invocations_canonical(invocations)
+    results = []
+    for invocation in invocations:
+        canonical = canonicals[invocation.id]
+        status = invocation.status
+        if status == "running":
+            # Complete by silence: it never reported an end, so judge it by its steps.
+            status = "error" if any(s.status == "error" for s in canonical.steps) else "ok"
+            canonical.status = status
+        agent = invocation.agent
+        results.append(_Result(
+            invocation, canonical, classify(canonical), status, agent_depth(canonical.steps),
+            scope_audit(canonical.steps, agent.allowed_tools, agent.confirm_tools)
+            if agent else [],
+        ))
+    stored: list[_Result] = []
     with transaction.atomic():
-        # The count guard: after a scope re-audit rewrote the violations read above, this write
-        # would replace the wrong rows (traceview.scope_audit).
-        updated = Invocation.objects.filter(
-            id=invocation_id, data_version=version, scope_violation_count=had
-        ).update(
-            classified_version=version,
-            scope_violation_count=len(violations),
-            status=status,
-            category=verdict.category or "",
-            depth=depth,
-            completed_at=F("completed_at") if invocation.completed_at else timezone.now(),
-        )
-        if not updated:
-            # Newer data arrived, and its ingest made the invocation due again; or a scope
-            # re-audit rewrote its violations meanwhile, and the sweep enqueues it again.
-            return None
-        if violations or had:
-            scope_violations_write(
-                [invocation_id] if had else [], scope_violation_rows(invocation, violations)
+        for r in results:
+            invocation = r.invocation
+            # The version guard drops a verdict on stale data (the newer data's ingest made the
+            # invocation due again); the count guard one whose violations a scope re-audit
+            # rewrote meanwhile (the sweep enqueues it again).
+            updated = Invocation.objects.filter(
+                id=invocation.id, data_version=invocation.data_version,
+                scope_violation_count=invocation.scope_violation_count,
+            ).update(
+                classified_version=invocation.data_version,
+                scope_violation_count=len(r.violations),
+                status=r.status,
+                category=r.verdict.category or "",
+                depth=r.depth,
+                completed_at=F("completed_at") if invocation.completed_at else timezone.now(),
             )
-        # Upserts (INSERT ... ON CONFLICT): one statement each, where update_or_create takes a
-        # locking read, a write and two savepoints.
+            if updated:
+                stored.append(r)
+        # Only what had or has violations is written: most invocations cost no query here.
+        scope_violations_write(
+            [r.invocation.id for r in stored if r.invocation.scope_violation_count],
+            [row for r in stored for row in scope_violation_rows(r.invocation, r.violations)],
+        )
+        # Upserts (INSERT ... ON CONFLICT): one statement each for the lot, where
+        # update_or_create takes a locking read, a write and two savepoints per row.
         InvocationSearch.objects.bulk_create(
-            [InvocationSearch(invocation_id=invocation_id, document=search_document(canonical))],
+            [InvocationSearch(invocation_id=r.invocation.id, document=search_document(r.canonical))
+             for r in stored],
             update_conflicts=True, unique_fields=["invocation"], update_fields=["document"],
         )
-        diagnosis = Diagnosis(
-            invocation_id=invocation_id,
-            category=verdict.category or "",
-            root_span_id=(verdict.root_step or "")[:128],
-            confidence=round(float(verdict.confidence), 3),
-            evidence=[e.as_dict() for e in verdict.evidence],
-            ruleset=verdict.ruleset,
-            classified_at=timezone.now(),
-        )
+        now = timezone.now()
+        diagnoses = {
+            r.invocation.id: Diagnosis(
+                invocation_id=r.invocation.id,
+                category=r.verdict.category or "",
+                root_span_id=(r.verdict.root_step or "")[:128],
+                confidence=round(float(r.verdict.confidence), 3),
+                evidence=[e.as_dict() for e in r.verdict.evidence],
+                ruleset=r.verdict.ruleset,
+                classified_at=now,
+            )
+            for r in stored
+        }
         Diagnosis.objects.bulk_create(
-            [diagnosis], update_conflicts=True, unique_fields=["invocation"],
+            list(diagnoses.values()), update_conflicts=True, unique_fields=["invocation"],
             update_fields=["category", "root_span_id", "confidence", "evidence", "ruleset",
                            "classified_at"],
         )
-    # Outside the diagnosis's transaction, so issue rows are not locked while it is written;
+    # Outside the diagnoses' transaction, so issue rows are not locked while they are written;
     # grouping is idempotent, so a retried classification regroups without counting twice.
-    if verdict.category or invocation.category:
-        # Only a failure joins an issue, and only an invocation that was one can be in one to
-        # leave: most invocations succeed and skip grouping's reads.
-        invocation_group(invocation_id, steps=canonical.steps, invocation=invocation,
-                         diagnosis=diagnosis)
-    return diagnosis
+    for r in stored:
+        if r.verdict.category or r.invocation.category:
+            # Only a failure joins an issue, and only an invocation that was one can be in one
+            # to leave: most invocations succeed and skip grouping's reads.
+            invocation_group(r.invocation.id, steps=r.canonical.steps, invocation=r.invocation,
+                             diagnosis=diagnoses[r.invocation.id])
+    return diagnoses
 
 
 def invocations_due(limit: int = 1000) -> list[int]:

@@ -323,40 +323,50 @@ _BLANK_IS_NONE = {
 
 
 def invocation_canonical(invocation: Invocation) -> InvocationData:
-    """Load an invocation with every step and payload as the classifier reads it: one query,
-    plain rows (the worker does this for every invocation, so no model instances)."""
+    """Load an invocation with every step and payload as the classifier reads it."""
+    return invocations_canonical([invocation])[invocation.id]
+
+
+def invocations_canonical(invocations: list[Invocation]) -> dict[int, InvocationData]:
+    """Load invocations (with their agents) and every step and payload of theirs as the
+    classifier reads them: one query for all, plain rows (the worker does this for every
+    invocation, so no model instances)."""
+    datas = {}
+    for invocation in invocations:
+        datas[invocation.id] = InvocationData(
+            trace_id=invocation.trace_id,
+            agent=invocation.agent.name if invocation.agent else None,
+            agent_version=invocation.agent_version or None,
+            name=invocation.name or None,
+            status=invocation.status,
+            started_at=invocation.started_at,
+            ended_at=invocation.ended_at,
+            input=invocation.input,
+            output=invocation.output,
+            attributes=invocation.attributes or {},
+            input_tokens=invocation.input_tokens,
+            output_tokens=invocation.output_tokens,
+            cost_usd=invocation.cost_usd,
+            budgets=invocation.agent.budgets() if invocation.agent else {},
+        )
+    if not datas:
+        return datas
     rows = (
-        Step.objects.filter(invocation=invocation)
-        .order_by("started_at", "seq", "id")
-        .values_list(*_CANONICAL_STEP_FIELDS,
+        Step.objects.filter(invocation_id__in=list(datas))
+        .order_by("invocation_id", "started_at", "seq", "id")
+        .values_list("invocation_id", *_CANONICAL_STEP_FIELDS,
                      *(f"payload__{f}" for f in _CANONICAL_PAYLOAD_FIELDS))
     )
     names = _CANONICAL_STEP_FIELDS + _CANONICAL_PAYLOAD_FIELDS
-    data = InvocationData(
-        trace_id=invocation.trace_id,
-        agent=invocation.agent.name if invocation.agent else None,
-        agent_version=invocation.agent_version or None,
-        name=invocation.name or None,
-        status=invocation.status,
-        started_at=invocation.started_at,
-        ended_at=invocation.ended_at,
-        input=invocation.input,
-        output=invocation.output,
-        attributes=invocation.attributes or {},
-        input_tokens=invocation.input_tokens,
-        output_tokens=invocation.output_tokens,
-        cost_usd=invocation.cost_usd,
-        budgets=invocation.agent.budgets() if invocation.agent else {},
-    )
-    for row in rows:
+    for invocation_id, *row in rows:
         values = dict(zip(names, row, strict=True))
         for key in _BLANK_IS_NONE:
             if not values[key]:
                 values[key] = None
         values["attributes"] = values["attributes"] or {}
         values["events"] = values["events"] or []
-        data.steps.append(StepData(**values))
-    return data
+        datas[invocation_id].steps.append(StepData(**values))
+    return datas
 
 
 def projects_for_user(user) -> QuerySet[Project]:

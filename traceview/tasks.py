@@ -7,7 +7,12 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from traceview.diagnosis import invocation_classify, invocations_due, invocations_mark_enqueued
+from traceview.diagnosis import (
+    invocation_classify,
+    invocations_classify,
+    invocations_due,
+    invocations_mark_enqueued,
+)
 from traceview.rollups import rollups_refresh
 from traceview.scope_audit import agent_scope_reaudit
 from traceview.triage import DeliveryFailed, webhook_deliver
@@ -19,10 +24,17 @@ log = logging.getLogger(__name__)
 def classify_invocations(self, invocation_ids: list[int]) -> int:
     """Classify several invocations: one message per ingest request, not one per invocation.
 
-    Each id stands alone: a transient database error retries only the ids it hit (with
+    The batch is classified together (a few queries for the lot). If that fails, each id is
+    classified alone, so that a transient database error retries only the ids it hit (with
     backoff), and a bug in one invocation is logged and left for the sweep instead of stopping
     the rest of the batch.
     """
+    try:
+        invocations_classify(invocation_ids)
+        return len(invocation_ids)
+    except Exception:
+        log.warning("classifying %d invocations together failed; one at a time",
+                    len(invocation_ids), exc_info=True)
     transient = []
     for inv_id in invocation_ids:
         try:

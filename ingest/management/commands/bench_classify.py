@@ -1,13 +1,15 @@
 """How many invocations one process classifies per second.
 
-    python manage.py bench_classify [--steps 30] [--n 2000] [--db-n 300] [--seed 7]
+    python manage.py bench_classify [--steps 30] [--n 2000] [--db-n 300] [--batch 50] [--seed 7]
 
 Two figures for invocations of `--steps` steps (an agent span, then model calls and tool calls
 with realistic payloads; a quarter of them fail in one of several ways):
 
 - pure: `traceview.classify.classify` over canonical invocations in memory;
-- stored: `traceview.diagnosis.invocation_classify` on the database, the worker's whole path
-  (load the invocation, its steps and payloads; classify; store the diagnosis). The invocations
+- stored: `traceview.diagnosis.invocations_classify` on the database, the worker's whole path
+  (load the invocations, their steps and payloads; classify; store the diagnoses; group the
+  failures), once with one invocation a task (an ingest request that completed one trace) and
+  once with `--batch` a task (the sweep, or an exporter batching many traces). The invocations
   are stored in a scratch project inside a transaction that is rolled back afterwards.
 
 Both run in this one process, so each is a per-process (per worker) rate. The target is >= 200/s.
@@ -25,7 +27,7 @@ from django.db import transaction
 
 from ingest.store import invocations_store
 from traceview.classify import classify
-from traceview.diagnosis import invocation_classify
+from traceview.diagnosis import invocations_classify
 from traceview.models import Invocation, Project
 from traceview.trace import InvocationData, StepData
 
@@ -102,9 +104,12 @@ class Command(BaseCommand):
         parser.add_argument("--n", type=int, default=2000, help="invocations for the pure path")
         parser.add_argument("--db-n", type=int, default=300,
                             help="invocations for the stored path")
+        parser.add_argument("--batch", type=int, default=50,
+                            help="invocations a task for the second stored figure "
+                                 "(the sweep sends 50)")
         parser.add_argument("--seed", type=int, default=7)
 
-    def handle(self, steps, n, db_n, seed, **options):
+    def handle(self, steps, n, db_n, batch, seed, **options):
         r = random.Random(seed)
         invocations = [bench_invocation(r, k, steps) for k in range(n)]
         begin = time.perf_counter()
@@ -118,17 +123,26 @@ class Command(BaseCommand):
         if db_n <= 0:
             return
         stored = [bench_invocation(r, n + k, steps) for k in range(db_n)]
+        for size in (1, batch):
+            rate = self._stored_rate(stored, size)
+            self.stdout.write(
+                f"stored, {size} invocation{'s' if size > 1 else ''} a task: {rate:,.0f} "
+                f"invocations/s per process ({len(stored)} invocations of {steps} steps, "
+                "database included)"
+            )
+
+    def _stored_rate(self, stored: list[InvocationData], size: int) -> float:
+        """Classify the stored invocations `size` at a time, as tasks of that size would."""
         try:
             with transaction.atomic():
                 project = Project.objects.create(name=f"bench-{time.time_ns()}")
                 invocations_store(project, stored)
                 ids = list(Invocation.objects.filter(project=project).values_list("id", flat=True))
                 begin = time.perf_counter()
-                for inv_id in ids:
-                    invocation_classify(inv_id)
+                for start in range(0, len(ids), size):
+                    invocations_classify(ids[start : start + size])
                 rate = len(ids) / (time.perf_counter() - begin)
                 raise _Rollback
         except _Rollback:
             pass
-        self.stdout.write(f"stored invocation_classify: {rate:,.0f} invocations/s per process "
-                          f"({len(ids)} invocations of {steps} steps, database included)")
+        return rate
