@@ -59,6 +59,7 @@ class Command(BaseCommand):
             (f"dashboards, 30 days, agent {agent.name}",
              f"/dashboards/?range=30d&agent={agent.name}"),
             *self._evaluation_urls(agent),
+            *self._violation_urls(project, agent),
         ]
         for label, url in views:
             times = []
@@ -106,4 +107,41 @@ class Command(BaseCommand):
             (f"agent page, 90 days, {agent.name}", f"{detail}?range=90d"),
             (f"compare {versions[-1]} / {versions[0]}, 30 days", f"{compare}?{query}&range=30d"),
             (f"compare {versions[-1]} / {versions[0]}, 90 days", f"{compare}?{query}&range=90d"),
+        ]
+
+    def _violation_urls(self, project, agent) -> list[tuple[str, str]]:
+        """The scope-violations page over one violation per bench invocation (1,000,000 by
+        default), inserted in one statement on first use: first page, the page after, one kind,
+        one agent. Another process's rows are not touched."""
+        from django.db import connection
+
+        from traceview.models import ScopeViolation
+        from traceview.scope_audit import PAGE_SIZE
+        from traceview.scope_views import _cursor_encode
+
+        if not ScopeViolation.objects.filter(project=project).exists():
+            if connection.vendor != "postgresql":
+                return []
+            started = time.perf_counter()
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO traceview_scopeviolation (project_id, invocation_id, agent_id, "
+                    "span_id, tool_name, kind, occurred_at, detected_at) "
+                    "SELECT project_id, id, agent_id, 'tool-1', 'tool-' || (id %% 7), "
+                    "CASE WHEN id %% 3 = 0 THEN 'unconfirmed' ELSE 'not_allowed' END, "
+                    "created_at, now() FROM traceview_invocation WHERE project_id = %s",
+                    [project.id],
+                )
+                cursor.execute("ANALYZE traceview_scopeviolation")
+            self.stdout.write(f"scope violations created in {time.perf_counter() - started:.1f} s")
+        total = ScopeViolation.objects.filter(project=project).count()
+        newest = ScopeViolation.objects.filter(project=project).order_by(
+            "-occurred_at", "-id")[PAGE_SIZE - 1]
+        after = _cursor_encode((newest.occurred_at, newest.id))
+        label = f"scope violations ({total:,})"
+        return [
+            (f"{label}, first page", "/scope-violations/"),
+            (f"{label}, next page", f"/scope-violations/?after={after}"),
+            (f"{label}, kind unconfirmed", "/scope-violations/?kind=unconfirmed"),
+            (f"{label}, agent {agent.name}", f"/scope-violations/?agent={agent.pk}"),
         ]
