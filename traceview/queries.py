@@ -179,16 +179,7 @@ def invocation_page(
     # Going back ("before" the cursor) walks the other way and reverses the page afterwards.
     walk_desc = descending if direction != "before" else not descending
     if value is not None:
-        if walk_desc:
-            # The redundant `<=` gives the planner a plain range on the index; the OR alone
-            # would not be an index condition.
-            qs = qs.filter(sort_key__lte=value).filter(
-                Q(sort_key__lt=value) | Q(sort_key=value, id__lt=last_id)
-            )
-        else:
-            qs = qs.filter(sort_key__gte=value).filter(
-                Q(sort_key__gt=value) | Q(sort_key=value, id__gt=last_id)
-            )
+        qs = keyset_after(qs, "sort_key", value, last_id, walk_desc)
     order = ("-sort_key", "-id") if walk_desc else ("sort_key", "id")
     rows = list(qs.order_by(*order)[: size + 1])
     more = len(rows) > size
@@ -325,6 +316,17 @@ _BLANK_IS_NONE = {
 def invocation_canonical(invocation: Invocation) -> InvocationData:
     """Load an invocation with every step and payload as the classifier reads it."""
     return invocations_canonical([invocation])[invocation.id]
+
+
+def keyset_after(qs: QuerySet, field: str, value, last_id: int, descending: bool) -> QuerySet:
+    """The rows after (value, last_id) in (field, id) order, descending or ascending: the
+    keyset step of a paginated list."""
+    op = "lt" if descending else "gt"
+    # The redundant `<=` (or `>=`) gives the planner a plain range on the index; the OR alone
+    # would not be an index condition.
+    return qs.filter(**{f"{field}__{op}e": value}).filter(
+        Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": last_id})
+    )
 
 
 def invocations_canonical(invocations: list[Invocation]) -> dict[int, InvocationData]:

@@ -29,6 +29,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from traceview.models import Agent, Invocation, Project, ScopeViolation, Step
+from traceview.queries import keyset_after
 from traceview.scope import Violation, scope_audit, scope_patterns
 from traceview.trace import StepData
 
@@ -284,15 +285,7 @@ def scope_violation_page(
         base = base.filter(occurred_at__lt=end)
     cursor, descending = (before, False) if before and not after else (after, True)
     if cursor is not None:
-        at, last_id = cursor
-        if descending:
-            base = base.filter(occurred_at__lte=at).filter(
-                Q(occurred_at__lt=at) | Q(occurred_at=at, id__lt=last_id)
-            )
-        else:
-            base = base.filter(occurred_at__gte=at).filter(
-                Q(occurred_at__gt=at) | Q(occurred_at=at, id__gt=last_id)
-            )
+        base = keyset_after(base, "occurred_at", *cursor, descending)
     order = ("-occurred_at", "-id") if descending else ("occurred_at", "id")
     if agent := filters.get("agent"):
         parts = [base.filter(agent=agent, project_id__in=allowed)]
