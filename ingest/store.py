@@ -94,8 +94,13 @@ def clean(value: Any) -> Any:
     return value
 
 
+def _agent_key(name: str | None) -> str:
+    """An agent name as stored: cleaned and cut to the column, whichever format sent it."""
+    return clean(name)[: Agent._meta.get_field("name").max_length] if name else ""
+
+
 def _agents_for(project: Project, names: Iterable[str]) -> dict[str, Agent]:
-    names = {n for n in names if n}
+    names = {_agent_key(n) for n in names} - {""}
     if not names:
         return {}
     found = {a.name: a for a in Agent.objects.filter(project=project, name__in=names)}
@@ -381,7 +386,7 @@ def _merge_invocation(row: Invocation, data: InvocationData, agents: dict[str, A
     # parent) is the invocation's; any other only fills the gap until that arrives.
     carries_root = any(not s.parent_span_id for s in data.steps)
     if data.agent and (row.agent_id is None or carries_root):
-        row.agent = agents.get(data.agent)
+        row.agent = agents.get(_agent_key(data.agent))
     for field, length in (("agent_version", 100), ("name", 500)):
         value = getattr(data, field)
         if value is not None:

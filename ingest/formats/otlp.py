@@ -779,7 +779,7 @@ def _apply_root(inv: InvocationData, step: StepData, fields: SpanFields, span: O
     named = span.attributes.get("gen_ai.agent.name") or span.attributes.get("agent.name")
     agent = named if isinstance(named, str) and named else _service_name(span.resource)
     if agent:
-        inv.agent = agent[:200]
+        inv.agent = agent
     if inv.name is None and step.name:
         inv.name = step.name[:500]
     if fields.version and inv.agent_version is None:

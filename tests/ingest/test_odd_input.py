@@ -26,7 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from tests.ingest.test_conformance import rows
-from traceview.models import ApiKey, Invocation, Step
+from traceview.models import Agent, ApiKey, Invocation, Step
 
 TRACE = "5b8efff798038103d269b633813fc60c"
 ROOT, CHILD = "eee19b7ec3c1b174", "eee19b7ec3c1b173"
@@ -401,3 +401,15 @@ def test_it_never_answers_500_to_langfuse_batches(langfuse, project, body):
     r = langfuse.post("/api/public/ingestion", json.dumps(body),
                       content_type="application/json")
     assert r.status_code in (207, 400), (r.status_code, r.content[:500])
+
+
+def test_it_stores_an_overlong_agent_name_cut_to_fit_as_one_agent(langfuse, project):
+    # Langfuse names the agent after the trace; PostgreSQL enforces the column's 200 characters.
+    name = "support\x00" + "x" * 300
+    for trace_id in ("lf-long-1", "lf-long-2"):
+        batch = [{"id": trace_id, "type": "trace-create", "timestamp": "2026-01-01T00:00:00Z",
+                  "body": {"id": trace_id, "name": name}}]
+        assert post_batch(langfuse, batch).status_code == 207
+    [agent] = Agent.objects.filter(project=project)
+    assert len(agent.name) == 200 and "\x00" not in agent.name
+    assert set(Invocation.objects.values_list("agent", flat=True)) == {agent.id}
