@@ -208,16 +208,21 @@ def _parse_span(raw: dict, path: str, errors: _Errors) -> tuple[str, StepData] |
 
 
 def _depths(steps: list[StepData]) -> dict[str, int]:
-    """Depth of each step within this request (a parent not in the request counts as a root)."""
+    """Depth of each step within this request (a parent not in the request counts as a root).
+    Each span is walked once: a walk stops at the first ancestor whose depth is known, so a long
+    chain of nested spans costs linear time, and a cycle is cut where it closes."""
     parents = {s.span_id: s.parent_span_id for s in steps}
     depths: dict[str, int] = {}
     for span_id in parents:
-        depth, current, seen = 0, span_id, set()
-        while parents.get(current) in parents and current not in seen:
-            seen.add(current)
+        path, on_path, current = [], set(), span_id
+        while current in parents and current not in depths and current not in on_path:
+            path.append(current)
+            on_path.add(current)
             current = parents[current]
+        depth = depths[current] + 1 if current in depths else 0
+        for node in reversed(path):
+            depths[node] = depth
             depth += 1
-        depths[span_id] = depth
     return depths
 
 

@@ -212,3 +212,13 @@ def test_it_rejects_a_bad_timestamp_and_a_body_without_data():
     assert exc.value.errors == [{"path": "data", "reason": "is required and must be an array"}]
     with pytest.raises(FormatError):
         parse_openai_agents([])
+
+
+def test_it_measures_depth_within_the_request_and_cuts_cycles():
+    from ingest.formats.openai_agents import _depths
+
+    chain = [StepData(f"s{i}", f"s{i - 1}" if i else "outside") for i in range(2000)]
+    depths = _depths(list(reversed(chain)))
+    assert [depths[f"s{i}"] for i in (0, 1, 1999)] == [0, 1, 1999]
+    looped = _depths([StepData("a", "b"), StepData("b", "a"), StepData("c", "a")])
+    assert looped["c"] == looped["a"] + 1 and set(looped.values()) == {0, 1, 2}
