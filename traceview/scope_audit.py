@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from traceview.models import Agent, Invocation, Project, ScopeViolation, Step
@@ -117,12 +117,7 @@ def agent_scope_reaudit(agent_id: int, days: int | None = None) -> int:
     )
     audited, cursor = 0, None
     while True:
-        qs = recent
-        if cursor is not None:
-            at, last_id = cursor
-            qs = qs.filter(created_at__lte=at).filter(
-                Q(created_at__lt=at) | Q(created_at=at, id__lt=last_id)
-            )
+        qs = recent if cursor is None else keyset_after(recent, "created_at", *cursor, True)
         chunk = list(
             qs.order_by("-created_at", "-id").only(
                 "id", "project_id", "agent_id", "created_at", "tool_call_count"
