@@ -3,10 +3,10 @@
     python manage.py reclassify [--project NAME] [--since DATE] [--batch 500]
 
 Each complete invocation (and any already classified) is classified again with
-`invocation_classify`, the same function the worker runs, so its diagnosis, denormalized category
-and ruleset version are replaced. Invocations are read in id order, a batch at a time, so a
-large table is never held in memory; the command prints the count per category and how many
-verdicts (category or root step) changed.
+`invocations_classify`, the same function the worker runs, as many at a time as a sweep task,
+so its diagnosis, denormalized category and ruleset version are replaced. Invocations are read
+in id order, a batch at a time, so a large table is never held in memory; the command prints
+the count per category and how many verdicts (category or root step) changed.
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from traceview.classify import RULESET_VERSION
-from traceview.diagnosis import invocation_classify
+from traceview.diagnosis import invocations_classify
 from traceview.models import Diagnosis, Invocation, Project
+from traceview.tasks import SWEEP_BATCH
 
 
 def _since(value: str) -> datetime:
@@ -71,16 +72,17 @@ class Command(BaseCommand):
                     "invocation_id", "category", "root_span_id"
                 )
             }
-            for inv_id in ids:
-                diagnosis = invocation_classify(inv_id)
-                total += 1
-                if diagnosis is None:
-                    # New data arrived meanwhile; ingest made it due, the worker will take it.
-                    skipped += 1
-                    continue
-                counts[diagnosis.category or "none"] += 1
-                if before.get(inv_id) != (diagnosis.category, diagnosis.root_span_id):
-                    changed += 1
+            for start in range(0, len(ids), SWEEP_BATCH):
+                chunk = ids[start : start + SWEEP_BATCH]
+                stored = invocations_classify(chunk)
+                total += len(chunk)
+                # Not stored: new data arrived meanwhile; ingest made it due, the worker will
+                # take it.
+                skipped += len(chunk) - len(stored)
+                for inv_id, diagnosis in stored.items():
+                    counts[diagnosis.category or "none"] += 1
+                    if before.get(inv_id) != (diagnosis.category, diagnosis.root_span_id):
+                        changed += 1
             self.stdout.write(f"  {total} invocations reclassified ...")
         summary = ", ".join(f"{c} {counts[c]}" for c in sorted(counts)) or "nothing"
         self.stdout.write(f"reclassified {total} invocations with ruleset {RULESET_VERSION}: "
