@@ -18,7 +18,9 @@ def triage_nav(context):
         return {"nav_counts": None}
     here = getattr(request.resolver_match, "url_name", "") or ""
     return {
-        "nav_counts": issue_queue_counts(projects_for_user(user), user),
+        # The queue page computed them already (its htmx polls refresh them out of band).
+        "nav_counts": context.get("nav_counts")
+        or issue_queue_counts(projects_for_user(user), user),
         "here": here,
         "queue": request.GET.get("queue", ""),
     }
