@@ -21,7 +21,7 @@ from traceview.dashboards import (
     top_issues,
     usage_per_agent,
 )
-from traceview.models import Invocation, Project
+from traceview.models import Invocation, Issue, Project
 from traceview.rollups import rollups_refresh
 from traceview.stats import percentile
 
@@ -62,9 +62,16 @@ def test_it_sums_cost_and_tokens_per_agent(project, runs):
 
 
 def test_it_computes_latency_percentiles_per_agent(project, runs):
+    slow = support_run(project, "slow", start=runs)
+    slow.ended_at = slow.steps[0].ended_at = runs + timedelta(seconds=120)
+    store(project, slow)
+    rollups_refresh()
     rows = {r["agent"]: r for r in latency_per_agent(_scope(project))}
-    assert rows["support-bot"]["n"] == 2 and rows["support-bot"]["p50"] == pytest.approx(9)
-    assert rows["support-bot"]["p99"] == pytest.approx(9)
+    bot = rows["support-bot"]
+    # 9 s, 9 s, 120 s: interpolated between closest ranks, as percentile_cont does.
+    assert (bot["n"], bot["p50"], bot["p95"], bot["p99"]) == (
+        3, pytest.approx(9), pytest.approx(9 + 111 * 0.9), pytest.approx(9 + 111 * 0.98))
+    assert (rows["<i>writer</i>"]["n"], rows["<i>writer</i>"]["p95"]) == (1, pytest.approx(9))
     assert percentile([1, 2, 3, 4], 0.5) == 2.5
     assert percentile([1.0, 10.0], 0.99) == pytest.approx(9.91)
     assert percentile([], 0.5) is None
@@ -79,8 +86,10 @@ def test_it_rates_tool_errors_and_budget_breaches(project, runs):
     assert [(t["tool"], t["calls"]) for t in writer if t["tool"] == "lookup_order"] == [
         ("lookup_order", 1)]
     assert [(b["agent"], b["n"]) for b in budget_breaches(_scope(project))] == [("support-bot", 1)]
-    issues = top_issues(_scope(project))
-    assert issues and issues[0]["n"] >= 1 and issues[0]["url"].startswith("/issues/")
+    # The two support-bot failures in range share one issue; the 40-day-old one is out.
+    issue = Issue.objects.get(title="tool: lookup_order · HTTPError")
+    assert [(i["title"], i["n"], i["url"]) for i in top_issues(_scope(project))] == [
+        ("tool: lookup_order · HTTPError", 2, f"/issues/{issue.id}/")]
 
 
 def test_it_renders_the_page_with_chart_links_and_escaped_names(browser_client, project, runs):
@@ -88,6 +97,8 @@ def test_it_renders_the_page_with_chart_links_and_escaped_names(browser_client, 
     body = response.content.decode()
     assert response.status_code == 200
     assert "<i>writer</i>" not in body
+    # Present, escaped: in the agent choices as HTML, in the figures as JSON.
+    assert "&lt;i&gt;writer&lt;/i&gt;" in body and "\\u003Ci\\u003Ewriter" in body
     start = body.index('id="dashboard-figures"')
     figures = json.loads(body[body.index(">", start) + 1:body.index("</script>", start)])
     budget = figures["budgets"]["data"][0]
@@ -95,15 +106,26 @@ def test_it_renders_the_page_with_chart_links_and_escaped_names(browser_client, 
     assert query["agent"] == ["support-bot"] and query["category"] == ["budget"]
     listed = browser_client.get(budget["customdata"][0]).content.decode()
     assert "fail-2" in listed and "fail-1" not in listed
-    outcome_urls = [u for t in figures["outcomes"]["data"] for u in t["customdata"]]
-    assert all(u.startswith("/?") for u in outcome_urls)
+    bars = {t["name"]: t for t in figures["outcomes"]["data"] if t["type"] == "bar"}
+    assert set(bars) == {"ok", "tool", "budget"}
+    expected = {"ok": ("status", "ok", "ok-1"), "tool": ("category", "tool", "fail-1"),
+                "budget": ("category", "budget", "fail-2")}
+    for name, (key, value, trace) in expected.items():
+        [url] = [u for u, n in zip(bars[name]["customdata"], bars[name]["y"], strict=True) if n]
+        assert parse_qs(urlsplit(url).query)[key] == [value]
+        listed = browser_client.get(url).content.decode()
+        others = {"ok-1", "fail-1", "fail-2"} - {trace}
+        assert trace in listed and not any(o in listed for o in others), name
 
 
 def test_it_shows_only_the_users_projects(browser_client, project, runs):
     other = Project.objects.create(name="beta")
     store(other, support_run(other, "foreign", agent="foreign-bot", start=runs))
-    body = browser_client.get("/dashboards/").content.decode()
-    assert "foreign-bot" not in body
+    rollups_refresh()
+    response = browser_client.get("/dashboards/")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "support-bot" in body and "foreign-bot" not in body
     body = browser_client.get(f"/dashboards/?project={other.id}").content.decode()
     assert "foreign-bot" not in body
 

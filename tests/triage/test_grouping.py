@@ -7,13 +7,13 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connections
 
 from tests.pages_data import T0, store
 from tests.triage.data import tool_failure
 from traceview import triage
 from traceview.diagnosis import invocation_classify
-from traceview.models import Agent, Diagnosis, Invocation, Issue, IssueActivity, IssueInvocation
+from traceview.models import Agent, Diagnosis, Issue, IssueActivity, IssueInvocation
 from traceview.trace import InvocationData, StepData
 from traceview.triage import RootCause, fingerprint, message_normalize, root_cause_signature
 
@@ -239,11 +239,6 @@ def test_it_compares_agent_versions_sensibly():
     assert triage.version_at_least("", "1.0")
 
 
-def test_it_runs_on_the_configured_database():
-    # Both backends are supported; PostgreSQL runs with DATABASE_URL=postgres://...
-    assert connection.vendor in ("sqlite", "postgresql")
-
-
 @pytest.mark.django_db
 def test_it_keeps_invocations_of_other_projects_apart(project, fail):
     from traceview.models import Project
@@ -251,5 +246,5 @@ def test_it_keeps_invocations_of_other_projects_apart(project, fail):
     other = Project.objects.create(name="other")
     fail("t1")
     store(other, tool_failure("t1"))
-    assert Issue.objects.count() == 2
-    assert Invocation.objects.count() == 2
+    assert sorted(Issue.objects.values_list("project__name", "times_seen")) == [
+        ("acme", 1), ("other", 1)]
