@@ -26,6 +26,7 @@ from traceview.evaluation import (
     version_evaluation,
     version_list_url,
 )
+from traceview.filters import outcome_filters
 from traceview.models import Agent
 from traceview.queries import projects_for_user
 from traceview.scope_audit import (
@@ -139,7 +140,7 @@ def agent_compare_view(request, pk: int):
         "process": [d for d in diffs if d.group == "process"],
         "failures": [
             {"diff": d, "urls": [version_list_url(agent, start, end, v,
-                                                  **_failure_filter(d.category))
+                                                  **outcome_filters(d.category))
                                  for v in (a, b)]}
             for d in diffs if d.group == "failures"
         ],
@@ -150,6 +151,3 @@ def agent_compare_view(request, pk: int):
     return render(request, "traceview/agents/agent_compare.html", context)
 
 
-def _failure_filter(kind: str) -> dict:
-    return {"status": "error", "category": "none"} if kind == "unclassified" else {
-        "category": kind}

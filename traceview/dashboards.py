@@ -21,6 +21,7 @@ from django.db.models import F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDay
 from django.urls import reverse
 
+from traceview.filters import outcome_filters
 from traceview.models import (
     Agent,
     InvocationRollup,
@@ -210,11 +211,7 @@ def outcomes_figure(scope: Scope, rows: list[dict]) -> dict:
     for outcome in ("ok", "running", *CATEGORIES, "error"):
         if outcome not in counts:
             continue
-        filters = (
-            {"status": outcome} if outcome in ("ok", "running")
-            else {"status": "error", "category": "none"} if outcome == "error"
-            else {"category": outcome}
-        )
+        filters = outcome_filters("unclassified" if outcome == "error" else outcome)
         traces.append({
             "type": "bar", "name": "failed, unclassified" if outcome == "error" else outcome,
             "x": [_iso(b) for b in buckets], "y": [counts[outcome].get(b, 0) for b in buckets],

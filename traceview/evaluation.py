@@ -63,6 +63,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from traceview.dashboards import RANGES, Scope
+from traceview.filters import outcome_filters
 from traceview.models import Agent, Invocation
 from traceview.rollups import hour_floor
 from traceview.stats import Percentiles, Seconds, percentile
@@ -489,7 +490,7 @@ def format_change(change: float | None, relative: float | None, unit: str) -> st
     return text
 
 
-# --- Figures and benchmarks --------------------------------------------------------------------
+# --- Figures --------------------------------------------------------------------------------
 
 
 def outcome_figure(
@@ -498,11 +499,8 @@ def outcome_figure(
     """Plotly figure: the share of each side's runs that succeeded or failed in each way,
     grouped A beside B; each bar carries the invocation list of what it counts (drawn by
     static/traceview/dashboards.js, which opens it on click)."""
-    outcomes = [
-        ("succeeded", {"status": "ok", "category": "none"}),
-        *((kind, {"category": kind}) for kind in CATEGORIES),
-        (UNCLASSIFIED, {"status": "error", "category": "none"}),
-    ]
+    outcomes = [("succeeded", outcome_filters("ok")),
+                *((kind, outcome_filters(kind)) for kind in FAILURE_KINDS)]
     traces = []
     for side, stats, color in (("A", a, "#9bb5a5"), ("B", b, "#3759d7")):
         counts = [stats.ok, *(stats.failures.get(k, 0) for k in FAILURE_KINDS)]

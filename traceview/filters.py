@@ -11,6 +11,19 @@ from traceview.queries import LIST_SORTS
 from traceview.trace import CATEGORIES, STATUSES
 
 
+def outcome_filters(outcome: str) -> dict[str, str]:
+    """The list filters that select the invocations of one outcome, as the dashboards and the
+    version comparison count them: "ok" (ended ok, no failure found), "running", a failure
+    category, or "unclassified" (failed, no category)."""
+    if outcome == "ok":
+        return {"status": "ok", "category": "none"}
+    if outcome == "running":
+        return {"status": "running"}
+    if outcome == "unclassified":
+        return {"status": "error", "category": "none"}
+    return {"category": outcome}
+
+
 def _choices(values):
     return [(v, v) for v in values]
 
