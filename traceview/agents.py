@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 
 from django import forms
-from django.contrib.auth import get_user_model
 from django.db.models import OuterRef, QuerySet, Subquery
 
 from traceview.models import Agent, Invocation, Project
+from traceview.queries import project_members
 from traceview.trace import BUDGET_FIELDS
 
 
@@ -27,10 +27,6 @@ def agent_list(projects) -> QuerySet[Agent]:
         .annotate(last_seen=Subquery(last_seen.values("created_at")[:1]))
         .order_by("project__name", "name")
     )
-
-
-def project_members(project: Project):
-    return get_user_model().objects.filter(projects=project).order_by("username")
 
 
 def _tool_names(text: str) -> list[str]:
@@ -89,16 +85,13 @@ class AgentForm(forms.ModelForm):
             # carry another project's invocations along.
             del self.fields["project"]
             del self.fields["name"]
-            self.fields["owner"].queryset = project_members(self.instance.project)
+            self.fields["owner"].queryset = project_members([self.instance.project])
         else:
             self.fields["project"].queryset = Project.objects.filter(
                 pk__in=[p.pk for p in projects]
             ).order_by("name")
             self.fields["project"].empty_label = None
-            self.fields["owner"].queryset = (
-                get_user_model().objects.filter(projects__in=projects).distinct()
-                .order_by("username")
-            )
+            self.fields["owner"].queryset = project_members(projects)
         self.fields["owner"].empty_label = "no owner"
 
     def clean(self):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -369,6 +370,14 @@ def invocations_canonical(invocations: list[Invocation]) -> dict[int, Invocation
         values["events"] = values["events"] or []
         datas[invocation_id].steps.append(StepData(**values))
     return datas
+
+
+def project_members(projects) -> QuerySet:
+    """The users of any of `projects` (rows or ids), by user name: the people an issue can be
+    assigned to, or an agent owned by."""
+    return (
+        get_user_model().objects.filter(projects__in=projects).distinct().order_by("username")
+    )
 
 
 def projects_for_user(user) -> QuerySet[Project]:

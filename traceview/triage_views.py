@@ -12,9 +12,9 @@ from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpResponseBadRequest, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -33,7 +33,7 @@ from traceview.models import (
     Step,
     WebhookDelivery,
 )
-from traceview.queries import projects_for_user
+from traceview.queries import project_members, projects_for_user
 from traceview.trace import CATEGORIES
 
 PAGE_SIZE = 50
@@ -49,10 +49,6 @@ IGNORE_CHOICES = {
 
 def _issues(request):
     return Issue.objects.filter(project__in=projects_for_user(request.user))
-
-
-def _members(projects):
-    return get_user_model().objects.filter(projects__in=projects).distinct().order_by("username")
 
 
 def _int(value) -> int | None:
@@ -112,7 +108,7 @@ def _queue_context(request, source) -> dict:
         "category_counts": [(c, counts[c]) for c in CATEGORIES],
         "query": urlencode(query),
         "agents": Agent.objects.filter(project__in=projects).order_by("name"),
-        "members": _members(projects),
+        "members": project_members(projects),
         "ignore_choices": IGNORE_CHOICES,
     }
 
@@ -141,7 +137,7 @@ def issue_bulk_view(request):
     elif action == "assign":
         assignee_id = _int(request.POST.get("assignee"))
         if assignee_id is not None:
-            options["assignee"] = _members(projects_for_user(request.user)).filter(
+            options["assignee"] = project_members(projects_for_user(request.user)).filter(
                 id=assignee_id
             ).first()
             if options["assignee"] is None:
@@ -195,7 +191,7 @@ def _issue_context(request, issue: Issue, **extra) -> dict:
         "issue": issue,
         "samples": [(inv, steps.get(inv.id, [])) for inv in samples],
         "versions": triage.issue_versions(issue),
-        "members": _members([issue.project_id]),
+        "members": project_members([issue.project_id]),
         "activities": issue.activities.select_related("actor").order_by("-created_at", "-id")[:50],
         "comments": issue.comments.select_related("author").order_by("created_at", "id"),
         "deliveries": WebhookDelivery.objects.filter(issue=issue).order_by("-created_at")[:10],
@@ -228,7 +224,7 @@ def issue_action_view(request, pk: int):
             assignee_id = _int(request.POST.get("assignee"))
             assignee = None
             if assignee_id is not None:
-                assignee = _members([issue.project_id]).filter(id=assignee_id).first()
+                assignee = project_members([issue.project_id]).filter(id=assignee_id).first()
                 if assignee is None:
                     raise ValueError("That user is not a member of this project.")
             triage.issue_assign(issue, assignee, request.user, version)
@@ -278,20 +274,21 @@ def issue_comment_view(request, pk: int):
 # --- Corrections ---------------------------------------------------------------------------------
 
 
-def _invocation(request, pk: int) -> Invocation:
-    return get_object_or_404(
-        Invocation.objects.select_related("agent", "project").filter(
-            project__in=projects_for_user(request.user)
-        ),
-        pk=pk,
-    )
+# Root-step choices listed in full up to this many steps; a longer invocation offers its failed
+# steps and the current roots, so a 20,000-step replay does not render 20,000 options.
+ROOT_CHOICES_MAX = 500
 
 
 @login_required
 def invocation_triage_view(request, pk: int):
     """The triage panel of one invocation (its issue, the machine's verdict and the correction):
     loaded into the invocation page, and the target of the correction form."""
-    invocation = _invocation(request, pk)
+    invocation = get_object_or_404(
+        Invocation.objects.select_related("diagnosis", "correction__author").filter(
+            project__in=projects_for_user(request.user)
+        ),
+        pk=pk,
+    )
     error = ""
     if request.method == "POST":
         category = request.POST.get("category", "")
@@ -305,7 +302,9 @@ def invocation_triage_view(request, pk: int):
             error = str(exc)
         if not request.htmx:
             return redirect("invocation-detail", pk=pk)
-    invocation = Invocation.objects.select_related("diagnosis", "correction__author").get(pk=pk)
+        invocation = Invocation.objects.select_related("diagnosis", "correction__author").get(
+            pk=pk
+        )
     diagnosis = correction = None
     try:
         diagnosis = invocation.diagnosis
@@ -316,9 +315,13 @@ def invocation_triage_view(request, pk: int):
     except Correction.DoesNotExist:
         pass
     link = IssueInvocation.objects.filter(invocation=invocation).select_related("issue").first()
+    steps = Step.objects.filter(invocation=invocation)
+    if invocation.step_count > ROOT_CHOICES_MAX:
+        roots = [r.root_span_id for r in (diagnosis, correction) if r and r.root_span_id]
+        steps = steps.filter(Q(status="error") | Q(span_id__in=roots))
     steps = list(
-        Step.objects.filter(invocation=invocation).only("span_id", "name", "kind")
-        .order_by("started_at", "seq", "id")
+        steps.only("span_id", "name", "kind").order_by("started_at", "seq", "id")[
+            :ROOT_CHOICES_MAX]
     )
     return render(
         request,

@@ -168,3 +168,22 @@ def test_it_configures_the_webhook(browser_client, project):
     browser_client.post(f"/projects/{project.id}/webhook/", {"url": ""})
     project.webhook.refresh_from_db()
     assert not project.webhook.is_active
+
+
+def test_it_offers_failed_steps_and_the_root_as_root_choices_of_a_long_invocation(
+    browser_client, project
+):
+    from traceview.trace import StepData
+    from traceview.triage_views import ROOT_CHOICES_MAX
+
+    run = tool_failure("long-run")
+    for i in range(ROOT_CHOICES_MAX):
+        run.steps.append(StepData(f"pad-{i}", "root", kind="llm", name=f"padding {i}",
+                                  started_at=run.steps[-1].started_at, status="ok"))
+    inv = store(project, run)
+    panel = browser_client.get(f"/invocations/{inv.id}/triage/", **HX).content.decode()
+    assert 'value="tool-1"' in panel
+    assert 'value="pad-0"' not in panel and 'value="llm-1"' not in panel
+    short = store(project, tool_failure("short-run"))
+    panel = browser_client.get(f"/invocations/{short.id}/triage/", **HX).content.decode()
+    assert 'value="tool-1"' in panel and 'value="llm-1"' in panel
