@@ -15,6 +15,16 @@ import traceview_sdk
 from .helpers import only, steps_by_name
 
 
+def test_it_sends_run_level_usage_given_in_pieces(ingest_server, sdk_client):
+    with traceview_sdk.invocation(agent="swe-bot", client=sdk_client) as inv:
+        inv.set_usage(input_tokens=1200, cost_usd=0.04)
+        inv.set_usage(output_tokens=300)
+    assert sdk_client.flush(5)
+    stored = only(ingest_server.store())
+    assert (stored["input_tokens"], stored["output_tokens"], stored["cost_usd"]) == (
+        1200, 300, 0.04)
+
+
 def test_it_records_an_invocation_with_nested_steps(ingest_server, sdk_client):
     budget = {"max_steps": 20, "max_cost_usd": 0.5}
     with traceview_sdk.invocation(

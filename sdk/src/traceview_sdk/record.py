@@ -150,15 +150,8 @@ class Step:
         model: str | None = None,
         finish_reason: str | None = None,
     ) -> Step:
-        for key, value in (
-            ("input_tokens", input_tokens),
-            ("output_tokens", output_tokens),
-            ("cost_usd", cost_usd),
-            ("model", model),
-            ("finish_reason", finish_reason),
-        ):
-            if value is not None:
-                self.fields[key] = value
+        _set_given(self.fields, input_tokens=input_tokens, output_tokens=output_tokens,
+                   cost_usd=cost_usd, model=model, finish_reason=finish_reason)
         return self
 
     def set_tool(
@@ -168,15 +161,8 @@ class Step:
         arguments: Any = None,
         result: Any = None,
     ) -> Step:
-        tool = self.fields.setdefault("tool", {})
-        for key, value in (
-            ("name", name),
-            ("call_id", call_id),
-            ("arguments", arguments),
-            ("result", result),
-        ):
-            if value is not None:
-                tool[key] = value
+        _set_given(self.fields.setdefault("tool", {}), name=name, call_id=call_id,
+                   arguments=arguments, result=result)
         return self
 
     def record_error(self, error: Any) -> Step:
@@ -313,13 +299,8 @@ class Invocation:
         cost_usd: float | None = None,
     ) -> Invocation:
         """Run-level usage, for agents that cannot attribute usage to steps."""
-        for key, value in (
-            ("input_tokens", input_tokens),
-            ("output_tokens", output_tokens),
-            ("cost_usd", cost_usd),
-        ):
-            if value is not None:
-                self.usage[key] = value
+        _set_given(self.usage, input_tokens=input_tokens, output_tokens=output_tokens,
+                   cost_usd=cost_usd)
         return self
 
     def native(self) -> tuple[str, dict]:
@@ -549,3 +530,11 @@ def _apply_llm_result(record: dict) -> None:
     for key, value in fields.items():
         if value is not None and (key in ("output", "model") or record.get(key) is None):
             record[key] = value
+
+
+def _set_given(target: dict, **values: Any) -> None:
+    """Copy into `target` the values that were given (not None): a later call adds to an
+    earlier one instead of erasing what it said."""
+    for key, value in values.items():
+        if value is not None:
+            target[key] = value
