@@ -9,3 +9,8 @@ class FormatError(ValueError):
     def __init__(self, errors: list[dict[str, str]]):
         self.errors = errors
         super().__init__("; ".join(f"{e['path'] or '(body)'}: {e['reason']}" for e in errors))
+
+    @classmethod
+    def at(cls, path: str, reason: str) -> FormatError:
+        """The error of one field."""
+        return cls([{"path": path, "reason": reason}])

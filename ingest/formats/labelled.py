@@ -78,10 +78,6 @@ class LabelledTrace:
     source_label: str | None = None  # the dataset's own label, for reports
 
 
-def _fail(path: str, reason: str) -> FormatError:
-    return FormatError([{"path": path, "reason": reason}])
-
-
 def _read_json(path: Path, literal_ok: bool = False) -> Any:
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
@@ -92,23 +88,23 @@ def _read_json(path: Path, literal_ok: bool = False) -> Any:
                 return ast.literal_eval(text)
             except (ValueError, SyntaxError, MemoryError, RecursionError):
                 pass
-        raise _fail(str(path), f"invalid JSON: {exc}") from None
+        raise FormatError.at(str(path), f"invalid JSON: {exc}") from None
 
 
 def _files(path: Path, pattern: str = "*.json") -> list[Path]:
     if path.is_file():
         return [path]
     if not path.is_dir():
-        raise _fail(str(path), "no such file or folder")
+        raise FormatError.at(str(path), "no such file or folder")
     files = sorted(path.rglob(pattern), key=lambda p: (len(p.stem), p.stem, str(p)))
     if not files:
-        raise _fail(str(path), f"no {pattern} files here")
+        raise FormatError.at(str(path), f"no {pattern} files here")
     return files
 
 
 def _one(invocations: list[InvocationData], where: str) -> InvocationData:
     if len(invocations) != 1:
-        raise _fail(where, f"expected one run, found {len(invocations)}")
+        raise FormatError.at(where, f"expected one run, found {len(invocations)}")
     return invocations[0]
 
 
@@ -139,7 +135,7 @@ def agentrx(path: str | Path) -> list[LabelledTrace]:
     runs = _read_json(folder / "tau_dataset_failed.json")
     truth = _read_json(folder / "tau_ground_truth.json")
     if not isinstance(runs, list) or not isinstance(truth, list):
-        raise _fail(str(folder), "expected lists of runs and of ground-truth records")
+        raise FormatError.at(str(folder), "expected lists of runs and of ground-truth records")
     by_id = {str(g.get("trajectory_id")): g for g in truth if isinstance(g, dict)}
     out = []
     for n, run in enumerate(runs):
@@ -193,7 +189,7 @@ def parse_wire(trace: Any, where: str) -> InvocationData:
     if isinstance(trace, dict) and set(trace) == {"format", "body"}:
         fmt, body = trace["format"], trace["body"]
         if fmt not in WIRE_FORMATS:
-            raise _fail(f"{where}.format", "must be one of " + ", ".join(WIRE_FORMATS))
+            raise FormatError.at(f"{where}.format", "must be one of " + ", ".join(WIRE_FORMATS))
         if fmt == "native":
             invocations = parse_native(body if isinstance(body, dict) and (
                 "invocations" in body or "steps" in body) else {"invocations": [body]})
@@ -205,15 +201,17 @@ def parse_wire(trace: Any, where: str) -> InvocationData:
                     orjson.dumps(body), "application/json"
                 )
             except OtlpDecodeError as exc:
-                raise _fail(f"{where}.body", str(exc)) from None
+                raise FormatError.at(f"{where}.body", str(exc)) from None
             if rejected:
-                raise _fail(f"{where}.body", "; ".join(messages) or f"{rejected} spans rejected")
+                raise FormatError.at(
+                    f"{where}.body", "; ".join(messages) or f"{rejected} spans rejected"
+                )
         else:
             invocations = parse_trace_data(fmt, body)
     elif isinstance(trace, dict):
         invocations = parse_native({"invocations": [trace]})
     else:
-        raise _fail(where, "must be a native invocation object or {format, body}")
+        raise FormatError.at(where, "must be a native invocation object or {format, body}")
     return _one(invocations, where)
 
 
@@ -228,13 +226,13 @@ def labelled_jsonl(path: str | Path) -> list[LabelledTrace]:
             try:
                 record = json.loads(line)
             except ValueError as exc:
-                raise _fail(where, f"invalid JSON: {exc}") from None
+                raise FormatError.at(where, f"invalid JSON: {exc}") from None
             if not isinstance(record, dict) or not isinstance(record.get("label"), dict):
-                raise _fail(where, 'expected {"trace": ..., "label": {...}}')
+                raise FormatError.at(where, 'expected {"trace": ..., "label": {...}}')
             label = record["label"]
             category = label["category"] if "category" in label else UNLABELLED
             if category not in (*CATEGORIES, None, OTHER, UNLABELLED):
-                raise _fail(f"{where}.label.category",
+                raise FormatError.at(f"{where}.label.category",
                             "must be planning, tool, context, budget, other or null")
             inv = parse_wire(record.get("trace"), f"{where}.trace")
             # Lines are separate runs even when their senders reused a trace id.
@@ -261,5 +259,5 @@ def load_labelled(fmt: str, path: str | Path) -> list[LabelledTrace]:
         "labelled-jsonl": labelled_jsonl,
     }
     if fmt not in loaders:
-        raise _fail("format", "must be one of " + ", ".join(FORMATS))
+        raise FormatError.at("format", "must be one of " + ", ".join(FORMATS))
     return loaders[fmt](path)

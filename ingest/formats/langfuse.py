@@ -36,13 +36,13 @@ Mapping (batch):
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from ingest.formats.conventions import map_attributes
+from ingest.formats.conventions import as_decimal, as_int, map_attributes
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
-from ingest.formats.values import structured
+from ingest.formats.values import nonblank, structured
 from traceview.trace import InvocationData, StepData
 
 KIND_BY_OBSERVATION_TYPE = {
@@ -66,10 +66,6 @@ class EventError(ValueError):
     """One event that cannot be accepted; the rest of the batch still goes through."""
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _time(body: dict, key: str) -> datetime | None:
     value = body.get(key)
     if value is None:
@@ -80,39 +76,21 @@ def _time(body: dict, key: str) -> datetime | None:
         raise EventError(f"body.{key}: {exc}") from None
 
 
-def _count(value: Any) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return value if isinstance(value, int) and value >= 0 else None
-
-
-def _money(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() and amount >= 0 else None
-
-
 def _usage(body: dict) -> tuple[int | None, int | None, Decimal | None]:
     details = body.get("usageDetails") if isinstance(body.get("usageDetails"), dict) else {}
     usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
-    inp = _count(details.get("input"))
-    out = _count(details.get("output"))
+    inp = as_int(details.get("input"))
+    out = as_int(details.get("output"))
     if inp is None:
-        inp = _count(usage.get("input", usage.get("promptTokens")))
+        inp = as_int(usage.get("input", usage.get("promptTokens")))
     if out is None:
-        out = _count(usage.get("output", usage.get("completionTokens")))
+        out = as_int(usage.get("output", usage.get("completionTokens")))
     costs = body.get("costDetails") if isinstance(body.get("costDetails"), dict) else {}
-    cost = _money(costs.get("total"))
+    cost = as_decimal(costs.get("total"))
     if cost is None:
-        cost = _money(usage.get("totalCost"))
+        cost = as_decimal(usage.get("totalCost"))
     if cost is None:
-        parts = [_money(usage.get("inputCost")), _money(usage.get("outputCost"))]
+        parts = [as_decimal(usage.get("inputCost")), as_decimal(usage.get("outputCost"))]
         if any(p is not None for p in parts):
             cost = sum((p for p in parts if p is not None), Decimal(0))
     return inp, out, cost
@@ -121,18 +99,18 @@ def _usage(body: dict) -> tuple[int | None, int | None, Decimal | None]:
 def _observation_step(body: dict, obs_type: str | None, is_create: bool) -> StepData:
     """One observation body -> a step carrying only the fields the body sent."""
     step = StepData(span_id=body["id"])
-    step.parent_span_id = _text(body.get("parentObservationId"))
-    step.name = _text(body.get("name"))
+    step.parent_span_id = nonblank(body.get("parentObservationId"))
+    step.name = nonblank(body.get("name"))
     step.started_at = _time(body, "startTime")
     step.ended_at = _time(body, "endTime")
     metadata = structured(body.get("metadata"))
     kind = KIND_BY_OBSERVATION_TYPE.get(obs_type) if obs_type else None
     tool_call_id = metadata.get("tool_call_id") if isinstance(metadata, dict) else None
-    if obs_type == "span" and _text(tool_call_id):
+    if obs_type == "span" and nonblank(tool_call_id):
         kind = "tool"
     if obs_type == "span" and not is_create:
         # An update does not say what the observation is; the create (or the store) decides.
-        kind = "tool" if _text(tool_call_id) else None
+        kind = "tool" if nonblank(tool_call_id) else None
     step.kind = kind
     if obs_type == "event" and step.started_at and step.ended_at is None:
         step.ended_at = step.started_at
@@ -149,10 +127,10 @@ def _observation_step(body: dict, obs_type: str | None, is_create: bool) -> Step
     if body.get("completionStartTime") is not None:
         _time(body, "completionStartTime")
         attrs["completion_start_time"] = body["completionStartTime"]
-    step.model = _text(body.get("model"))
+    step.model = nonblank(body.get("model"))
     if kind == "tool":
         step.tool_name = step.name
-        step.tool_call_id = _text(tool_call_id)
+        step.tool_call_id = nonblank(tool_call_id)
         step.tool_arguments = body.get("input")
         step.tool_result = body.get("output")
     else:
@@ -203,7 +181,7 @@ def _merge_step(old: StepData, new: StepData) -> StepData:
 def _trace_fields(inv: InvocationData, body: dict) -> None:
     started_at = _time(body, "timestamp")  # first, so a bad trace changes nothing
     inv.started_at = started_at or inv.started_at
-    if _text(body.get("name")):
+    if nonblank(body.get("name")):
         inv.name = inv.agent = body["name"]
     for key in ("input", "output"):
         if body.get(key) is not None:
@@ -250,7 +228,7 @@ def langfuse_batch_to_invocations(
 
     for i, event in enumerate(batch):
         event_id = event.get("id") if isinstance(event, dict) else None
-        if not _text(event_id):
+        if not nonblank(event_id):
             event_id = f"batch[{i}]"
         try:
             if not isinstance(event, dict):
@@ -261,12 +239,12 @@ def langfuse_batch_to_invocations(
             if kind == "sdk-log":
                 pass
             elif kind == "trace-create":
-                if not _text(payload.get("id")):
+                if not nonblank(payload.get("id")):
                     raise EventError("body.id is required")
                 _trace_fields(invocation(payload["id"]), payload)
             elif kind == "score-create":
                 score = _score(payload)
-                trace_id = _text(payload.get("traceId"))
+                trace_id = nonblank(payload.get("traceId"))
                 # Scores of sessions or dataset runs have no trace here to attach to.
                 if trace_id:
                     inv = invocation(trace_id)
@@ -283,9 +261,9 @@ def langfuse_batch_to_invocations(
                         raise EventError("body.type must be an observation type such as SPAN")
                 else:
                     obs_type = CREATE_TYPES.get(kind) or UPDATE_TYPES[kind]
-                if not _text(payload.get("id")):
+                if not nonblank(payload.get("id")):
                     raise EventError("body.id is required")
-                trace_id = _text(payload.get("traceId"))
+                trace_id = nonblank(payload.get("traceId"))
                 if not trace_id:
                     raise EventError("body.traceId is required")
                 step = _observation_step(payload, obs_type, is_create=kind.endswith("-create"))
@@ -350,7 +328,7 @@ def langfuse_export_to_invocations(data: Any) -> list[InvocationData]:
     if not isinstance(observations, list):
         raise FormatError([{"path": "observations", "reason": "must be an array"}])
     problems = []
-    if not _text(trace.get("id")):
+    if not nonblank(trace.get("id")):
         problems.append({"path": "trace.id", "reason": "is required"})
     inv = InvocationData(trace_id=trace.get("id") or "")
     try:
@@ -362,7 +340,7 @@ def langfuse_export_to_invocations(data: Any) -> list[InvocationData]:
         inv.attributes = {**(inv.attributes or {}), "scores": scores}
     for i, obs in enumerate(observations):
         path = f"observations[{i}]"
-        if not isinstance(obs, dict) or not _text(obs.get("id")):
+        if not isinstance(obs, dict) or not nonblank(obs.get("id")):
             problems.append({"path": f"{path}.id", "reason": "is required"})
             continue
         raw_type = obs.get("type")

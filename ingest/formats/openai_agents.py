@@ -28,8 +28,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ingest.formats.conventions import as_int
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
+from ingest.formats.values import nonblank
 from traceview.trace import InvocationData, StepData
 
 KIND_BY_TYPE = {
@@ -51,16 +53,6 @@ class _Errors(list):
             self.append({"path": path, "reason": reason})
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _count(value: Any) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    return None
-
-
 def _time(raw: dict, key: str, path: str, errors: _Errors) -> datetime | None:
     value = raw.get(key)
     if value is None:
@@ -77,7 +69,7 @@ def _usage_tokens(usage: Any) -> tuple[int | None, int | None]:
         return None, None
     inp = usage.get("input_tokens", usage.get("prompt_tokens"))
     out = usage.get("output_tokens", usage.get("completion_tokens"))
-    return _count(inp), _count(out)
+    return as_int(inp), as_int(out)
 
 
 def _without_nulls(value: Any) -> Any:
@@ -91,7 +83,7 @@ def _apply_span_data(step: StepData, data: dict) -> None:
     kind_type = data["type"]
     step.kind = KIND_BY_TYPE.get(kind_type, "other")
     attrs: dict[str, Any] = {"openai_agents.span_type": kind_type}
-    name = _text(data.get("name"))
+    name = nonblank(data.get("name"))
     if kind_type == "agent":
         step.name = name or "agent"
         step.agent_name = name
@@ -100,7 +92,7 @@ def _apply_span_data(step: StepData, data: dict) -> None:
                 attrs[key] = data[key]
     elif kind_type in ("generation", "transcription", "speech"):
         step.name = kind_type
-        step.model = _text(data.get("model"))
+        step.model = nonblank(data.get("model"))
         step.input = data.get("input")
         step.output = data.get("output")
         if data.get("model_config"):
@@ -125,7 +117,7 @@ def _apply_span_data(step: StepData, data: dict) -> None:
         if data.get("mcp_data") is not None:
             attrs["mcp_data"] = data["mcp_data"]
     elif kind_type == "handoff":
-        source, target = _text(data.get("from_agent")), _text(data.get("to_agent"))
+        source, target = nonblank(data.get("from_agent")), nonblank(data.get("to_agent"))
         step.name = f"handoff to {target}" if target else "handoff"
         step.agent_name = source
         attrs["from_agent"] = source
@@ -143,13 +135,13 @@ def _apply_span_data(step: StepData, data: dict) -> None:
             # in attributes but never as step tokens, which the store sums into totals.
             if "usage" in custom:
                 attrs["usage"] = custom.pop("usage")
-            if _text(custom.get("agent_name")):
+            if nonblank(custom.get("agent_name")):
                 step.agent_name = custom["agent_name"]
             attrs["data"] = custom
         elif custom is not None:
             attrs["data"] = custom
     elif kind_type == "mcp_tools":
-        server = _text(data.get("server"))
+        server = nonblank(data.get("server"))
         step.name = f"list MCP tools {server}" if server else "list MCP tools"
         attrs["server"] = server
         step.output = data.get("result")
@@ -162,21 +154,21 @@ def _apply_span_data(step: StepData, data: dict) -> None:
 def _parse_span(raw: dict, path: str, errors: _Errors) -> tuple[str, StepData] | None:
     span_id, trace_id = raw.get("id"), raw.get("trace_id")
     ok = True
-    if not _text(span_id):
+    if not nonblank(span_id):
         errors.add(f"{path}.id", "is required and must be a non-empty string")
         ok = False
-    if not _text(trace_id):
+    if not nonblank(trace_id):
         errors.add(f"{path}.trace_id", "is required and must be a non-empty string")
         ok = False
     parent = raw.get("parent_id")
-    if parent is not None and not _text(parent):
+    if parent is not None and not nonblank(parent):
         errors.add(f"{path}.parent_id", "must be a non-empty string or null")
         ok = False
     data = raw.get("span_data")
     if not isinstance(data, dict):
         errors.add(f"{path}.span_data", "is required and must be an object")
         ok = False
-    elif not _text(data.get("type")):
+    elif not nonblank(data.get("type")):
         errors.add(f"{path}.span_data.type", "is required and must be a non-empty string")
         ok = False
     error = raw.get("error")
@@ -195,11 +187,11 @@ def _parse_span(raw: dict, path: str, errors: _Errors) -> tuple[str, StepData] |
         step.attributes["metadata"] = raw["metadata"]
     if error is not None:
         step.status = "error"
-        message = _text(error.get("message"))
+        message = nonblank(error.get("message"))
         detail = error.get("data")
         step.error_type = message[:200] if message else "error"
         inner = detail.get("error") if isinstance(detail, dict) else None
-        step.error_message = inner if _text(inner) else message
+        step.error_message = inner if nonblank(inner) else message
         if detail is not None:
             step.attributes["error.data"] = detail
     elif ended is not None:
@@ -270,15 +262,15 @@ def parse_openai_agents(body: Any) -> list[InvocationData]:
             obj = "trace.span" if "span_data" in raw else None
         if obj == "trace":
             trace_id = raw.get("id")
-            if not _text(trace_id):
+            if not nonblank(trace_id):
                 errors.add(f"{path}.id", "is required and must be a non-empty string")
                 continue
             inv = invocation(trace_id)
             attrs = inv.attributes or {}
-            if _text(raw.get("workflow_name")):
+            if nonblank(raw.get("workflow_name")):
                 inv.name = raw["workflow_name"]
                 workflow_names[trace_id] = raw["workflow_name"]
-            if _text(raw.get("group_id")):
+            if nonblank(raw.get("group_id")):
                 attrs["conversation_id"] = raw["group_id"]
             if isinstance(raw.get("metadata"), dict) and raw["metadata"]:
                 attrs["metadata"] = raw["metadata"]

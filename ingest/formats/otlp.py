@@ -51,6 +51,7 @@ import orjson
 from google.protobuf.message import DecodeError
 
 from ingest.formats.conventions import SpanFields, map_attributes
+from ingest.formats.values import nonblank
 from traceview.trace import InvocationData, StepData, truncate
 
 # One reply names the first problems; a flood of identical reasons helps nobody.
@@ -708,19 +709,15 @@ def _set_error(step: StepData, span: OtlpSpan, fields: SpanFields) -> None:
     # The last exception event is the one that ended the span.
     exc = next((e["attributes"] for e in reversed(span.events) if e["name"] == "exception"), {})
     step.error_type = _short(exc.get("exception.type")) or fields.error_type
-    step.error_message = (_str(exc.get("exception.message")) or fields.error_message
+    step.error_message = (nonblank(exc.get("exception.message")) or fields.error_message
                           or span.status_message)
-    step.error_traceback = _str(exc.get("exception.stacktrace")) or fields.error_traceback
+    step.error_traceback = nonblank(exc.get("exception.stacktrace")) or fields.error_traceback
     if step.error_type is None and fields.error_type is None and step.error_message is None:
         step.error_message = "the span ended with status ERROR"
 
 
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _short(value: Any) -> str | None:
-    text = _str(value)
+    text = nonblank(value)
     return text[:200] if text else None
 
 

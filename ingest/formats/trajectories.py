@@ -50,21 +50,17 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from ingest.formats.conventions import as_decimal, as_int
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
-from ingest.formats.values import structured
+from ingest.formats.values import nonblank, structured
 from traceview.trace import InvocationData, StepData
 
 FORMATS = ("otlp-json", "openai-agents", "langfuse", "swe-agent", "openhands", "messages")
 HUMAN_NAMES = {"user", "human", "admin", "customer"}
-
-
-def _fail(path: str, reason: str) -> FormatError:
-    return FormatError([{"path": path, "reason": reason}])
 
 
 def _digest(prefix: str, data: Any) -> str:
@@ -80,26 +76,8 @@ def _trace_ids(prefix: str, runs: list[Any], trace_id: str | None) -> list[str]:
     return [_digest(prefix, run) for run in runs]
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
 def _dict(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
-
-
-def _money(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() and amount >= 0 else None
-
-
-def _count(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _first_line(text: Any, limit: int = 120) -> str | None:
@@ -162,7 +140,7 @@ def detect_format(path: str | Path | None, data: Any) -> str:
             return "messages"
     if name.endswith((".traj", ".traj.json")):
         return "swe-agent"
-    raise _fail("", "unrecognised trace format; expected one of " + ", ".join(FORMATS))
+    raise FormatError.at("", "unrecognised trace format; expected one of " + ", ".join(FORMATS))
 
 
 def read_trace_file(path: str | Path) -> Any:
@@ -176,12 +154,12 @@ def read_trace_file(path: str | Path) -> Any:
                 try:
                     records.append(json.loads(line))
                 except ValueError as exc:
-                    raise _fail(f"line {n}", f"invalid JSON: {exc}") from None
+                    raise FormatError.at(f"line {n}", f"invalid JSON: {exc}") from None
         return records
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise _fail("", f"invalid JSON: {exc}") from None
+        raise FormatError.at("", f"invalid JSON: {exc}") from None
 
 
 def parse_trace_data(fmt: str, data: Any, trace_id: str | None = None) -> list[InvocationData]:
@@ -210,7 +188,7 @@ def parse_trace_data(fmt: str, data: Any, trace_id: str | None = None) -> list[I
                 )
             return invocations
         return langfuse_export_to_invocations(data)
-    raise _fail("", f"no parser here for format {fmt!r}")
+    raise FormatError.at("", f"no parser here for format {fmt!r}")
 
 
 # --- SWE-agent ---------------------------------------------------------------------------------
@@ -246,39 +224,39 @@ def _swe_turns(history: Any, entries: list[dict]) -> list[tuple[list, dict]] | N
 def parse_swe_agent(data: Any, trace_id: str | None = None) -> list[InvocationData]:
     """A SWE-agent .traj file -> one invocation: an llm step and a tool step per entry."""
     if not isinstance(data, dict):
-        raise _fail("", "a .traj file must be a JSON object with a 'trajectory' array")
+        raise FormatError.at("", "a .traj file must be a JSON object with a 'trajectory' array")
     entries = data.get("trajectory")
     if not isinstance(entries, list):
-        raise _fail("trajectory", "is required and must be an array")
+        raise FormatError.at("trajectory", "is required and must be an array")
     info = data.get("info") if data.get("info") is not None else {}
     if not isinstance(info, dict):
-        raise _fail("info", "must be an object")
+        raise FormatError.at("info", "must be an object")
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
-            raise _fail(f"trajectory[{i}]", "must be an object")
+            raise FormatError.at(f"trajectory[{i}]", "must be an object")
         if entry.get("action") is not None and not isinstance(entry["action"], str):
-            raise _fail(f"trajectory[{i}].action", "must be a string")
+            raise FormatError.at(f"trajectory[{i}].action", "must be a string")
     replay = structured(data.get("replay_config"))
     replay = replay if isinstance(replay, dict) else {}
     problem = _dict(replay.get("problem_statement"))
     model_cfg = _dict(_dict(replay.get("agent")).get("model"))
-    model = _text(model_cfg.get("name"))
+    model = nonblank(model_cfg.get("name"))
 
     inv = InvocationData(trace_id=trace_id or _digest("swe-agent", data), agent="swe-agent")
-    inv.name = _text(problem.get("id"))
+    inv.name = nonblank(problem.get("id"))
     stats = info.get("model_stats") if isinstance(info.get("model_stats"), dict) else {}
-    inv.input_tokens = _count(stats.get("tokens_sent"))
-    inv.output_tokens = _count(stats.get("tokens_received"))
-    inv.cost_usd = _money(stats.get("instance_cost"))
+    inv.input_tokens = as_int(stats.get("tokens_sent"))
+    inv.output_tokens = as_int(stats.get("tokens_received"))
+    inv.cost_usd = as_decimal(stats.get("instance_cost"))
     attrs: dict[str, Any] = {}
     if stats.get("api_calls") is not None:
         attrs["api_calls"] = stats["api_calls"]
-    if _text(data.get("environment")):
+    if nonblank(data.get("environment")):
         attrs["environment"] = data["environment"]
     exit_status = info.get("exit_status")
     if exit_status is not None:
         attrs["exit_status"] = exit_status
-    if _text(info.get("submission")):
+    if nonblank(info.get("submission")):
         inv.output = info["submission"]
     inv.attributes = attrs or None
 
@@ -293,13 +271,13 @@ def parse_swe_agent(data: Any, trace_id: str | None = None) -> list[InvocationDa
         llm = StepData(
             span_id=f"llm-{i}", kind="llm", name=model or "model", model=model, status="ok",
             input=seen or None, output=entry.get("response") if entry.get("response") is not None
-            else entry.get("thought"), agent_name=_text(reply.get("agent")), seq=2 * i,
+            else entry.get("thought"), agent_name=nonblank(reply.get("agent")), seq=2 * i,
         )
-        if _text(entry.get("thought")) and entry.get("thought") != entry.get("response"):
+        if nonblank(entry.get("thought")) and entry.get("thought") != entry.get("response"):
             llm.attributes = {"thought": entry["thought"]}
         inv.steps.append(llm)
         action = entry.get("action")
-        if not _text(action) or not action.strip():
+        if not nonblank(action) or not action.strip():
             continue
         tool_name = action.strip().split()[0]
         step_attrs = {}
@@ -313,7 +291,7 @@ def parse_swe_agent(data: Any, trace_id: str | None = None) -> list[InvocationDa
             calls[0], dict) else None
         inv.steps.append(StepData(
             span_id=f"tool-{i}", kind="tool", name=tool_name, tool_name=tool_name,
-            tool_call_id=_text(call_id), tool_arguments=action,
+            tool_call_id=nonblank(call_id), tool_arguments=action,
             tool_result=entry.get("observation"),
             status="ok", agent_name=llm.agent_name, attributes=step_attrs or None, seq=2 * i + 1,
         ))
@@ -349,7 +327,7 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
     metadata = record.get("metadata") if isinstance(record.get("metadata"), dict) else {}
     metrics = record.get("metrics") if isinstance(record.get("metrics"), dict) else {}
     llm_config = metadata.get("llm_config") if isinstance(metadata.get("llm_config"), dict) else {}
-    inv.agent = _text(metadata.get("agent_class")) or "openhands"
+    inv.agent = nonblank(metadata.get("agent_class")) or "openhands"
     attrs: dict[str, Any] = {}
     for key in ("instance_id",):
         if record.get(key) is not None:
@@ -357,13 +335,13 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
     for key in ("max_iterations", "agent_class", "dataset"):
         if metadata.get(key) is not None:
             attrs[key] = metadata[key]
-    if _text(llm_config.get("model")):
+    if nonblank(llm_config.get("model")):
         attrs["model"] = llm_config["model"]
     usage = metrics.get("accumulated_token_usage")
     if isinstance(usage, dict):
-        inv.input_tokens = _count(usage.get("prompt_tokens"))
-        inv.output_tokens = _count(usage.get("completion_tokens"))
-    inv.cost_usd = _money(metrics.get("accumulated_cost"))
+        inv.input_tokens = as_int(usage.get("prompt_tokens"))
+        inv.output_tokens = as_int(usage.get("completion_tokens"))
+    inv.cost_usd = as_decimal(metrics.get("accumulated_cost"))
     latencies = {
         r.get("response_id"): r.get("latency")
         for r in metrics.get("response_latencies") or [] if isinstance(r, dict)
@@ -371,7 +349,7 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
     usages = {
         r.get("response_id"): r for r in metrics.get("token_usages") or [] if isinstance(r, dict)
     }
-    inv.name = _text(record.get("instance_id"))
+    inv.name = nonblank(record.get("instance_id"))
 
     steps_by_event: dict[Any, StepData] = {}
     llm_steps: dict[str, StepData] = {}
@@ -380,16 +358,16 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
     for n, event in enumerate(events):
         epath = f"{path}[{n}]"
         if not isinstance(event, dict):
-            raise _fail(epath, "must be an object")
+            raise FormatError.at(epath, "must be an object")
         event_id = event.get("id")
         if event_id is None or isinstance(event_id, bool | dict | list):
-            raise _fail(f"{epath}.id", "is required (a number or string)")
+            raise FormatError.at(f"{epath}.id", "is required (a number or string)")
         ts = None
         if event.get("timestamp") is not None:
             try:
                 ts = parse_timestamp(event["timestamp"])
             except ValueError as exc:
-                raise _fail(f"{epath}.timestamp", str(exc)) from None
+                raise FormatError.at(f"{epath}.timestamp", str(exc)) from None
         args = structured(event.get("args"))
         args = args if isinstance(args, dict) else {}
         extras = structured(event.get("extras"))
@@ -420,9 +398,9 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
                 step = StepData(
                     span_id=f"event-{event_id}",
                     kind="retrieval" if action == "recall" else "tool",
-                    name=_text(meta.get("function_name")) or action,
-                    tool_name=_text(meta.get("function_name")) or action,
-                    tool_call_id=_text(meta.get("tool_call_id")),
+                    name=nonblank(meta.get("function_name")) or action,
+                    tool_name=nonblank(meta.get("function_name")) or action,
+                    tool_call_id=nonblank(meta.get("tool_call_id")),
                     tool_arguments=args or None,
                     agent_name=source if source != "agent" else None,
                     attributes={"action": action},
@@ -449,11 +427,11 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
         if step is None or step.tool_result is not None or step.kind not in ("tool", "retrieval"):
             meta = structured(event.get("tool_call_metadata"))
             meta = meta if isinstance(meta, dict) else {}
-            tool = _text(meta.get("function_name"))
+            tool = nonblank(meta.get("function_name"))
             step = StepData(
                 span_id=f"event-{event_id}", kind="tool" if observation == "error" or tool
                 else "other", name=tool or str(observation), tool_name=tool,
-                tool_call_id=_text(meta.get("tool_call_id")), started_at=ts, seq=2 * n + 1,
+                tool_call_id=nonblank(meta.get("tool_call_id")), started_at=ts, seq=2 * n + 1,
                 attributes={},
             )
             inv.steps.append(step)
@@ -477,9 +455,9 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
     attrs["final_agent_state"] = final_state
     if not final_state:
         attrs.pop("final_agent_state")
-    if _text(error) or final_state == "error":
+    if nonblank(error) or final_state == "error":
         inv.status = "error"
-        message = error if _text(error) else "the agent stopped in the error state"
+        message = error if nonblank(error) else "the agent stopped in the error state"
         error_type, message = _error_parts(message)
         inv.steps.append(StepData(
             span_id="run-error", kind="other", name="run error", status="error",
@@ -496,7 +474,7 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
 def _openhands_llm(inv, response, event, args, ts, n, latencies, usages, llm_steps) -> None:
     """The model call behind an agent action: one step per model response id."""
     if response is not None:
-        response_id = _text(response.get("id")) or f"event-{event.get('id')}"
+        response_id = nonblank(response.get("id")) or f"event-{event.get('id')}"
         span_id = f"llm-{response_id}"
         if span_id in llm_steps:
             return
@@ -505,11 +483,11 @@ def _openhands_llm(inv, response, event, args, ts, n, latencies, usages, llm_ste
         usage = response.get("usage") if isinstance(response.get("usage"), dict) else None
         usage = usage or usages.get(response_id) or {}
         step = StepData(
-            span_id=span_id, kind="llm", name=_text(response.get("model")) or "llm",
-            model=_text(response.get("model")), output=choice.get("message"),
-            finish_reason=_text(choice.get("finish_reason")),
-            input_tokens=_count(usage.get("prompt_tokens")),
-            output_tokens=_count(usage.get("completion_tokens")), status="ok",
+            span_id=span_id, kind="llm", name=nonblank(response.get("model")) or "llm",
+            model=nonblank(response.get("model")), output=choice.get("message"),
+            finish_reason=nonblank(choice.get("finish_reason")),
+            input_tokens=as_int(usage.get("prompt_tokens")),
+            output_tokens=as_int(usage.get("completion_tokens")), status="ok",
             ended_at=ts, started_at=ts, seq=2 * n,
         )
         latency = latencies.get(response_id)
@@ -517,7 +495,7 @@ def _openhands_llm(inv, response, event, args, ts, n, latencies, usages, llm_ste
             step.started_at = ts - timedelta(seconds=latency)
         llm_steps[span_id] = step
         inv.steps.append(step)
-    elif _text(args.get("thought")):
+    elif nonblank(args.get("thought")):
         inv.steps.append(StepData(
             span_id=f"event-{event.get('id')}-llm", kind="llm", name="thought",
             output=args["thought"], status="ok", started_at=ts, ended_at=ts, seq=2 * n,
@@ -535,8 +513,9 @@ def parse_openhands(data: Any, trace_id: str | None = None) -> list[InvocationDa
     elif isinstance(data, list):
         return [_openhands_run(data, {}, trace_id or _digest("openhands", data), "")]
     else:
-        raise _fail("", "expected an event list, an evaluation record with 'history', or a list "
-                        "of records")
+        raise FormatError.at(
+            "", "expected an event list, an evaluation record with 'history', or a list of records"
+        )
     ids = _trace_ids("openhands", runs, trace_id)
     return [
         _openhands_run(run["history"], run, tid, f"[{n}].history" if len(runs) > 1 else "history")
@@ -556,7 +535,7 @@ def _tool_calls(message: dict) -> list[dict]:
         if not isinstance(call, dict):
             continue
         fn = call.get("function") if isinstance(call.get("function"), dict) else call
-        out.append({"id": _text(call.get("id")), "name": _text(fn.get("name")),
+        out.append({"id": nonblank(call.get("id")), "name": nonblank(fn.get("name")),
                     "arguments": fn.get("arguments")})
     return out
 
@@ -568,20 +547,20 @@ def _is_execution_result(content: Any) -> bool:
 def _messages_run(messages: list, extra: dict, trace_id: str, path: str) -> InvocationData:
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
-            raise _fail(f"{path}[{i}]", "must be an object {role, content}")
-        if not _text(message.get("role")):
-            raise _fail(f"{path}[{i}].role", "is required and must be a non-empty string")
+            raise FormatError.at(f"{path}[{i}]", "must be an object {role, content}")
+        if not nonblank(message.get("role")):
+            raise FormatError.at(f"{path}[{i}].role", "is required and must be a non-empty string")
     inv = InvocationData(trace_id=trace_id)
     # A log is multi-agent when its assistant turns are signed: then a named "user" is an agent.
-    multi_agent = any(m["role"] == "assistant" and _text(m.get("name")) for m in messages)
+    multi_agent = any(m["role"] == "assistant" and nonblank(m.get("name")) for m in messages)
     calls: dict[str, StepData] = {}
     open_calls: list[StepData] = []
     pending_since = 0
     for i, message in enumerate(messages):
-        role, name, content = message["role"], _text(message.get("name")), message.get("content")
+        role, name, content = message["role"], nonblank(message.get("name")), message.get("content")
         span_id = f"msg-{i}"
         if role in ("tool", "function"):
-            call_id = _text(message.get("tool_call_id"))
+            call_id = nonblank(message.get("tool_call_id"))
             step = calls.pop(call_id, None) if call_id else None
             if step is None and not call_id and open_calls:
                 # No id to match on: answer the oldest open call of that name, else the oldest.
@@ -653,12 +632,12 @@ def parse_messages(data: Any, trace_id: str | None = None) -> list[InvocationDat
         runs = [(_message_list(r), r if isinstance(r, dict) else {}) for r in data]
         paths = [f"[{n}]" for n in range(len(runs))]
     elif isinstance(data, list) and not data:
-        raise _fail("", "the message list is empty")
+        raise FormatError.at("", "the message list is empty")
     else:
         if isinstance(data, list):
             bad = next(i for i, m in enumerate(data) if not _is_message(m))
-            raise _fail(f"[{bad}]", "must be a message object with a 'role'")
-        raise _fail("", "expected a list of {role, content} messages or an object with "
+            raise FormatError.at(f"[{bad}]", "must be a message object with a 'role'")
+        raise FormatError.at("", "expected a list of {role, content} messages or an object with "
                         "'messages', 'history' or 'traj'")
     ids = _trace_ids("messages", [r for r, _ in runs], trace_id)
     return [

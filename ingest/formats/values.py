@@ -7,6 +7,11 @@ import json
 from typing import Any
 
 
+def nonblank(value: Any) -> str | None:
+    """A string with something in it, else None."""
+    return value if isinstance(value, str) and value else None
+
+
 def structured(value: Any) -> Any:
     """Lists and dicts that a log kept as JSON text or as a Python repr, read back; anything
     else (or text that is neither) is returned unchanged. literal_eval evaluates literals only,
