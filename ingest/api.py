@@ -20,7 +20,12 @@ from ingest.formats.errors import FormatError
 from ingest.formats.langfuse import langfuse_batch_to_invocations
 from ingest.formats.native import parse_native
 from ingest.formats.openai_agents import parse_openai_agents
-from ingest.formats.otlp import OtlpDecodeError, UnsupportedContentType, otlp_to_invocations
+from ingest.formats.otlp import (
+    OtlpDecodeError,
+    UnsupportedContentType,
+    otlp_is_protobuf,
+    otlp_to_invocations,
+)
 from ingest.store import invocations_store
 
 
@@ -97,8 +102,9 @@ class OtlpTracesView(RawBodyView):
     )
     def post(self, request):
         content_type = request.META.get("CONTENT_TYPE", "")
-        binary = "protobuf" in content_type
         body = read_body(request._request)
+        # Answer in the request's encoding; a type that is neither gets the JSON error.
+        binary = bool(otlp_is_protobuf(body, content_type))
         try:
             invocations, rejected, messages = otlp_to_invocations(body, content_type)
         except UnsupportedContentType as exc:

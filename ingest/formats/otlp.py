@@ -630,18 +630,31 @@ def _json_span(s: Any, where: str, rejects: _Rejects) -> OtlpSpan | None:
 # Entry points
 
 
+PROTOBUF_MEDIA = ("application/x-protobuf", "application/protobuf",
+                  "application/vnd.google.protobuf", "application/octet-stream")
+
+
+def otlp_is_protobuf(body: bytes, content_type: str | None) -> bool | None:
+    """Whether a request body is protobuf (True) or JSON (False) by its Content-Type, None
+    for a type that is neither. Without a Content-Type the first byte tells: a protobuf request
+    starts with field 1 (0x0a), a JSON one with "{" after optional whitespace. The reply uses
+    the same encoding."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in PROTOBUF_MEDIA:
+        return True
+    if media == "application/json" or media.endswith("+json"):
+        return False
+    if not media:
+        return body.lstrip()[:1] != b"{"
+    return None
+
+
 def decode_otlp_traces(body: bytes, content_type: str | None) -> DecodedTraces:
     """Decode an ExportTraceServiceRequest body (already decompressed) into OtlpSpan records."""
+    binary = otlp_is_protobuf(body, content_type)
+    if binary is not None:
+        return _decode_protobuf(body) if binary else _decode_json(body)
     media = (content_type or "").split(";", 1)[0].strip().lower()
-    if media in ("application/x-protobuf", "application/protobuf",
-                 "application/vnd.google.protobuf", "application/octet-stream"):
-        return _decode_protobuf(body)
-    if media == "application/json" or media.endswith("+json"):
-        return _decode_json(body)
-    if not media:
-        # No Content-Type: tell JSON from protobuf by the first byte; a protobuf request
-        # starts with field 1 (0x0a), a JSON one with "{" after optional whitespace.
-        return _decode_json(body) if body.lstrip()[:1] == b"{" else _decode_protobuf(body)
     raise UnsupportedContentType(
         f"Content-Type {media!r} is not supported; send application/x-protobuf or "
         "application/json"

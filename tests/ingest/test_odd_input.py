@@ -142,6 +142,18 @@ def test_it_replaces_invalid_utf8_in_protobuf_strings(api, project):
     assert Step.objects.get(invocation__trace_id=TRACE).name == "tool-\ufffd\ufffdok"
 
 
+@pytest.mark.parametrize("content_type", ["application/octet-stream", ""])
+def test_it_answers_protobuf_sent_as_octet_stream_or_untyped_in_protobuf(
+    api, project, content_type
+):
+    r = post_otlp(api, pb_request().SerializeToString(), content_type=content_type)
+    assert r.status_code == 200, r.content
+    assert r["Content-Type"] == "application/x-protobuf"
+    ExportTraceServiceResponse.FromString(r.content)
+    bad = post_otlp(api, b"\x0a\xff\xff\xff", content_type=content_type)
+    assert bad.status_code == 400 and bad["Content-Type"] == "application/x-protobuf"
+
+
 def test_it_keeps_a_huge_attribute_value_truncated_with_a_marker(api, project):
     huge = "é" * (1024 * 1024 + 5000)
     body = pb_request(attrs=[("input.value", huge)]).SerializeToString()
