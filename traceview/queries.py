@@ -198,20 +198,32 @@ def invocation_page(
     )
 
 
+def cursor_pack(values: list) -> str:
+    """A page cursor: JSON values in URL-safe base64, opaque to the user and short in a URL."""
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def cursor_unpack(cursor: str | None) -> list | None:
+    """The values of a cursor, or None when it does not parse (the caller shows page one)."""
+    if not cursor:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    return values if isinstance(values, list) else None
+
+
 def _cursor_encode(direction: str, row: Invocation, sort: str) -> str:
     value = row.sort_key
     value = value.isoformat() if isinstance(value, datetime) else str(value)
-    raw = json.dumps([direction, value, row.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursor_pack([direction, value, row.id])
 
 
 def _cursor_decode(cursor: str | None, sort: str):
     """(direction, sort value, id) from a cursor; a cursor that does not parse means page one."""
-    if not cursor:
-        return None, None, None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        direction, value, last_id = json.loads(raw)
+        direction, value, last_id = cursor_unpack(cursor)
         if direction not in ("after", "before") or not isinstance(last_id, int):
             raise ValueError(direction)
         if sort in ("newest", "oldest"):
@@ -220,7 +232,7 @@ def _cursor_decode(cursor: str | None, sort: str):
             value = Decimal(value)
         else:
             value = int(value)
-    except (ValueError, TypeError, ArithmeticError, binascii.Error):
+    except (ValueError, TypeError, ArithmeticError):
         return None, None, None
     return direction, value, last_id
 

@@ -4,9 +4,6 @@ required; only the user's projects' violations are listed, and only their agents
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import datetime, timedelta
 
 from django import forms
@@ -17,7 +14,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from traceview.models import Agent, Project
-from traceview.queries import projects_for_user
+from traceview.queries import cursor_pack, cursor_unpack, projects_for_user
 from traceview.scope_audit import KIND_LABELS, scope_violation_page
 from traceview.trace import SCOPE_VIOLATION_KINDS
 
@@ -110,21 +107,18 @@ def scope_violation_list_view(request):
 
 
 def _cursor_encode(key: tuple[datetime, int]) -> str:
-    raw = json.dumps([key[0].isoformat(), key[1]]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return cursor_pack([key[0].isoformat(), key[1]])
 
 
 def _cursor(value: str | None) -> tuple[datetime, int] | None:
     """(occurred_at, id) from a cursor; one that does not parse means the first page."""
-    if not value:
-        return None
     try:
-        at, last_id = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        at, last_id = cursor_unpack(value)
         if not isinstance(last_id, int) or not isinstance(at, str):
             raise ValueError(value)
         at = datetime.fromisoformat(at)
         if timezone.is_naive(at):
             raise ValueError(value)
         return at, last_id
-    except (ValueError, TypeError, binascii.Error):
+    except (ValueError, TypeError):
         return None
