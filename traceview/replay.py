@@ -97,9 +97,6 @@ class Outline:
     def page(self, number: int) -> list[Node]:
         return self.nodes[number * TREE_PAGE_SIZE : (number + 1) * TREE_PAGE_SIZE]
 
-    def page_of(self, node: Node) -> int:
-        return node.index // TREE_PAGE_SIZE
-
     def offset_s(self, node: Node) -> float | None:
         if self.start and node.row.started_at:
             return (node.row.started_at - self.start).total_seconds()

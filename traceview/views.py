@@ -130,14 +130,14 @@ def invocation_detail_view(request, pk: int):
     if target == "step-tree":
         tree_page = min(max(_int(request.GET.get("tree_page")), 0), outline.pages - 1)
     else:
-        tree_page = outline.page_of(node) if node else 0
+        tree_page = node.tree_page if node else 0
     nodes = outline_labels(outline.page(tree_page))
     context.update(
         current=node,
         tree_page=tree_page,
         tree_nodes=nodes,
-        tree_first=tree_page * len(outline.page(0)) + 1 if nodes else 0,
-        tree_last=tree_page * len(outline.page(0)) + len(nodes),
+        tree_first=nodes[0].index + 1 if nodes else 0,
+        tree_last=nodes[-1].index + 1 if nodes else 0,
         tree_prev_url=_tree_url(base_url, tree_page - 1) if tree_page > 0 else None,
         tree_next_url=_tree_url(base_url, tree_page + 1) if tree_page + 1 < outline.pages else None,
         tree_poll_url=_tree_url(base_url, tree_page),
