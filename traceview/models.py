@@ -17,6 +17,7 @@ from traceview.trace import (
     AGENT_CATEGORIES,
     CATEGORIES,
     SCOPE_VIOLATION_KINDS,
+    SCOPE_VIOLATION_LABELS,
     STATUSES,
     STEP_KINDS,
 )
@@ -485,6 +486,14 @@ class ScopeViolation(models.Model):
             models.Index(fields=["project", "-occurred_at", "-id"], name="scope_recent"),
             models.Index(fields=["agent", "-occurred_at", "-id"], name="scope_agent_recent"),
         ]
+
+    @property
+    def kind_short(self) -> str:
+        return self.kind.replace("_", " ")
+
+    @property
+    def kind_label(self) -> str:
+        return SCOPE_VIOLATION_LABELS.get(self.kind, self.kind)
 
 
 # Rollups: what the dashboards read (traceview.rollups). Hourly, per project and agent, kept by a

@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 
 # Invocations re-audited per transaction: one query reads all their steps.
 SCOPE_AUDIT_CHUNK = 500
-KIND_LABELS = {
-    "not_allowed": "outside the allowed tools",
-    "unconfirmed": "called without a preceding human approval",
-}
 
 
 def scope_violation_rows(
@@ -218,10 +214,7 @@ def invocation_scope_violations(invocation: Invocation) -> list[ScopeViolation]:
     """The invocation's violations in the order they happened; no query when it has none."""
     if not invocation.scope_violation_count:
         return []
-    rows = list(invocation.scope_violations.order_by("occurred_at", "id"))
-    for v in rows:
-        v.kind_label = KIND_LABELS.get(v.kind, v.kind)
-    return rows
+    return list(invocation.scope_violations.order_by("occurred_at", "id"))
 
 
 COUNT_CAP = 10_000

@@ -15,7 +15,7 @@ from django.utils.http import urlencode
 
 from traceview.models import Agent, Project
 from traceview.queries import cursor_pack, cursor_unpack, projects_for_user
-from traceview.scope_audit import KIND_LABELS, scope_violation_page
+from traceview.scope_audit import scope_violation_page
 from traceview.trace import SCOPE_VIOLATION_KINDS
 
 
@@ -80,8 +80,6 @@ def scope_violation_list_view(request):
     after = _cursor(request.GET.get("after"))
     before = _cursor(request.GET.get("before")) if after is None else None
     page = scope_violation_page(projects, filters, after=after, before=before)
-    for v in page.rows:
-        v.kind_label = KIND_LABELS.get(v.kind, v.kind)
     base = request.GET.copy()
     for key in ("after", "before"):
         base.pop(key, None)

@@ -21,6 +21,10 @@ CATEGORIES = ("planning", "tool", "context", "budget")
 AGENT_CATEGORIES = ("workflow", "bounded", "open")
 # A tool outside the agent's allowed tools; a tool needing confirmation called without approval.
 SCOPE_VIOLATION_KINDS = ("not_allowed", "unconfirmed")
+SCOPE_VIOLATION_LABELS = {
+    "not_allowed": "outside the allowed tools",
+    "unconfirmed": "called without a preceding human approval",
+}
 # The longest string value kept whole; longer ones keep their head and this visible marker, which
 # names the original length. Parsers may cut first (to bound memory); the store cuts what is left.
 MAX_VALUE_CHARS = 1024 * 1024

@@ -25,7 +25,7 @@ from traceview.queries import (
 )
 from traceview.replay import outline_labels, replay_outline, step_detail
 from traceview.scope_audit import invocation_scope_violations
-from traceview.trace import CATEGORIES
+from traceview.trace import CATEGORIES, SCOPE_VIOLATION_LABELS
 
 
 def _render(request, template: str, context: dict, regions: tuple[str, ...] = ()):
@@ -109,6 +109,7 @@ def invocation_detail_view(request, pk: int):
         "scope_violations": violations,
         "scope_not_allowed": {v.span_id for v in violations if v.kind == "not_allowed"},
         "scope_unconfirmed": {v.span_id for v in violations if v.kind == "unconfirmed"},
+        "scope_labels": SCOPE_VIOLATION_LABELS,
         "diagnosis": diagnosis,
         "root_span_id": diagnosis.root_span_id if diagnosis else "",
         "running": invocation.status == "running",
