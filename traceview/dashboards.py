@@ -191,7 +191,8 @@ def top_issues(scope: Scope, limit: int = 10) -> list[dict]:
 # --- Figures ---------------------------------------------------------------------------------
 
 
-def _layout(title_y: str, **extra) -> dict:
+def chart_layout(title_y: str, **extra) -> dict:
+    """The layout every bar chart of the dashboards and the version comparison shares."""
     return {"barmode": "stack", "margin": {"l": 55, "r": 20, "t": 10, "b": 40}, "height": 280,
             "yaxis": {"title": {"text": title_y}, "rangemode": "tozero"},
             "legend": {"orientation": "h", "y": -0.2}, **extra}
@@ -227,7 +228,7 @@ def outcomes_figure(scope: Scope, rows: list[dict]) -> dict:
         "line": {"color": "#c23434"},
         "customdata": [scope.list_url(b, b + step, status="error") for b in buckets],
     })
-    return {"data": traces, "layout": _layout("invocations", yaxis2={
+    return {"data": traces, "layout": chart_layout("invocations", yaxis2={
         "overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1],
         "showgrid": False})}
 
@@ -247,8 +248,8 @@ def usage_figures(scope: Scope, rows: list[dict]) -> tuple[dict, dict]:
         tokens.append({"type": "bar", "name": agent, "x": x, "customdata": urls, "y": [
             (by.get((agent, b), {}).get("input_tokens") or 0)
             + (by.get((agent, b), {}).get("output_tokens") or 0) for b in buckets]})
-    return ({"data": cost, "layout": _layout("cost (USD)")},
-            {"data": tokens, "layout": _layout("tokens")})
+    return ({"data": cost, "layout": chart_layout("cost (USD)")},
+            {"data": tokens, "layout": chart_layout("tokens")})
 
 
 def latency_figure(scope: Scope, rows: list[dict]) -> dict:
@@ -262,7 +263,7 @@ def latency_figure(scope: Scope, rows: list[dict]) -> dict:
             "customdata": [scope.list_url(agent=r["agent"] if r["agent_id"] else None,
                                           min_duration_s=round(r[q], 3)) for r in rows],
         })
-    layout = _layout("seconds")
+    layout = chart_layout("seconds")
     layout["barmode"] = "group"
     return {"data": traces, "layout": layout}
 
@@ -274,7 +275,7 @@ def tool_errors_figure(scope: Scope, rows: list[dict]) -> dict:
         "text": [f"{r['errors']}/{r['calls']}" for r in rows], "marker": {"color": "#c2410c"},
         # The list has no tool filter: search finds the invocations that called the tool.
         "customdata": [scope.list_url(q=r["tool"], status="error") for r in rows],
-    }], "layout": {**_layout(""), "xaxis": {"tickformat": ".0%", "range": [0, 1]},
+    }], "layout": {**chart_layout(""), "xaxis": {"tickformat": ".0%", "range": [0, 1]},
                    "yaxis": {"automargin": True, "autorange": "reversed"}}}
 
 
@@ -284,7 +285,7 @@ def budget_figure(scope: Scope, rows: list[dict]) -> dict:
         "y": [r["n"] for r in rows], "marker": {"color": "#a16207"},
         "customdata": [scope.list_url(agent=r["agent"] if r["agent_id"] else None,
                                       category="budget") for r in rows],
-    }], "layout": _layout("invocations")}
+    }], "layout": chart_layout("invocations")}
 
 
 def dashboard_data(scope: Scope) -> dict:

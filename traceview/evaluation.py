@@ -62,7 +62,7 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from traceview.dashboards import RANGES, Scope
+from traceview.dashboards import RANGES, Scope, chart_layout
 from traceview.filters import outcome_filters
 from traceview.models import Agent, Invocation
 from traceview.rollups import hour_floor
@@ -518,17 +518,6 @@ def outcome_figure(
                 ],
             }
         )
-    return {
-        "data": traces,
-        "layout": {
-            "barmode": "group",
-            "height": 280,
-            "margin": {"l": 55, "r": 20, "t": 10, "b": 40},
-            "yaxis": {
-                "title": {"text": "share of finished runs"},
-                "tickformat": ".0%",
-                "rangemode": "tozero",
-            },
-            "legend": {"orientation": "h", "y": -0.2},
-        },
-    }
+    layout = chart_layout("share of finished runs", barmode="group")
+    layout["yaxis"]["tickformat"] = ".0%"
+    return {"data": traces, "layout": layout}
