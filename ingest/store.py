@@ -473,7 +473,9 @@ def _store_steps(
     }
     new: list[tuple[int, str, dict, dict]] = []
     changed_steps: dict[int, Step] = {}
-    changed_payloads: list[StepPayload] = []
+    new_payloads: list[StepPayload] = []
+    changed_payloads: dict[int, StepPayload] = {}
+    changed_payload_fields: set[str] = set()
     changed_step_fields: set[str] = set()
     pricer = _Pricer()
     for key, (row, data) in wanted.items():
@@ -523,11 +525,14 @@ def _store_steps(
                 p = current.payload
             except StepPayload.DoesNotExist:
                 p = StepPayload(step=current)
+                new_payloads.append(p)
             for k, v in payload.items():
                 if k == "attributes":
                     v = merge_attributes(p.attributes, v)
-                setattr(p, k, v)
-            changed_payloads.append(p)
+                if getattr(p, k) != v:
+                    setattr(p, k, v)
+                    changed_payload_fields.add(k)
+                    changed_payloads[p.pk] = p
     if new:
         if connection.vendor == "postgresql":
             _copy_new_steps(new)
@@ -535,8 +540,14 @@ def _store_steps(
             _create_new_steps(new)
     if changed_steps:
         Step.objects.bulk_update(list(changed_steps.values()), sorted(changed_step_fields))
-    for p in changed_payloads:
-        p.save()
+    # A retried or re-sent span changes nothing: no write at all. Payloads first seen now are
+    # inserted together, the others updated together on the fields that changed.
+    if new_payloads:
+        StepPayload.objects.bulk_create(new_payloads)
+    created = {p.pk for p in new_payloads}
+    updated = [p for pk, p in changed_payloads.items() if pk not in created]
+    if updated:
+        StepPayload.objects.bulk_update(updated, sorted(changed_payload_fields))
     return len(wanted), deltas
 
 

@@ -183,6 +183,23 @@ def test_it_uses_the_same_number_of_queries_for_two_traces_or_twenty(project):
     assert queries(2, "small-") == queries(20, "large-")
 
 
+def test_it_writes_no_payload_for_a_resent_span_and_merges_a_changed_one(project):
+    def payload_writes(*steps):
+        with CaptureQueriesContext(connection) as ctx:
+            invocations_store(project, [trace("resent", *steps)])
+        return [q["sql"].split()[0] for q in ctx.captured_queries
+                if "traceview_steppayload" in q["sql"]
+                and q["sql"].split()[0] in ("INSERT", "UPDATE")]
+
+    first = [llm(f"s{i}", input={"q": i}, attributes={"a": 1}) for i in range(3)]
+    payload_writes(*first)
+    assert payload_writes(*first) == []
+    # Two spans change: one statement updates both; the attributes merge.
+    assert payload_writes(llm("s0", output="x"), llm("s1", attributes={"b": 2})) == ["UPDATE"]
+    s0, s1 = (Step.objects.get(span_id=s).payload for s in ("s0", "s1"))
+    assert (s0.input, s0.output, s1.attributes) == ({"q": 0}, "x", {"a": 1, "b": 2})
+
+
 def test_it_publishes_one_message_for_all_the_invocations_of_a_request(
     project, monkeypatch, django_capture_on_commit_callbacks
 ):
