@@ -1,7 +1,10 @@
-"""Reading request bodies: a size limit that holds after decompression, and decoding JSON.
+"""Reading request bodies: whole or not at all, a size limit that holds after decompression,
+and decoding JSON.
 
-Every ingest endpoint reads its body through `read_body`, so the limit, the encodings and the
-errors are the same everywhere.
+Every ingest endpoint reads its body through `read_body`, so the framing, the limit, the
+encodings and the errors are the same everywhere. A body that is not read to its declared end
+(a `Content-Length` larger than what arrived, a truncated compressed stream) is a 400: an
+ingest route never answers 2xx for data it did not fully read.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ class UnsupportedEncoding(APIException):
     default_code = "unsupported_encoding"
 
 
+class LengthRequired(APIException):
+    status_code = 411
+    default_code = "length_required"
+
+
 def _limit() -> int:
     return settings.TRACEVIEW_MAX_BODY_BYTES
 
@@ -41,20 +49,57 @@ def _inflate(data: bytes, wbits: int, limit: int) -> bytes:
         raise ParseError(f"the body is not valid compressed data: {exc}") from None
     if len(out) > limit or inflater.unconsumed_tail:
         raise _too_large()
+    if not inflater.eof:
+        raise ParseError(
+            f"the compressed body is truncated: it ends before its end-of-stream marker "
+            f"({len(data)} compressed bytes read)"
+        )
     return out
+
+
+def _read_raw(request, limit: int) -> bytes:
+    """The body as sent, at most limit + 1 bytes, or an error if it did not arrive whole."""
+    meta = request.META
+    codings = [c.strip().lower() for c in meta.get("HTTP_TRANSFER_ENCODING", "").split(",")]
+    if "chunked" in codings:
+        # Django reads a body without Content-Length as empty. A server that de-chunks says
+        # so with wsgi.input_terminated (gunicorn, mod_wsgi; our dev server turns chunked
+        # bodies into plain ones before this point), and its stream ends with the body.
+        if not meta.get("wsgi.input_terminated"):
+            raise LengthRequired(
+                "this server cannot read a chunked body (Transfer-Encoding: chunked); "
+                "send a Content-Length, or run TraceView under gunicorn"
+            )
+        stream, out = meta["wsgi.input"], bytearray()
+        while len(out) <= limit:
+            chunk = stream.read(min(65536, limit + 1 - len(out)))
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+    raw_length = meta.get("CONTENT_LENGTH") or "0"
+    try:
+        declared = int(raw_length)
+    except ValueError:
+        raise ParseError(f"Content-Length {raw_length[:40]!r} is not a number") from None
+    if declared < 0:
+        raise ParseError("Content-Length is negative")
+    if declared > limit:
+        raise _too_large()
+    data = request.read(declared)
+    if len(data) < declared:
+        raise ParseError(
+            f"the body is truncated: {len(data)} of the {declared} bytes that Content-Length "
+            f"declares arrived"
+        )
+    return data
 
 
 def read_body(request) -> bytes:
     """The raw request body, decompressed, or an APIException with the right status."""
     limit = _limit()
     encoding = request.META.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        declared = 0
-    if declared > limit:
-        raise _too_large()
-    data = request.read(limit + 1)
+    data = _read_raw(request, limit)
     if len(data) > limit:
         raise _too_large()
     if encoding in ("", "identity"):

@@ -11,9 +11,15 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.test.testcases import LiveServerThread
 from rest_framework.test import APIClient
 
+from traceview.devserver import LiveTestServer
 from traceview.models import ApiKey, Project
+
+# The live server de-chunks request bodies as gunicorn and nginx do in production, so that
+# clients that stream (Node's OTLP exporters) are tested as they are served.
+LiveServerThread.server_class = LiveTestServer
 
 REPO = Path(__file__).resolve().parent.parent
 

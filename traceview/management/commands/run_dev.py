@@ -10,6 +10,15 @@ import sys
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.core.management.commands.runserver import Command as RunserverCommand
+
+from traceview.devserver import DevWSGIServer
+
+
+class DevRunserver(RunserverCommand):
+    """Django's runserver, reading chunked request bodies as gunicorn does."""
+
+    server_cls = DevWSGIServer
 
 
 class Command(BaseCommand):
@@ -32,7 +41,7 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Celery worker started (pid {worker.pid}).")
         try:
-            call_command("runserver", addrport, use_reloader=False)
+            call_command(DevRunserver(), addrport, use_reloader=False)
         except KeyboardInterrupt:
             pass
         finally:
