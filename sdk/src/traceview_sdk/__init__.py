@@ -14,17 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from .client import Client, configure, get_client
-from .record import (
-    Invocation,
-    Step,
-    agent,
-    current_invocation,
-    current_step,
-    llm,
-    propagate,
-    tool,
-    traced,
-)
+from .decorators import agent, llm, tool, traced
+from .record import Invocation, Step, current_invocation, current_step, propagate
 from .redact import MASK, Redactor
 
 __all__ = [
