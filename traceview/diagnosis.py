@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from traceview.classify import Diagnosis as Verdict
-from traceview.classify import classify
+from traceview.classify.engine import Diagnosis as Verdict
+from traceview.classify.engine import classify
 from traceview.models import Diagnosis, Invocation, InvocationSearch
 from traceview.queries import agent_depth, invocations_canonical
 from traceview.scope import scope_audit

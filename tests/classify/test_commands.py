@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from ingest.store import invocations_store
-from traceview.classify import RULESET_VERSION
+from traceview.classify.engine import RULESET_VERSION
 from traceview.diagnosis import invocation_classify
 from traceview.models import Diagnosis, Invocation, Project
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from traceview.classify import classify
+from traceview.classify.engine import classify
 from traceview.classify.metrics import Outcome, score
 
 from .generator import GENERATORS, generate

@@ -1,7 +1,7 @@
 """The engine's decisions: success, one category per failure, root cause over last symptom."""
 
-from traceview.classify import RULESET_VERSION, classify
 from traceview.classify.base import RULES
+from traceview.classify.engine import RULESET_VERSION, classify
 
 from .builders import Run
 

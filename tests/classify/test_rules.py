@@ -5,8 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from traceview.classify import classify
-from traceview.classify.engine import run_findings
+from traceview.classify.engine import classify, run_findings
 from traceview.classify.helpers import args_key, excerpt, text_of
 from traceview.classify.models_context import context_window
 

@@ -6,7 +6,7 @@ mapping that drops what the rules need shows up as a lost target.
 
 import pytest
 
-from traceview.classify import classify
+from traceview.classify.engine import classify
 from traceview.classify.metrics import Outcome, score
 
 from .generator import generate

@@ -94,12 +94,17 @@ class TraceView:
     tool_steps: list[int]  # positions of tool and retrieval steps
     llm_steps: list[int]
     declared_tools: frozenset[str] | None
+    # What went wrong with a tool step: the tool rules' judgement (classify.tool), handed in by
+    # the engine so that these shared pieces know nothing of the individual rules.
+    tool_problem: Callable[[TraceView, int], ToolProblem | None]
     _texts: dict[tuple[int, str], str] = field(default_factory=dict)
     _problems: dict[int, ToolProblem | None] = field(default_factory=dict)
     _recovered: dict[int, bool] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, inv: InvocationData) -> TraceView:
+    def build(
+        cls, inv: InvocationData, tool_problem: Callable[[TraceView, int], ToolProblem | None]
+    ) -> TraceView:
         steps = inv.ordered_steps()
         pos = {s.span_id: i for i, s in enumerate(steps)}
         root = None
@@ -117,6 +122,7 @@ class TraceView:
             tool_steps=tool_steps,
             llm_steps=llm_steps,
             declared_tools=_declared_tools(inv, steps),
+            tool_problem=tool_problem,
         )
 
     # --- texts -------------------------------------------------------------------------------
@@ -168,9 +174,7 @@ class TraceView:
     def problem(self, i: int) -> ToolProblem | None:
         """What went wrong with tool step `i`, or None when its outcome looks fine."""
         if i not in self._problems:
-            from traceview.classify.tool import tool_problem
-
-            self._problems[i] = tool_problem(self, i)
+            self._problems[i] = self.tool_problem(self, i)
         return self._problems[i]
 
     def recovered(self, i: int) -> bool:

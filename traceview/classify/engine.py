@@ -19,13 +19,41 @@ The decision (docs/classifier.md has the long form):
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from typing import Any
 
 # Importing the rule modules registers their rules, in this order.
-from traceview.classify import Diagnosis, Evidence, budget, context, messages, planning, tool  # noqa: E402,F401,I001
+from traceview.classify import budget, context, messages, planning, tool  # noqa: E402,F401,I001
 from traceview.classify.base import CAUSE, RULES, Finding, TraceView
 from traceview.trace import InvocationData
 
 log = logging.getLogger(__name__)
+
+RULESET_VERSION = "0.2.0"
+
+
+@dataclass(slots=True)
+class Evidence:
+    rule: str
+    step: str | None
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "step": self.step, "detail": self.detail}
+
+
+@dataclass(slots=True)
+class Diagnosis:
+    category: str | None  # planning | tool | context | budget, or None for a success
+    root_step: str | None  # span id as sent
+    confidence: float
+    evidence: list[Evidence] = field(default_factory=list)
+    ruleset: str = RULESET_VERSION
+
+
+def classify(invocation: InvocationData) -> Diagnosis:
+    """The diagnosis of one canonical invocation (steps and the agent's budgets filled in)."""
+    return run_rules(invocation)
 
 STRONG = 0.5
 MAX_EVIDENCE = 12
@@ -35,7 +63,7 @@ CATEGORY_ORDER = {"tool": 0, "planning": 1, "context": 2, "budget": 3}
 
 def run_findings(invocation: InvocationData) -> tuple[TraceView, list[Finding]]:
     """Every rule's findings over `invocation` (for tests and the evaluation command)."""
-    view = TraceView.build(invocation)
+    view = TraceView.build(invocation, tool.tool_problem)
     findings: list[Finding] = []
     for r in RULES:
         try:

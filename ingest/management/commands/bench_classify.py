@@ -26,7 +26,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from ingest.store import invocations_store
-from traceview.classify import classify
+from traceview.classify.engine import classify
 from traceview.diagnosis import invocations_classify
 from traceview.models import Invocation, Project
 from traceview.trace import InvocationData, StepData

@@ -19,7 +19,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from traceview.classify import RULESET_VERSION
+from traceview.classify.engine import RULESET_VERSION
 from traceview.diagnosis import invocations_classify
 from traceview.models import Diagnosis, Invocation, Project
 from traceview.tasks import SWEEP_BATCH
