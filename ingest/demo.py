@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ingest.formats.native import parse_native
-from traceview.trace import InvocationData
+from traceview.core.trace import InvocationData
 
 
 def _ts(base: datetime, seconds: float) -> str:

@@ -31,9 +31,9 @@ from django.db import connection, transaction
 from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
+from traceview.agents.pricing import price_for, prices_load, step_cost, usage_details
+from traceview.core.trace import MAX_VALUE_CHARS, InvocationData, StepData, truncate
 from traceview.models import Agent, Invocation, Project, Step, StepPayload
-from traceview.pricing import price_for, prices_load, step_cost, usage_details
-from traceview.trace import MAX_VALUE_CHARS, InvocationData, StepData, truncate
 
 log = logging.getLogger(__name__)
 
@@ -552,7 +552,7 @@ def _store_steps(
 
 
 class _Pricer:
-    """Prices model calls that came without a cost (traceview.pricing), reading the price table
+    """Prices model calls that came without a cost (agents.pricing), reading the price table
     at most once per request and only if some call needs it.
 
     The cost is computed here, on the step as merged, and stored in the step's cost column, not
@@ -779,7 +779,7 @@ def enqueue_classification(invocation_ids: list[int]) -> None:
     One message per request, not per invocation: publishing costs about a millisecond of CPU in
     the web process, as much as storing the invocation's steps.
     """
-    from traceview.tasks import classify_invocations
+    from traceview.classify.tasks import classify_invocations
 
     try:
         classify_invocations.delay(invocation_ids)

@@ -7,9 +7,9 @@ from decimal import Decimal
 from typing import Any
 
 from ingest.store import invocations_store
-from traceview.diagnosis import invocation_classify
+from traceview.classify.diagnosis import invocation_classify
+from traceview.core.trace import InvocationData, StepData
 from traceview.models import Invocation, Project, Step, StepPayload
-from traceview.trace import InvocationData, StepData
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 

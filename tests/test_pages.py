@@ -11,10 +11,10 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.conftest import post_native
 from tests.pages_data import T0, long_run, store, support_run
-from traceview.diagnosis import invocation_classify
+from traceview.classify.diagnosis import invocation_classify
 from traceview.models import Agent, Invocation, Project
-from traceview.queries import invocation_page
-from traceview.replay import outline_cache_clear
+from traceview.replay.outline import outline_cache_clear
+from traceview.replay.queries import invocation_page
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 

@@ -144,7 +144,7 @@ def test_it_reclassifies_when_new_data_arrives(live_server, api_key, celery_work
 def test_it_classifies_the_rest_of_a_batch_when_one_invocation_fails(project, monkeypatch):
     # Runs the real task body in-process: the batch fails as a whole, then each invocation is
     # classified alone; the broken one is left for the sweep.
-    from traceview import diagnosis, tasks
+    from traceview.classify import diagnosis, tasks
 
     ok = Invocation.objects.create(project=project, trace_id="fine", status="ok")
     broken = Invocation.objects.create(project=project, trace_id="broken", status="ok")

@@ -3,7 +3,7 @@
 from rest_framework.test import APIClient
 
 from tests.conftest import post_native
-from traceview.diagnosis import invocation_classify
+from traceview.classify.diagnosis import invocation_classify
 from traceview.models import ApiKey, Invocation, Project
 
 

@@ -3,8 +3,8 @@ documents, and chart labels that plotly must show as text."""
 
 from types import SimpleNamespace
 
-from traceview.charts import timeline_figure
-from traceview.replay import (
+from traceview.replay.charts import timeline_figure
+from traceview.replay.outline import (
     Node,
     Outline,
     documents_of,

@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from traceview.models import Agent, ApiKey, ModelPrice, Project
+from traceview.agents.models import ModelPrice
+from traceview.core.models import Agent, ApiKey, Project
 
 
 @admin.register(Project)

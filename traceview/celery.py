@@ -8,4 +8,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "traceview.settings")
 
 app = Celery("traceview")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks(["traceview"])
+# Each capability keeps its tasks in its own tasks.py.
+app.autodiscover_tasks(
+    ["traceview.classify", "traceview.triage", "traceview.agents", "traceview.dashboards"]
+)

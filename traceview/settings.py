@@ -157,9 +157,9 @@ TRACEVIEW_MAX_BODY_BYTES = env.int("TRACEVIEW_MAX_BODY_BYTES", default=16 * 1024
 TRACEVIEW_MAX_STEPS_PER_REQUEST = env.int("TRACEVIEW_MAX_STEPS_PER_REQUEST", default=10_000)
 TRACEVIEW_QUIET_PERIOD_S = env.int("TRACEVIEW_QUIET_PERIOD_S", default=30)
 TRACEVIEW_SWEEP_INTERVAL_S = env.float("TRACEVIEW_SWEEP_INTERVAL_S", default=10.0)
-# How often the dashboards' hourly rollups are brought up to date (traceview.rollups).
+# How often the dashboards' hourly rollups are brought up to date (traceview.dashboards.rollups).
 TRACEVIEW_ROLLUP_INTERVAL_S = env.float("TRACEVIEW_ROLLUP_INTERVAL_S", default=60.0)
-# How far back a change of an agent's tool scope re-audits its invocations (traceview.scope_audit).
+# How far back a change of an agent's tool scope re-audits its invocations (agents.scope_audit).
 TRACEVIEW_SCOPE_REAUDIT_DAYS = env.int("TRACEVIEW_SCOPE_REAUDIT_DAYS", default=30)
 
 REST_FRAMEWORK = {
@@ -167,7 +167,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["ingest.auth.HasProjectKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "traceview.api.exception_handler",
+    "EXCEPTION_HANDLER": "traceview.replay.api.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -4,7 +4,11 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
 from ingest import api as ingest_api
-from traceview import agent_views, api, dashboard_views, scope_views, triage_views, views
+from traceview.agents import scope_views
+from traceview.agents import views as agent_views
+from traceview.dashboards import views as dashboard_views
+from traceview.replay import api, views
+from traceview.triage import views as triage_views
 
 urlpatterns = [
     path("", views.invocation_list_view, name="invocation-list"),

@@ -36,7 +36,7 @@ from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_native
 from ingest.formats.trajectories import parse_messages, parse_trace_data
 from traceview.classify.metrics import OTHER, UNLABELLED
-from traceview.trace import CATEGORIES, InvocationData
+from traceview.core.trace import CATEGORIES, InvocationData
 
 FORMATS = ("who-and-when", "agentrx", "bioagent", "labelled-jsonl")
 WIRE_FORMATS = ("native", "otlp-json", "openai-agents", "langfuse", "swe-agent", "openhands",

@@ -43,7 +43,7 @@ from ingest.formats.conventions import as_decimal, as_int, map_attributes
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
 from ingest.formats.values import nonblank, structured
-from traceview.trace import InvocationData, StepData
+from traceview.core.trace import InvocationData, StepData
 
 KIND_BY_OBSERVATION_TYPE = {
     "span": "other",

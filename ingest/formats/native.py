@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ingest.formats.errors import FormatError
-from traceview.trace import STATUSES, STEP_KINDS, InvocationData, StepData
+from traceview.core.trace import STATUSES, STEP_KINDS, InvocationData, StepData
 
 MAX_ID = 128
 

@@ -32,7 +32,7 @@ from ingest.formats.conventions import as_int
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
 from ingest.formats.values import nonblank
-from traceview.trace import InvocationData, StepData
+from traceview.core.trace import InvocationData, StepData
 
 KIND_BY_TYPE = {
     "agent": "agent",

@@ -52,7 +52,7 @@ from google.protobuf.message import DecodeError
 
 from ingest.formats.conventions import SpanFields, map_attributes
 from ingest.formats.values import nonblank
-from traceview.trace import InvocationData, StepData, truncate
+from traceview.core.trace import InvocationData, StepData, truncate
 
 # One reply names the first problems; a flood of identical reasons helps nobody.
 MAX_MESSAGES = 20

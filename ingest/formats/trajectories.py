@@ -57,7 +57,7 @@ from ingest.formats.conventions import as_decimal, as_int
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
 from ingest.formats.values import nonblank, structured
-from traceview.trace import InvocationData, StepData
+from traceview.core.trace import InvocationData, StepData
 
 FORMATS = ("otlp-json", "openai-agents", "langfuse", "swe-agent", "openhands", "messages")
 HUMAN_NAMES = {"user", "human", "admin", "customer"}

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from tests.pages_data import store, support_run
-from traceview.evaluation import version_evaluation
+from traceview.agents.evaluation import version_evaluation
 from traceview.models import Agent, Project
 
 

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from tests.pages_data import store, support_run
-from traceview.dashboards import (
+from traceview.dashboards.charts import (
     Scope,
     budget_breaches,
     invocations_over_time,
@@ -21,9 +21,9 @@ from traceview.dashboards import (
     top_issues,
     usage_per_agent,
 )
+from traceview.dashboards.rollups import rollups_refresh
+from traceview.dashboards.stats import percentile
 from traceview.models import Invocation, Issue, Project
-from traceview.rollups import rollups_refresh
-from traceview.stats import percentile
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.test_pages import rows_of
-from traceview.evaluation import (
+from traceview.agents.evaluation import (
     MIN_RUNS,
     VersionStats,
     evaluation_range,

@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from ingest.store import invocations_store
+from traceview.agents.pricing import Price, price_for, step_cost, usage_details
+from traceview.core.trace import InvocationData, StepData
 from traceview.models import Invocation, ModelPrice, Step
-from traceview.pricing import Price, price_for, step_cost, usage_details
-from traceview.trace import InvocationData, StepData
 
 D = Decimal
 PRICES = [

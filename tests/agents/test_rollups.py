@@ -15,7 +15,13 @@ from django.utils import timezone
 
 from tests.conftest import wait_for
 from tests.pages_data import store, support_run
-from traceview.diagnosis import invocation_classify
+from traceview.classify.diagnosis import invocation_classify
+from traceview.dashboards.rollups import (
+    GROWTH,
+    histogram_percentile,
+    hour_floor,
+    rollups_refresh,
+)
 from traceview.models import (
     Diagnosis,
     Invocation,
@@ -23,12 +29,6 @@ from traceview.models import (
     IssueRollup,
     LatencyRollup,
     ToolRollup,
-)
-from traceview.rollups import (
-    GROWTH,
-    histogram_percentile,
-    hour_floor,
-    rollups_refresh,
 )
 
 

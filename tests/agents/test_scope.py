@@ -1,12 +1,12 @@
-"""The tool-scope rules (traceview.scope), pure: which calls are outside the allowed tools, which
+"""The tool-scope rules (agents.scope), pure: which calls are outside the allowed tools, which
 gated calls lack a preceding human approval, and what the trace counts as an approval."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from traceview.scope import approval_of, scope_audit
-from traceview.trace import StepData
+from traceview.agents.scope import approval_of, scope_audit
+from traceview.core.trace import StepData
 
 T0 = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 

@@ -13,12 +13,12 @@ from django.utils import timezone
 
 from tests.conftest import wait_for
 from tests.pages_data import T0, store
-from traceview import scope_audit
-from traceview.diagnosis import invocation_classify
+from traceview.agents import scope_audit
+from traceview.agents.scope_audit import agent_scope_reaudit, scope_violation_page
+from traceview.agents.tasks import audit_agent_scope
+from traceview.classify.diagnosis import invocation_classify
+from traceview.core.trace import InvocationData, StepData
 from traceview.models import Agent, Invocation, Project, ScopeViolation
-from traceview.scope_audit import agent_scope_reaudit, scope_violation_page
-from traceview.tasks import audit_agent_scope
-from traceview.trace import InvocationData, StepData
 
 XSS = "<script>alert(1)</script>"
 

@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from tests.pages_data import store, support_run
+from traceview.dashboards.rollups import rollups_refresh
 from traceview.models import Agent, Invocation
-from traceview.rollups import rollups_refresh
 
 pytestmark = pytest.mark.browser
 expect = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed").expect

@@ -10,7 +10,7 @@ import pytest
 
 from ingest.store import invocations_store
 from tests.pages_data import T0, long_run, store, support_run
-from traceview.trace import InvocationData, StepData
+from traceview.core.trace import InvocationData, StepData
 
 pytestmark = pytest.mark.browser
 
@@ -160,7 +160,7 @@ def test_it_runs_no_script_from_trace_data(page, project, api):
                              "status": "error", "input": p(4), "attributes": {p(5): p(0)},
                              "started_at": 1767225600, "ended_at": 1767225609, "steps": steps}]}
     assert post_native(api, body).status_code == 202
-    from traceview.diagnosis import invocation_classify
+    from traceview.classify.diagnosis import invocation_classify
     from traceview.models import Invocation
 
     inv = Invocation.objects.get()

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from traceview.trace import InvocationData, StepData
+from traceview.core.trace import InvocationData, StepData
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 

@@ -11,8 +11,8 @@ import pytest
 from django.core.management import call_command
 
 from ingest.store import invocations_store
+from traceview.classify.diagnosis import invocation_classify
 from traceview.classify.engine import RULESET_VERSION
-from traceview.diagnosis import invocation_classify
 from traceview.models import Diagnosis, Invocation, Project
 
 from .builders import Run

@@ -26,7 +26,7 @@ import orjson
 from ingest.formats.native import parse_native
 from ingest.formats.openai_agents import parse_openai_agents
 from ingest.formats.otlp import otlp_to_invocations
-from traceview.trace import InvocationData, StepData
+from traceview.core.trace import InvocationData, StepData
 
 FORMATS = ("native", "otlp-genai", "otlp-openinference", "openai-agents")
 

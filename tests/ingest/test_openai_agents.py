@@ -8,7 +8,7 @@ import pytest
 
 from ingest.formats.errors import FormatError
 from ingest.formats.openai_agents import parse_openai_agents
-from traceview.trace import InvocationData, StepData
+from traceview.core.trace import InvocationData, StepData
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(os.environ.get("TRACEVIEW_FIXTURES", REPO.parent / "shared" / "fixtures"))

@@ -26,7 +26,7 @@ from ingest.formats.otlp import (
     otlp_to_invocations,
     readable_spans_to_invocations,
 )
-from traceview.trace import MAX_VALUE_CHARS
+from traceview.core.trace import MAX_VALUE_CHARS
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(os.environ.get("TRACEVIEW_FIXTURES", REPO.parent / "shared" / "fixtures"))

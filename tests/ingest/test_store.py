@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from ingest import store
 from ingest.store import invocations_store
+from traceview.core.trace import InvocationData, StepData
 from traceview.models import Invocation, Step
-from traceview.trace import InvocationData, StepData
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -203,7 +203,7 @@ def test_it_writes_no_payload_for_a_resent_span_and_merges_a_changed_one(project
 def test_it_publishes_one_message_for_all_the_invocations_of_a_request(
     project, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from traceview.tasks import classify_invocations
+    from traceview.classify.tasks import classify_invocations
 
     published = []
     monkeypatch.setattr(classify_invocations, "delay", published.append)
@@ -219,7 +219,7 @@ def test_it_publishes_one_message_for_all_the_invocations_of_a_request(
 def test_it_leaves_invocations_to_the_sweep_when_the_broker_is_down(
     project, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from traceview.tasks import classify_invocations
+    from traceview.classify.tasks import classify_invocations
 
     def down(*args, **kwargs):
         raise ConnectionError("broker unreachable")

@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from tests.pages_data import T0
-from traceview.trace import InvocationData, StepData
+from traceview.core.trace import InvocationData, StepData
 
 
 def tool_failure(trace_id: str, *, agent: str = "support-bot", version: str = "1.4.0",

@@ -9,9 +9,9 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from traceview import triage
-from traceview.diagnosis import invocation_classify
+from traceview.classify.diagnosis import invocation_classify
 from traceview.models import Correction, Diagnosis, Issue
+from traceview.triage import services as triage
 
 pytestmark = pytest.mark.django_db
 

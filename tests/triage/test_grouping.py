@@ -11,11 +11,16 @@ from django.db import connections
 
 from tests.pages_data import T0, store
 from tests.triage.data import tool_failure
-from traceview import triage
-from traceview.diagnosis import invocation_classify
+from traceview.classify.diagnosis import invocation_classify
+from traceview.core.trace import InvocationData, StepData
 from traceview.models import Agent, Diagnosis, Issue, IssueActivity, IssueInvocation
-from traceview.trace import InvocationData, StepData
-from traceview.triage import RootCause, fingerprint, message_normalize, root_cause_signature
+from traceview.triage import services as triage
+from traceview.triage.services import (
+    RootCause,
+    fingerprint,
+    message_normalize,
+    root_cause_signature,
+)
 
 
 def test_it_normalizes_numbers_ids_hex_uuids_and_timestamps():
@@ -190,10 +195,10 @@ def test_it_makes_one_issue_when_workers_group_the_same_fingerprint_at_once(
     others recover from the unique violation and count into the winner's issue."""
     n = 4
     ids = [store(project, tool_failure(f"race-{i}"), classify=False).id for i in range(n)]
-    from traceview.diagnosis import invocation_classify as classify_only
+    from traceview.classify.diagnosis import invocation_classify as classify_only
 
     # Classify without grouping, so the race below is the grouping alone.
-    monkeypatch.setattr("traceview.diagnosis.invocation_group", lambda _id, **kw: None)
+    monkeypatch.setattr("traceview.classify.diagnosis.invocation_group", lambda _id, **kw: None)
     for inv_id in ids:
         classify_only(inv_id)
     assert Issue.objects.count() == 0

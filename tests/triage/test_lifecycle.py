@@ -12,8 +12,8 @@ from django.db import connections
 from django.utils import timezone
 
 from tests.pages_data import T0
-from traceview import triage
 from traceview.models import Issue, ProjectWebhook, WebhookDelivery
+from traceview.triage import services as triage
 
 pytestmark = pytest.mark.django_db
 

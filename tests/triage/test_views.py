@@ -9,8 +9,8 @@ from django.template.loader import get_template
 
 from tests.pages_data import store
 from tests.triage.data import tool_failure
-from traceview import triage
 from traceview.models import Correction, Issue, Project
+from traceview.triage import services as triage
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -173,8 +173,8 @@ def test_it_configures_the_webhook(browser_client, project):
 def test_it_offers_failed_steps_and_the_root_as_root_choices_of_a_long_invocation(
     browser_client, project
 ):
-    from traceview.trace import StepData
-    from traceview.triage_views import ROOT_CHOICES_MAX
+    from traceview.core.trace import StepData
+    from traceview.triage.views import ROOT_CHOICES_MAX
 
     run = tool_failure("long-run")
     for i in range(ROOT_CHOICES_MAX):

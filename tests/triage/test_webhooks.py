@@ -11,9 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from traceview import triage
 from traceview.models import Issue, WebhookDelivery
-from traceview.tasks import deliver_webhook
+from traceview.triage import services as triage
+from traceview.triage.tasks import deliver_webhook
 
 pytestmark = pytest.mark.django_db
 

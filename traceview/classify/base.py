@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from traceview.classify import helpers
-from traceview.trace import InvocationData, StepData
+from traceview.core.trace import InvocationData, StepData
 
 CAUSE = "cause"
 SYMPTOM = "symptom"

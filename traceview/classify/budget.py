@@ -28,7 +28,7 @@ from typing import Any
 
 from traceview.classify import helpers
 from traceview.classify.base import SYMPTOM, Finding, TraceView, rule
-from traceview.trace import BUDGET_FIELDS
+from traceview.core.trace import BUDGET_FIELDS
 
 _PREFIXES = ("traceview.budget.", "budget.", "agent.budget.", "gen_ai.agent.budget.")
 _ALIASES = {"max_turns": "max_turns", "max_iterations": "max_turns", "max_llm_calls": "max_turns"}

@@ -25,7 +25,7 @@ from typing import Any
 # Importing the rule modules registers their rules, in this order.
 from traceview.classify import budget, context, messages, planning, tool  # noqa: E402,F401,I001
 from traceview.classify.base import CAUSE, RULES, Finding, TraceView
-from traceview.trace import InvocationData
+from traceview.core.trace import InvocationData
 
 log = logging.getLogger(__name__)
 

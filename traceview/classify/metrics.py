@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from traceview.trace import CATEGORIES
+from traceview.core.trace import CATEGORIES
 
 OTHER = "other"
 UNLABELLED = "unlabelled"

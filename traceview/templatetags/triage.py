@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django import template
 
-from traceview.queries import projects_for_user
-from traceview.triage import issue_queue_counts
+from traceview.core.queries import projects_for_user
+from traceview.triage.services import issue_queue_counts
 
 register = template.Library()
 

@@ -5,12 +5,12 @@
 Two figures for invocations of `--steps` steps (an agent span, then model calls and tool calls
 with realistic payloads; a quarter of them fail in one of several ways):
 
-- pure: `traceview.classify.classify` over canonical invocations in memory;
-- stored: `traceview.diagnosis.invocations_classify` on the database, the worker's whole path
-  (load the invocations, their steps and payloads; classify; store the diagnoses; group the
-  failures), once with one invocation a task (an ingest request that completed one trace) and
-  once with `--batch` a task (the sweep, or an exporter batching many traces). The invocations
-  are stored in a scratch project inside a transaction that is rolled back afterwards.
+- pure: `traceview.classify.engine.classify` over canonical invocations in memory;
+- stored: `traceview.classify.diagnosis.invocations_classify` on the database, the worker's
+  whole path (load the invocations, their steps and payloads; classify; store the diagnoses;
+  group the failures), once with one invocation a task (an ingest request that completed one
+  trace) and once with `--batch` a task (the sweep, or an exporter batching many traces). The
+  invocations are stored in a scratch project inside a transaction that is rolled back afterwards.
 
 Both run in this one process, so each is a per-process (per worker) rate. The target is >= 200/s.
 """
@@ -26,10 +26,10 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from ingest.store import invocations_store
+from traceview.classify.diagnosis import invocations_classify
 from traceview.classify.engine import classify
-from traceview.diagnosis import invocations_classify
+from traceview.core.trace import InvocationData, StepData
 from traceview.models import Invocation, Project
-from traceview.trace import InvocationData, StepData
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TOOLS = ["search_docs", "lookup_order", "run_sql", "read_file", "send_email", "get_weather"]

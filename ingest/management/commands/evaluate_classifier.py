@@ -19,8 +19,8 @@ from django.utils import timezone
 from ingest.formats.errors import FormatError
 from ingest.formats.labelled import FORMATS, LabelledTrace, load_labelled
 from ingest.store import invocations_store
+from traceview.classify.diagnosis import invocation_classify
 from traceview.classify.metrics import Outcome, render, score
-from traceview.diagnosis import invocation_classify
 from traceview.models import Invocation, Project, Step
 
 

@@ -22,8 +22,8 @@ from ingest.formats.otlp import (
 )
 from ingest.formats.trajectories import detect_format, parse_trace_data, read_trace_file
 from ingest.store import invocations_store
+from traceview.core.trace import InvocationData
 from traceview.models import Project
-from traceview.trace import InvocationData
 
 FORMATS = ("auto", "otlp-json", "openai-agents", "langfuse", "swe-agent", "openhands", "messages")
 JSON_SUFFIXES = (".json", ".jsonl", ".traj")

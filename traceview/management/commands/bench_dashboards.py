@@ -2,7 +2,7 @@
 
 Reuses the data of `bench_pages` (project "bench-pages", 1,000,000 invocations on PostgreSQL by
 default), creating it through that command when absent. Times the hourly rollups the
-dashboards read (traceview.rollups): a full rebuild, then the refresh the beat task runs each
+dashboards read (dashboards.rollups): a full rebuild, then the refresh the beat task runs each
 minute, with a hundred invocations of the last hours reclassified. Then renders /dashboards/
 with Django's test Client in this process for several time ranges and one agent, and prints the
 minimum and median of --runs timings for each.
@@ -21,9 +21,11 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from traceview.evaluation import evaluation_range, version_evaluation
-from traceview.models import Diagnosis, Invocation, Project, RollupState
-from traceview.rollups import rollups_refresh
+from traceview.agents.evaluation import evaluation_range, version_evaluation
+from traceview.classify.models import Diagnosis
+from traceview.core.models import Invocation, Project
+from traceview.dashboards.models import RollupState
+from traceview.dashboards.rollups import rollups_refresh
 
 PROJECT = "bench-pages"
 
@@ -115,9 +117,9 @@ class Command(BaseCommand):
         one agent. Another process's rows are not touched."""
         from django.db import connection
 
-        from traceview.models import ScopeViolation
-        from traceview.scope_audit import PAGE_SIZE
-        from traceview.scope_views import _cursor_encode
+        from traceview.agents.models import ScopeViolation
+        from traceview.agents.scope_audit import PAGE_SIZE
+        from traceview.agents.scope_views import _cursor_encode
 
         if not ScopeViolation.objects.filter(project=project).exists():
             if connection.vendor != "postgresql":

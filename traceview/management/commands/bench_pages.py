@@ -23,16 +23,9 @@ from django.db.models import Max
 from django.test import Client
 from django.utils import timezone
 
-from traceview.models import (
-    Agent,
-    Diagnosis,
-    Invocation,
-    InvocationSearch,
-    Project,
-    Step,
-    StepPayload,
-)
-from traceview.replay import outline_cache_clear
+from traceview.classify.models import Diagnosis
+from traceview.core.models import Agent, Invocation, InvocationSearch, Project, Step, StepPayload
+from traceview.replay.outline import outline_cache_clear
 
 HELP = """Create (if absent) N invocations and one large invocation, then print server times of
 the list and replay pages (Django test Client, min/median over --runs).

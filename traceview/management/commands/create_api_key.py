@@ -5,7 +5,7 @@ The key is printed once, as the last line of the output; only its hash is stored
 
 from django.core.management.base import BaseCommand
 
-from traceview.models import ApiKey, Project
+from traceview.core.models import ApiKey, Project
 
 
 class Command(BaseCommand):

@@ -19,10 +19,11 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from traceview.classify.diagnosis import invocations_classify
 from traceview.classify.engine import RULESET_VERSION
-from traceview.diagnosis import invocations_classify
-from traceview.models import Diagnosis, Invocation, Project
-from traceview.tasks import SWEEP_BATCH
+from traceview.classify.models import Diagnosis
+from traceview.classify.tasks import SWEEP_BATCH
+from traceview.core.models import Invocation, Project
 
 
 def _since(value: str) -> datetime:

@@ -13,9 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 
-from traceview.agents import AgentForm, agent_list
-from traceview.dashboards import RANGES
-from traceview.evaluation import (
+from traceview.agents.evaluation import (
     METRICS,
     MIN_RELATIVE_CHANGE,
     MIN_RUNS,
@@ -26,15 +24,14 @@ from traceview.evaluation import (
     version_evaluation,
     version_list_url,
 )
-from traceview.filters import outcome_filters
-from traceview.models import Agent
-from traceview.queries import projects_for_user
-from traceview.scope_audit import (
-    agent_scope,
-    agent_scope_reaudit_enqueue,
-    agent_scope_violation_count,
-)
-from traceview.scope_views import scope_violations_url
+from traceview.agents.registry import AgentForm, agent_list
+from traceview.agents.scope_audit import agent_scope, agent_scope_violation_count
+from traceview.agents.scope_views import scope_violations_url
+from traceview.agents.tasks import agent_scope_reaudit_enqueue
+from traceview.core.models import Agent
+from traceview.core.queries import projects_for_user
+from traceview.dashboards.charts import RANGES
+from traceview.replay.filters import outcome_filters
 
 
 @login_required

@@ -21,20 +21,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from traceview import triage
-from traceview.models import (
-    Agent,
+from traceview.classify.models import Diagnosis
+from traceview.core.models import Agent, Invocation, Step
+from traceview.core.queries import project_members, projects_for_user
+from traceview.core.trace import CATEGORIES
+from traceview.triage import services as triage
+from traceview.triage.models import (
     Correction,
-    Diagnosis,
-    Invocation,
     Issue,
     IssueInvocation,
     ProjectWebhook,
-    Step,
     WebhookDelivery,
 )
-from traceview.queries import project_members, projects_for_user
-from traceview.trace import CATEGORIES
 
 PAGE_SIZE = 50
 IGNORE_CHOICES = {

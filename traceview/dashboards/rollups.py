@@ -37,18 +37,17 @@ from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Floor, Greatest, Ln, TruncHour
 from django.utils import timezone
 
-from traceview.models import (
-    Diagnosis,
-    Invocation,
+from traceview.classify.models import Diagnosis
+from traceview.core.models import Invocation, Step
+from traceview.dashboards.models import (
     InvocationRollup,
-    IssueInvocation,
     IssueRollup,
     LatencyRollup,
     RollupState,
-    Step,
     ToolRollup,
 )
-from traceview.stats import Seconds
+from traceview.dashboards.stats import Seconds
+from traceview.triage.models import IssueInvocation
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
-from traceview.models import Invocation, Project
-from traceview.queries import LIST_SORTS
-from traceview.trace import CATEGORIES, STATUSES
+from traceview.core.models import Invocation, Project
+from traceview.core.trace import CATEGORIES, STATUSES
+from traceview.replay.queries import LIST_SORTS
 
 
 def outcome_filters(outcome: str) -> dict[str, str]:

@@ -14,18 +14,15 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 
-from traceview.charts import timeline_figure, usage_figure
-from traceview.filters import InvocationFilter
-from traceview.models import Diagnosis, Invocation
-from traceview.queries import (
-    COUNT_CAP,
-    invocation_category_counts,
-    invocation_page,
-    projects_for_user,
-)
-from traceview.replay import outline_labels, replay_outline, step_detail
-from traceview.scope_audit import invocation_scope_violations
-from traceview.trace import CATEGORIES, SCOPE_VIOLATION_LABELS
+from traceview.agents.scope_audit import invocation_scope_violations
+from traceview.classify.models import Diagnosis
+from traceview.core.models import Invocation
+from traceview.core.queries import projects_for_user
+from traceview.core.trace import CATEGORIES, SCOPE_VIOLATION_LABELS
+from traceview.replay.charts import timeline_figure, usage_figure
+from traceview.replay.filters import InvocationFilter
+from traceview.replay.outline import outline_labels, replay_outline, step_detail
+from traceview.replay.queries import COUNT_CAP, invocation_category_counts, invocation_page
 
 
 def _render(request, template: str, context: dict, regions: tuple[str, ...] = ()):

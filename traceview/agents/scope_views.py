@@ -1,4 +1,4 @@
-"""The scope-violations page: tool calls outside an agent's scope (traceview.scope), newest
+"""The scope-violations page: tool calls outside an agent's scope (traceview.agents.scope), newest
 first, filtered by project, agent, kind and time, each linking to the step in its replay. Login
 required; only the user's projects' violations are listed, and only their agents offered."""
 
@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from traceview.models import Agent, Project
-from traceview.queries import cursor_pack, cursor_unpack, projects_for_user
-from traceview.scope_audit import scope_violation_page
-from traceview.trace import SCOPE_VIOLATION_KINDS
+from traceview.agents.scope_audit import scope_violation_page
+from traceview.core.models import Agent, Project
+from traceview.core.queries import cursor_pack, cursor_unpack, projects_for_user
+from traceview.core.trace import SCOPE_VIOLATION_KINDS
 
 
 class ScopeViolationFilter(forms.Form):

@@ -2,9 +2,9 @@
 
 Pure: `scope_audit(steps, allowed, confirm) -> list[Violation]` over the canonical trace; no
 Django. It reads of each step only its kind, name, tool name, status, start time, sequence number,
-attributes, tool arguments and tool result (what traceview.scope_audit loads to re-audit).
-The classifier path (traceview.diagnosis) and the re-audit after a scope change
-(traceview.scope_audit) both call it; docs/scope-audit.md says the same for users.
+attributes, tool arguments and tool result (what traceview.agents.scope_audit loads to re-audit).
+The classifier path (traceview.classify.diagnosis) and the re-audit after a scope change
+(traceview.agents.scope_audit) both call it; docs/scope-audit.md says the same for users.
 
 The rules:
 
@@ -25,7 +25,7 @@ The rules:
   of a gated tool is never taken for an approval by its name ("confirm_order" in `confirm` is a
   call that needs one).
 * A call of a gated tool (one matching `confirm`) is **unconfirmed** unless an approval comes
-  before it in step order (traceview.trace.step_order_key) that no earlier gated call has used.
+  before it in step order (traceview.core.trace.step_order_key) that no earlier gated call has used.
   The call uses the earliest unused approval that names its tool; failing that, the earliest
   unused one that names no tool. An approval naming other tools does not cover it.
 """
@@ -39,7 +39,7 @@ from datetime import datetime
 from fnmatch import fnmatchcase
 from typing import Any
 
-from traceview.trace import StepData, step_order_key
+from traceview.core.trace import StepData, step_order_key
 
 # Words of a step's name (or tool name) that mark it as a human approval. Names are split on
 # anything but letters and digits and at camelCase boundaries, so "human_approval",
@@ -100,7 +100,7 @@ DECISION_RESULT_KEYS = ("approved", "approve", "granted", "decision", "status")
 class Violation:
     span_id: str
     tool_name: str
-    kind: str  # one of traceview.trace.SCOPE_VIOLATION_KINDS
+    kind: str  # one of traceview.core.trace.SCOPE_VIOLATION_KINDS
     occurred_at: datetime | None
 
 

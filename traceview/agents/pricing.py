@@ -109,7 +109,7 @@ def step_cost(
 
 
 def prices_load() -> list[Price]:
-    from traceview.models import ModelPrice
+    from traceview.agents.models import ModelPrice
 
     return [
         Price(p.pattern, p.effective_from, p.input_per_mtok, p.output_per_mtok,

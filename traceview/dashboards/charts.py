@@ -1,13 +1,13 @@
 """Dashboards: aggregate queries over a time range of invocations, and the plotly figures built
 from them (plain dicts; static/traceview/dashboards.js draws them).
 
-Every query reads the hourly rollups (traceview.rollups), not the invocations: a 30-day range
+Every query reads the hourly rollups (dashboards.rollups), not the invocations: a 30-day range
 of a million invocations is a few thousand rollup rows. Ranges are whole hours, and what the
 charts show is as fresh as the last rollup refresh (a beat task, every
 TRACEVIEW_ROLLUP_INTERVAL_S); the page says when that was. A covering index over the raw rows
 was tried instead and cost ingest a tenth of its throughput without making 30 days fast.
 Every bar or point carries the URL of the invocation list with the filters that select exactly
-the invocations it counts (traceview/filters.py names), which the page opens on click.
+the invocations it counts (traceview/replay/filters.py names), which the page opens on click.
 """
 
 from __future__ import annotations
@@ -21,17 +21,12 @@ from django.db.models import F, Max, Min, QuerySet, Sum
 from django.db.models.functions import TruncDay
 from django.urls import reverse
 
-from traceview.filters import outcome_filters
-from traceview.models import (
-    Agent,
-    InvocationRollup,
-    Issue,
-    IssueRollup,
-    LatencyRollup,
-    ToolRollup,
-)
-from traceview.rollups import histogram_percentile
-from traceview.trace import CATEGORIES
+from traceview.core.models import Agent
+from traceview.core.trace import CATEGORIES
+from traceview.dashboards.models import InvocationRollup, IssueRollup, LatencyRollup, ToolRollup
+from traceview.dashboards.rollups import histogram_percentile
+from traceview.replay.filters import outcome_filters
+from traceview.triage.models import Issue
 
 RANGES = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
 CATEGORY_COLORS = {"planning": "#7c3aed", "tool": "#c2410c", "context": "#0e7490",
@@ -137,7 +132,7 @@ def usage_per_agent(scope: Scope) -> list[dict]:
 def latency_per_agent(scope: Scope) -> list[dict]:
     """p50, p95 and p99 of invocation durations (seconds) per agent, over finished ones, from
     the hourly duration histograms (within a bucket's width of the exact value, usually far
-    closer: see traceview.rollups)."""
+    closer: see traceview.dashboards.rollups)."""
     by_agent: dict[int | None, dict] = defaultdict(dict)
     for r in (
         scope.rollups(LatencyRollup).values("agent_id", "bucket")

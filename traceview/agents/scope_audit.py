@@ -1,10 +1,10 @@
 """Scope violations in the database: writing an invocation's rows, re-auditing an agent's recent
 invocations when its scope changes, and the reads the pages make.
 
-The rules are pure (traceview.scope). Rows are written in two places, through one function
+The rules are pure (traceview.agents.scope). Rows are written in two places, through one function
 (`scope_violations_write`):
 
-* at classification (traceview.diagnosis.invocation_classify), inside the transaction whose
+* at classification (traceview.classify.diagnosis.invocation_classify), inside the transaction whose
   conditional UPDATE records the invocation's `scope_violation_count`;
 * by `agent_scope_reaudit`, the task run after a scope change, 500 invocations at a time.
 
@@ -28,10 +28,11 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from traceview.models import Agent, Invocation, Project, ScopeViolation, Step
-from traceview.queries import keyset_after
-from traceview.scope import Violation, scope_audit, scope_patterns
-from traceview.trace import StepData
+from traceview.agents.models import ScopeViolation
+from traceview.agents.scope import Violation, scope_audit, scope_patterns
+from traceview.core.models import Agent, Invocation, Project, Step
+from traceview.core.queries import keyset_after
+from traceview.core.trace import StepData
 
 log = logging.getLogger(__name__)
 
@@ -76,20 +77,6 @@ def scope_violations_write(replaced: Iterable[int], rows: list[ScopeViolation]) 
 
 def agent_scope(agent: Agent) -> tuple[list[str], list[str]]:
     return scope_patterns(agent.allowed_tools), scope_patterns(agent.confirm_tools)
-
-
-def agent_scope_reaudit_enqueue(agent_id: int) -> None:
-    """Queue the re-audit of the agent's recent invocations once the scope change commits. A
-    broker outage must not fail the save; it is logged."""
-    from traceview.tasks import audit_agent_scope
-
-    def publish():
-        try:
-            audit_agent_scope.delay(agent_id)
-        except Exception:  # noqa: BLE001 - any broker failure
-            log.warning("could not enqueue the scope re-audit of agent %s", agent_id, exc_info=True)
-
-    transaction.on_commit(publish)
 
 
 def agent_scope_reaudit(agent_id: int, days: int | None = None) -> int:
@@ -167,7 +154,7 @@ def _chunk_audit(
     return True
 
 
-# What the rules read of each step (traceview.scope): the light columns and, from the payload,
+# What the rules read of each step (agents.scope): the light columns and, from the payload,
 # the attributes and the tool's arguments and result.
 _AUDIT_FIELDS = (
     "invocation_id",

@@ -22,8 +22,8 @@ from urllib.parse import quote
 from django.db.models import F
 
 from traceview.classify.models_context import context_window
-from traceview.models import Invocation, Step, StepPayload
-from traceview.queries import step_tree
+from traceview.core.models import Invocation, Step, StepPayload
+from traceview.core.queries import step_tree
 
 # What every step contributes to the tree, the charts and the running state; the columns only
 # shown in the tree's rows are read for the one page on screen (LABEL_FIELDS).

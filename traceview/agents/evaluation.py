@@ -62,12 +62,12 @@ from django.db.models import (
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from traceview.dashboards import RANGES, Scope, chart_layout
-from traceview.filters import outcome_filters
-from traceview.models import Agent, Invocation
-from traceview.rollups import hour_floor
-from traceview.stats import Percentiles, Seconds, percentile
-from traceview.trace import CATEGORIES
+from traceview.core.models import Agent, Invocation
+from traceview.core.trace import CATEGORIES
+from traceview.dashboards.charts import RANGES, Scope, chart_layout
+from traceview.dashboards.rollups import hour_floor
+from traceview.dashboards.stats import Percentiles, Seconds, percentile
+from traceview.replay.filters import outcome_filters
 
 DEFAULT_RANGE = "30d"
 MIN_RUNS = 5

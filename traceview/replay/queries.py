@@ -1,15 +1,10 @@
-"""Read side used by views, the API and the classifier: lists, step trees, canonical loads."""
-
+"""The invocation list: filters, free-text search, keyset pages and counts per category."""
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -25,14 +20,9 @@ from django.db.models import (
     Value,
 )
 
-from traceview.models import Invocation, InvocationSearch, Project, Step
-from traceview.trace import CATEGORIES, InvocationData, StepData
-
-STEP_LIST_FIELDS = (
-    "id", "span_id", "parent_span_id", "kind", "name", "started_at", "ended_at", "status",
-    "error_type", "error_message", "model", "input_tokens", "output_tokens", "cost_usd",
-    "finish_reason", "tool_name", "agent_name", "seq",
-)
+from traceview.core.models import Invocation, InvocationSearch, Project, Step
+from traceview.core.queries import cursor_pack, cursor_unpack, keyset_after
+from traceview.core.trace import CATEGORIES
 
 
 class SearchMatch(Func):
@@ -127,7 +117,7 @@ SEARCH_CANDIDATES = 5000
 
 def _search(text: str) -> Q:
     """Invocations whose name or trace id, or whose search document (step names, tools, errors,
-    messages, arguments and results: traceview.search) match `text`. The document is written at
+    messages, arguments and results: traceview.core.search) match `text`. The document is written at
     classification, so a run's content is searchable seconds after it completes; its name and
     trace id are searchable at once."""
     if connection.vendor == "postgresql":
@@ -198,22 +188,6 @@ def invocation_page(
     )
 
 
-def cursor_pack(values: list) -> str:
-    """A page cursor: JSON values in URL-safe base64, opaque to the user and short in a URL."""
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
-
-
-def cursor_unpack(cursor: str | None) -> list | None:
-    """The values of a cursor, or None when it does not parse (the caller shows page one)."""
-    if not cursor:
-        return None
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        return None
-    return values if isinstance(values, list) else None
-
-
 def _cursor_encode(direction: str, row: Invocation, sort: str) -> str:
     value = row.sort_key
     value = value.isoformat() if isinstance(value, datetime) else str(value)
@@ -260,139 +234,3 @@ def invocation_category_counts(projects, filters: dict | None) -> dict[str, int 
         c: qs.filter(category="" if c == "none" else c).values("id")[: COUNT_CAP + 1].count()
         for c in (*CATEGORIES, "none")
     }
-
-
-def step_list(invocation: Invocation) -> QuerySet[Step]:
-    """The light columns of an invocation's steps, in the order they happened."""
-    return invocation.steps.only(*STEP_LIST_FIELDS).order_by("started_at", "seq", "id")
-
-
-def step_tree(steps: list[Step]) -> list[tuple[Step, int]]:
-    """Steps in depth-first order with their nesting level; orphans (parent never arrived) are
-    shown at the top level rather than hidden."""
-    by_span = {s.span_id: s for s in steps}
-    children: dict[str, list[Step]] = {}
-    roots = []
-    for s in steps:
-        if s.parent_span_id and s.parent_span_id in by_span and s.parent_span_id != s.span_id:
-            children.setdefault(s.parent_span_id, []).append(s)
-        else:
-            roots.append(s)
-    out: list[tuple[Step, int]] = []
-    seen: set[str] = set()
-    stack = [(s, 0) for s in reversed(roots)]
-    while stack:
-        step, level = stack.pop()
-        if step.span_id in seen:
-            continue
-        seen.add(step.span_id)
-        out.append((step, level))
-        for child in reversed(children.get(step.span_id, [])):
-            stack.append((child, level + 1))
-    # A parent cycle leaves steps unreachable from any root; list them rather than drop them.
-    out.extend((s, 0) for s in steps if s.span_id not in seen)
-    return out
-
-
-def agent_depth(steps: list[StepData]) -> int:
-    """How deeply agents are nested: 1 for a single agent, 2 when it calls a sub-agent, ..."""
-    by_span = {s.span_id: s for s in steps}
-    best = 0
-    for s in steps:
-        if s.kind != "agent":
-            continue
-        depth, cur, hops = 0, s, 0
-        while cur is not None and hops < 10_000:
-            if cur.kind == "agent":
-                depth += 1
-            cur = by_span.get(cur.parent_span_id) if cur.parent_span_id else None
-            hops += 1
-        best = max(best, depth)
-    return best or (1 if steps else 0)
-
-
-_CANONICAL_STEP_FIELDS = (
-    "span_id", "parent_span_id", "kind", "name", "started_at", "ended_at", "status", "error_type",
-    "error_message", "model", "input_tokens", "output_tokens", "cost_usd", "finish_reason",
-    "tool_name", "tool_call_id", "agent_name", "seq",
-)
-_CANONICAL_PAYLOAD_FIELDS = (
-    "tool_arguments", "tool_result", "input", "output", "attributes", "events", "error_traceback",
-)
-# Columns stored as "" for "not sent", which the canonical trace spells None.
-_BLANK_IS_NONE = {
-    "parent_span_id", "error_type", "error_message", "model", "finish_reason", "tool_name",
-    "tool_call_id", "agent_name", "error_traceback",
-}
-
-
-def invocation_canonical(invocation: Invocation) -> InvocationData:
-    """Load an invocation with every step and payload as the classifier reads it."""
-    return invocations_canonical([invocation])[invocation.id]
-
-
-def keyset_after(qs: QuerySet, field: str, value, last_id: int, descending: bool) -> QuerySet:
-    """The rows after (value, last_id) in (field, id) order, descending or ascending: the
-    keyset step of a paginated list."""
-    op = "lt" if descending else "gt"
-    # The redundant `<=` (or `>=`) gives the planner a plain range on the index; the OR alone
-    # would not be an index condition.
-    return qs.filter(**{f"{field}__{op}e": value}).filter(
-        Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"id__{op}": last_id})
-    )
-
-
-def invocations_canonical(invocations: list[Invocation]) -> dict[int, InvocationData]:
-    """Load invocations (with their agents) and every step and payload of theirs as the
-    classifier reads them: one query for all, plain rows (the worker does this for every
-    invocation, so no model instances)."""
-    datas = {}
-    for invocation in invocations:
-        datas[invocation.id] = InvocationData(
-            trace_id=invocation.trace_id,
-            agent=invocation.agent.name if invocation.agent else None,
-            agent_version=invocation.agent_version or None,
-            name=invocation.name or None,
-            status=invocation.status,
-            started_at=invocation.started_at,
-            ended_at=invocation.ended_at,
-            input=invocation.input,
-            output=invocation.output,
-            attributes=invocation.attributes or {},
-            input_tokens=invocation.input_tokens,
-            output_tokens=invocation.output_tokens,
-            cost_usd=invocation.cost_usd,
-            budgets=invocation.agent.budgets() if invocation.agent else {},
-        )
-    if not datas:
-        return datas
-    rows = (
-        Step.objects.filter(invocation_id__in=list(datas))
-        .order_by("invocation_id", "started_at", "seq", "id")
-        .values_list("invocation_id", *_CANONICAL_STEP_FIELDS,
-                     *(f"payload__{f}" for f in _CANONICAL_PAYLOAD_FIELDS))
-    )
-    names = _CANONICAL_STEP_FIELDS + _CANONICAL_PAYLOAD_FIELDS
-    for invocation_id, *row in rows:
-        values = dict(zip(names, row, strict=True))
-        for key in _BLANK_IS_NONE:
-            if not values[key]:
-                values[key] = None
-        values["attributes"] = values["attributes"] or {}
-        values["events"] = values["events"] or []
-        datas[invocation_id].steps.append(StepData(**values))
-    return datas
-
-
-def project_members(projects) -> QuerySet:
-    """The users of any of `projects` (rows or ids), by user name: the people an issue can be
-    assigned to, or an agent owned by."""
-    return (
-        get_user_model().objects.filter(projects__in=projects).distinct().order_by("username")
-    )
-
-
-def projects_for_user(user) -> QuerySet[Project]:
-    if not user.is_authenticated:
-        return Project.objects.none()
-    return user.projects.all()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from traceview.trace import InvocationData
+from traceview.core.trace import InvocationData
 
 DOCUMENT_LIMIT = 100_000  # characters; a PostgreSQL tsvector must stay under 1 MB
 STEP_TEXT_LIMIT = 2_000  # so one flooding payload cannot crowd out every other step

@@ -1,4 +1,6 @@
-"""Celery tasks. Thin: they take ids, call one function, and are safe to run twice."""
+"""The classifier's tasks: classify a request's completed invocations, and the periodic sweep
+that enqueues whatever is complete and still unclassified. Thin: they take ids, call the write
+side (classify.diagnosis) and are safe to run twice."""
 
 from __future__ import annotations
 
@@ -7,20 +9,21 @@ import logging
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from traceview.diagnosis import (
+from traceview.classify.diagnosis import (
     invocation_classify,
     invocations_classify,
     invocations_due,
     invocations_mark_enqueued,
 )
-from traceview.rollups import rollups_refresh
-from traceview.scope_audit import agent_scope_reaudit
-from traceview.triage import DeliveryFailed, webhook_deliver
 
 log = logging.getLogger(__name__)
 
+# Registered under their names from the former traceview/tasks.py, so that messages queued by an
+# older deploy, and beat entries, still route to them.
 
-@shared_task(bind=True, acks_late=True, max_retries=8)
+
+@shared_task(name="traceview.tasks.classify_invocations", bind=True, acks_late=True,
+             max_retries=8)
 def classify_invocations(self, invocation_ids: list[int]) -> int:
     """Classify several invocations: one message per ingest request, not one per invocation.
 
@@ -51,7 +54,7 @@ def classify_invocations(self, invocation_ids: list[int]) -> int:
 SWEEP_BATCH = 50
 
 
-@shared_task(acks_late=True)
+@shared_task(name="traceview.tasks.sweep_due_invocations", acks_late=True)
 def sweep_due_invocations() -> int:
     """Enqueue complete invocations left unclassified: the broker was down at ingest, a worker
     died, or the invocation went quiet without ever reporting its end."""
@@ -62,33 +65,3 @@ def sweep_due_invocations() -> int:
             classify_invocations.delay(ids[start : start + SWEEP_BATCH])
         log.info("sweep enqueued %d invocations", len(ids))
     return len(ids)
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), max_retries=3,
-             retry_backoff=5)
-def refresh_rollups() -> int:
-    """Bring the dashboards' hourly rollups up to date (traceview.rollups)."""
-    return rollups_refresh()
-
-
-@shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), max_retries=3,
-             retry_backoff=5)
-def audit_agent_scope(agent_id: int) -> int:
-    """Re-audit the agent's recent invocations against its tool scope after the scope changed
-    (traceview.scope_audit); safe to run twice."""
-    return agent_scope_reaudit(agent_id)
-
-
-@shared_task(
-    acks_late=True,
-    autoretry_for=(DeliveryFailed, OperationalError, InterfaceError),
-    retry_backoff=5,
-    retry_backoff_max=3600,
-    retry_jitter=True,
-    max_retries=8,
-)
-def deliver_webhook(delivery_id: int) -> str | None:
-    """POST one webhook delivery; a failed attempt is recorded on the delivery and retried with
-    exponential backoff (5 s, 10 s, 20 s ... up to an hour)."""
-    delivery = webhook_deliver(delivery_id)
-    return delivery.status if delivery else None

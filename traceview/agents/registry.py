@@ -12,9 +12,9 @@ import re
 from django import forms
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from traceview.models import Agent, Invocation, Project
-from traceview.queries import project_members
-from traceview.trace import BUDGET_FIELDS
+from traceview.core.models import Agent, Invocation, Project
+from traceview.core.queries import project_members
+from traceview.core.trace import BUDGET_FIELDS
 
 
 def agent_list(projects) -> QuerySet[Agent]:

@@ -15,15 +15,16 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from traceview.agents.scope import scope_audit
+from traceview.agents.scope_audit import scope_violation_rows, scope_violations_write
 from traceview.classify.engine import Diagnosis as Verdict
 from traceview.classify.engine import classify
-from traceview.models import Diagnosis, Invocation, InvocationSearch
-from traceview.queries import agent_depth, invocations_canonical
-from traceview.scope import scope_audit
-from traceview.scope_audit import scope_violation_rows, scope_violations_write
-from traceview.search import search_document
-from traceview.trace import InvocationData
-from traceview.triage import invocation_group
+from traceview.classify.models import Diagnosis
+from traceview.core.models import Invocation, InvocationSearch
+from traceview.core.queries import agent_depth, invocations_canonical
+from traceview.core.search import search_document
+from traceview.core.trace import InvocationData
+from traceview.triage.services import invocation_group
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class _Result:
 
 def invocations_classify(invocation_ids: list[int]) -> dict[int, Diagnosis]:
     """Classify invocations as they are now, and audit their tool calls against their agents'
-    scopes (traceview.scope). Safe to run twice and concurrently: a result is stored only if no
+    scopes (agents.scope). Safe to run twice and concurrently: a result is stored only if no
     newer data arrived while the rules ran. Returns the diagnoses stored, by invocation id.
 
     The lot costs a few queries (load, steps, one search and one diagnosis upsert) plus one

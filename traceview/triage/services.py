@@ -36,24 +36,25 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from celery import current_app
 from django.db import IntegrityError, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
-from traceview.models import (
+from traceview.classify.models import Diagnosis
+from traceview.core.models import Invocation, Step
+from traceview.core.queries import invocation_canonical
+from traceview.core.trace import CATEGORIES, InvocationData, StepData
+from traceview.triage.models import (
     Correction,
-    Diagnosis,
-    Invocation,
     Issue,
     IssueActivity,
     IssueComment,
     IssueInvocation,
     ProjectWebhook,
-    Step,
     WebhookDelivery,
 )
-from traceview.trace import CATEGORIES, InvocationData, StepData
 
 UNRESOLVED = ("open", "acknowledged")
 QUEUES = ("unresolved", *CATEGORIES, "mine", "unassigned", "resolved", "ignored")
@@ -626,8 +627,6 @@ def native_invocation(data: InvocationData) -> dict:
 def corrections_export(projects) -> Iterator[str]:
     """Corrections as labelled JSONL (docs/classifier.md, `evaluate_classifier --format
     labelled-jsonl`): one {"trace": <native invocation>, "label": {...}} per line."""
-    from traceview.queries import invocation_canonical
-
     corrections = (
         Correction.objects.filter(invocation__project__in=projects)
         .select_related("invocation__agent")
@@ -693,9 +692,10 @@ def webhook_enqueue(issue: Issue, event: str) -> WebhookDelivery | None:
     delivery = WebhookDelivery.objects.create(
         webhook=hook, issue=issue, event=event, payload=webhook_payload(issue, event)
     )
-    from traceview.tasks import deliver_webhook
-
-    transaction.on_commit(lambda: deliver_webhook.delay(delivery.id))
+    # Sent by name: the task module (triage.tasks) calls back into this one.
+    transaction.on_commit(
+        lambda: current_app.send_task("traceview.tasks.deliver_webhook", args=[delivery.id])
+    )
     return delivery
 
 

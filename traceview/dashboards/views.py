@@ -10,10 +10,10 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from traceview.dashboards import RANGES, Scope, dashboard_data
-from traceview.models import Agent, Project
-from traceview.queries import projects_for_user
-from traceview.rollups import hour_floor, rollups_refreshed_at
+from traceview.core.models import Agent, Project
+from traceview.core.queries import projects_for_user
+from traceview.dashboards.charts import RANGES, Scope, dashboard_data
+from traceview.dashboards.rollups import hour_floor, rollups_refreshed_at
 
 
 class DashboardForm(forms.Form):

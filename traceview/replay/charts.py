@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 from decimal import Decimal
 
-from traceview.replay import Node, Outline
+from traceview.replay.outline import Node, Outline
 
 KIND_COLORS = {
     "agent": "#6366f1", "llm": "#0ea5e9", "tool": "#f97316", "retrieval": "#14b8a6",
