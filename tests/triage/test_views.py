@@ -134,7 +134,7 @@ def test_it_corrects_an_invocation_from_its_triage_panel(browser_client, issue, 
     inv_id = issue.occurrences.get().invocation_id
     # The invocation page includes the slot that loads this panel (the page itself is tested,
     # and in the browser, by its own tests).
-    source = get_template("traceview/invocation_detail.html").template.source
+    source = get_template("traceview/replay/invocation_detail.html").template.source
     assert "traceview/triage/_invocation_slot.html" in source
     panel = browser_client.get(f"/invocations/{inv_id}/triage/", **HX).content.decode()
     assert issue.title in panel and "no correction" in panel

@@ -93,7 +93,7 @@ def scope_violation_list_view(request):
 
     return render(
         request,
-        "traceview/scope_violations.html",
+        "traceview/agents/scope_violations.html",
         {
             "form": form,
             "page": page,

@@ -55,4 +55,4 @@ def dashboards_view(request):
                   project=project.pk if project else None)
     context = {"form": form, "scope": scope, **dashboard_data(scope),
                "list_url": scope.list_url(), "refreshed_at": rollups_refreshed_at()}
-    return render(request, "traceview/dashboards.html", context)
+    return render(request, "traceview/dashboards/dashboards.html", context)

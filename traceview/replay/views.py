@@ -70,7 +70,7 @@ def invocation_list_view(request):
         "first_url": with_params(),
         "poll_url": with_params(),
     }
-    return _render(request, "traceview/invocation_list.html", context, ("invocation-rows",))
+    return _render(request, "traceview/replay/invocation_list.html", context, ("invocation-rows",))
 
 
 def _invocation_for(request, pk: int) -> Invocation:
@@ -114,7 +114,7 @@ def invocation_detail_view(request, pk: int):
     }
     target = request.htmx.target if request.htmx else None
     if target == "invocation-summary":
-        return _render(request, "traceview/invocation_detail.html", context, (target,))
+        return _render(request, "traceview/replay/invocation_detail.html", context, (target,))
 
     outline = replay_outline(invocation)
     context["outline"] = outline
@@ -145,7 +145,7 @@ def invocation_detail_view(request, pk: int):
     if target != "step-tree" and node is not None:
         context["detail"] = step_detail(outline, node)
     return _render(
-        request, "traceview/invocation_detail.html", context, ("step-tree", "step-detail")
+        request, "traceview/replay/invocation_detail.html", context, ("step-tree", "step-detail")
     )
 
 
