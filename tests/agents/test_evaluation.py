@@ -16,7 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.test_pages import rows_of
+from tests.replay.test_pages import rows_of
 from traceview.agents.evaluation import (
     MIN_RUNS,
     VersionStats,
