@@ -7,10 +7,10 @@ moves a table or needs a migration.
 """
 
 from traceview.agents.models import ModelPrice, ScopeViolation
-from traceview.classify.models import Diagnosis
 from traceview.core.models import (
     Agent,
     ApiKey,
+    Diagnosis,
     Invocation,
     InvocationSearch,
     Project,

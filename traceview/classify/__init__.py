@@ -2,6 +2,6 @@
 
 `engine.classify(invocation)` reads a `traceview.core.trace.InvocationData` (steps and the
 agent's budgets filled in) and returns a `Diagnosis`. No database access in the rules (base,
-helpers and one module per family of rules); the write side (`diagnosis`) loads invocations,
-calls the engine and stores the result with `RULESET_VERSION`.
+helpers and one module per family of rules); the write side (`diagnosis`, run by `tasks`) loads
+invocations, calls the engine and stores the result with `RULESET_VERSION`.
 """

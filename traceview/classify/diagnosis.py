@@ -19,8 +19,7 @@ from traceview.agents.scope import scope_audit
 from traceview.agents.scope_audit import scope_violation_rows, scope_violations_write
 from traceview.classify.engine import Diagnosis as Verdict
 from traceview.classify.engine import classify
-from traceview.classify.models import Diagnosis
-from traceview.core.models import Invocation, InvocationSearch
+from traceview.core.models import Diagnosis, Invocation, InvocationSearch
 from traceview.core.queries import agent_depth, invocations_canonical
 from traceview.core.search import search_document
 from traceview.core.trace import InvocationData

@@ -1,4 +1,5 @@
-"""Rows: projects, keys, agents, invocations and their steps, diagnoses.
+"""Rows: projects, keys, agents, invocations and their steps; an invocation's search document
+and diagnosis (both written by the classifier's write side, classify.diagnosis).
 
 Large payloads (messages, tool arguments and results, raw attributes) live in StepPayload, one
 row per step, so that lists and step trees never read them.
@@ -263,3 +264,30 @@ class InvocationSearch(models.Model):
         Invocation, on_delete=models.CASCADE, primary_key=True, related_name="search"
     )
     document = models.TextField(blank=True)
+
+
+class Diagnosis(models.Model):
+    """The classifier's verdict on one invocation, replaced on each reclassification."""
+
+    invocation = models.OneToOneField(
+        Invocation, on_delete=models.CASCADE, primary_key=True, related_name="diagnosis"
+    )
+    category = models.CharField(max_length=10, choices=choices_of(CATEGORIES), blank=True)
+    root_span_id = models.CharField(max_length=128, blank=True)
+    confidence = models.FloatField(default=0)
+    evidence = models.JSONField(default=list, blank=True)
+    ruleset = models.CharField(max_length=20)
+    classified_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        # The rollup refresh asks "what was classified since the last refresh?".
+        indexes = [models.Index(fields=["classified_at"], name="diag_classified")]
+
+    def as_dict(self) -> dict:
+        return {
+            "category": self.category or None,
+            "root_step": self.root_span_id or None,
+            "confidence": self.confidence,
+            "evidence": self.evidence,
+            "ruleset": self.ruleset,
+        }

@@ -37,8 +37,7 @@ from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Floor, Greatest, Ln, TruncHour
 from django.utils import timezone
 
-from traceview.classify.models import Diagnosis
-from traceview.core.models import Invocation, Step
+from traceview.core.models import Diagnosis, Invocation, Step
 from traceview.dashboards.models import (
     InvocationRollup,
     IssueRollup,

@@ -14,8 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from traceview.agents.scope_audit import invocation_scope_violations
-from traceview.classify.models import Diagnosis
-from traceview.core.models import Invocation, StepPayload
+from traceview.core.models import Diagnosis, Invocation, StepPayload
 from traceview.core.queries import step_list
 from traceview.core.trace import CATEGORIES, SCOPE_VIOLATION_KINDS, STATUSES
 from traceview.replay.queries import invocation_list

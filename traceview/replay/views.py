@@ -15,8 +15,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 
 from traceview.agents.scope_audit import invocation_scope_violations
-from traceview.classify.models import Diagnosis
-from traceview.core.models import Invocation
+from traceview.core.models import Diagnosis, Invocation
 from traceview.core.queries import projects_for_user
 from traceview.core.trace import CATEGORIES, SCOPE_VIOLATION_LABELS
 from traceview.replay.charts import timeline_figure, usage_figure

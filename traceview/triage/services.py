@@ -42,8 +42,7 @@ from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
 
-from traceview.classify.models import Diagnosis
-from traceview.core.models import Invocation, Step
+from traceview.core.models import Diagnosis, Invocation, Step
 from traceview.core.queries import invocation_canonical
 from traceview.core.trace import CATEGORIES, InvocationData, StepData
 from traceview.triage.models import (

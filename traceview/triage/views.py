@@ -21,8 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from traceview.classify.models import Diagnosis
-from traceview.core.models import Agent, Invocation, Step
+from traceview.core.models import Agent, Diagnosis, Invocation, Step
 from traceview.core.queries import project_members, projects_for_user
 from traceview.core.trace import CATEGORIES
 from traceview.triage import services as triage

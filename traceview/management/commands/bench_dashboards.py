@@ -22,8 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from traceview.agents.evaluation import evaluation_range, version_evaluation
-from traceview.classify.models import Diagnosis
-from traceview.core.models import Invocation, Project
+from traceview.core.models import Diagnosis, Invocation, Project
 from traceview.dashboards.models import RollupState
 from traceview.dashboards.rollups import rollups_refresh
 

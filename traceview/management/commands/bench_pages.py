@@ -23,8 +23,15 @@ from django.db.models import Max
 from django.test import Client
 from django.utils import timezone
 
-from traceview.classify.models import Diagnosis
-from traceview.core.models import Agent, Invocation, InvocationSearch, Project, Step, StepPayload
+from traceview.core.models import (
+    Agent,
+    Diagnosis,
+    Invocation,
+    InvocationSearch,
+    Project,
+    Step,
+    StepPayload,
+)
 from traceview.replay.outline import outline_cache_clear
 
 HELP = """Create (if absent) N invocations and one large invocation, then print server times of

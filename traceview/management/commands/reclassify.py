@@ -21,9 +21,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from traceview.classify.diagnosis import invocations_classify
 from traceview.classify.engine import RULESET_VERSION
-from traceview.classify.models import Diagnosis
 from traceview.classify.tasks import SWEEP_BATCH
-from traceview.core.models import Invocation, Project
+from traceview.core.models import Diagnosis, Invocation, Project
 
 
 def _since(value: str) -> datetime:
