@@ -1,44 +1,33 @@
 """Every model of the one `traceview` app label, for Django (which imports this module to
 register them) and for callers outside the app (ingest, tests, the shell). The models live with
-their capability; code inside traceview/ imports them from there, never from here.
+their capability; code inside traceview/ imports them from there, never from here. (`X as X`
+marks each name as re-exported.)
 
 Tables are the app label's defaults (`traceview_<model>`), so which module a model lives in never
 moves a table or needs a migration.
 """
 
-from traceview.agents.models import ModelPrice, ScopeViolation
-from traceview.core.models import (
-    Agent,
-    ApiKey,
-    Diagnosis,
-    Invocation,
-    InvocationSearch,
-    Project,
-    Step,
-    StepPayload,
-)
-from traceview.dashboards.models import (
-    HourlyRollup,
-    InvocationRollup,
-    IssueRollup,
-    LatencyRollup,
-    RollupState,
-    ToolRollup,
-)
-from traceview.triage.models import (
-    ISSUE_STATUSES,
-    Correction,
-    Issue,
-    IssueActivity,
-    IssueComment,
-    IssueInvocation,
-    ProjectWebhook,
-    WebhookDelivery,
-)
-
-__all__ = [
-    "ISSUE_STATUSES", "Agent", "ApiKey", "Correction", "Diagnosis", "HourlyRollup", "Invocation",
-    "InvocationRollup", "InvocationSearch", "Issue", "IssueActivity", "IssueComment",
-    "IssueInvocation", "IssueRollup", "LatencyRollup", "ModelPrice", "Project", "ProjectWebhook",
-    "RollupState", "ScopeViolation", "Step", "StepPayload", "ToolRollup", "WebhookDelivery",
-]
+from traceview.agents.models import ModelPrice as ModelPrice
+from traceview.agents.models import ScopeViolation as ScopeViolation
+from traceview.core.models import Agent as Agent
+from traceview.core.models import ApiKey as ApiKey
+from traceview.core.models import Diagnosis as Diagnosis
+from traceview.core.models import Invocation as Invocation
+from traceview.core.models import InvocationSearch as InvocationSearch
+from traceview.core.models import Project as Project
+from traceview.core.models import Step as Step
+from traceview.core.models import StepPayload as StepPayload
+from traceview.dashboards.models import HourlyRollup as HourlyRollup
+from traceview.dashboards.models import InvocationRollup as InvocationRollup
+from traceview.dashboards.models import IssueRollup as IssueRollup
+from traceview.dashboards.models import LatencyRollup as LatencyRollup
+from traceview.dashboards.models import RollupState as RollupState
+from traceview.dashboards.models import ToolRollup as ToolRollup
+from traceview.triage.models import ISSUE_STATUSES as ISSUE_STATUSES
+from traceview.triage.models import Correction as Correction
+from traceview.triage.models import Issue as Issue
+from traceview.triage.models import IssueActivity as IssueActivity
+from traceview.triage.models import IssueComment as IssueComment
+from traceview.triage.models import IssueInvocation as IssueInvocation
+from traceview.triage.models import ProjectWebhook as ProjectWebhook
+from traceview.triage.models import WebhookDelivery as WebhookDelivery
