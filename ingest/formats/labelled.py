@@ -20,11 +20,16 @@ labels name no category. The dataset labels map onto ours as the datasets' READM
 - labelled-jsonl: our own format, one JSON object per line (docs/classifier.md):
   `{"trace": <native invocation object> | {"format": <name>, "body": <payload>},
     "label": {"category": ..., "root_step": ..., "agent": ...}}`.
+- recorded: the corpus recorded from real frameworks and exporters (tests/classify/recorded):
+  `load_recorded` returns the captured requests themselves, to be replayed through the ingest
+  routes, not parsed invocations.
 """
 
 from __future__ import annotations
 
 import ast
+import base64
+import gzip
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +43,8 @@ from ingest.formats.trajectories import parse_messages, parse_trace_data
 from traceview.classify.metrics import OTHER, UNLABELLED
 from traceview.core.trace import CATEGORIES, InvocationData
 
-FORMATS = ("who-and-when", "agentrx", "bioagent", "labelled-jsonl")
+FORMATS = ("who-and-when", "agentrx", "bioagent", "labelled-jsonl", "recorded")
+RECORDED_SPLITS = ("tuning", "holdout")
 WIRE_FORMATS = ("native", "otlp-json", "openai-agents", "langfuse", "swe-agent", "openhands",
                 "messages")
 
@@ -248,6 +254,69 @@ def labelled_jsonl(path: str | Path) -> list[LabelledTrace]:
                     agent=label.get("agent"),
                 )
             )
+    return out
+
+
+@dataclass(slots=True)
+class CapturedRequest:
+    method: str
+    path: str
+    headers: dict  # the headers that describe the body: content-type, content-encoding
+    body: bytes  # as the exporter sent it (still compressed when it was)
+
+
+@dataclass(slots=True)
+class RecordedCapture:
+    """One scenario's run as one route exported it, with the scenario's label."""
+
+    split: str  # tuning | holdout
+    scenario: str
+    route: str
+    requests: list[CapturedRequest]
+    category: str | None
+    root_step: str | None  # the span id the labelled logical root has in this capture
+    steps: int  # steps in the capture, as counted when it was recorded
+
+    @property
+    def key(self) -> str:
+        return f"{self.split}/{self.scenario}/{self.route}"
+
+
+def load_recorded(path: str | Path) -> list[RecordedCapture]:
+    """The recorded corpus at `path`: a folder holding tuning/ and holdout/, or one of them.
+    Each split folder has labels.json and `<scenario>/<route>.json.gz` captures."""
+    folder = Path(path)
+    splits = [folder / s for s in RECORDED_SPLITS if (folder / s / "labels.json").is_file()]
+    if not splits and (folder / "labels.json").is_file():
+        splits = [folder]
+    if not splits:
+        raise FormatError.at(str(folder), "no labels.json here nor in tuning/ or holdout/")
+    out = []
+    for split in splits:
+        labels = _read_json(split / "labels.json")
+        if not isinstance(labels, dict):
+            raise FormatError.at(str(split / "labels.json"), "expected an object by scenario")
+        for scenario, label in sorted(labels.items()):
+            category = label.get("category")
+            if category not in (*CATEGORIES, None):
+                raise FormatError.at(f"{split.name}/labels.json.{scenario}.category",
+                                     "must be planning, tool, context, budget or null")
+            for route, resolved in sorted((label.get("routes") or {}).items()):
+                where = split / scenario / f"{route}.json.gz"
+                try:
+                    data = json.loads(gzip.decompress(where.read_bytes()))
+                    requests = [
+                        CapturedRequest(r["method"], r["path"], dict(r["headers"]),
+                                        base64.b64decode(r["body_base64"]))
+                        for r in data["requests"]
+                    ]
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    raise FormatError.at(str(where), f"unreadable capture: {exc}") from None
+                out.append(RecordedCapture(
+                    split=split.name, scenario=scenario, route=route, requests=requests,
+                    category=category, root_step=resolved.get("root_span_id"),
+                    steps=int(resolved.get("steps") or 0),
+                ))
     return out
 
 

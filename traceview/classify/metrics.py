@@ -12,10 +12,20 @@ and optionally the expected and predicted root step and agent.
   successes). `OTHER` and `UNLABELLED` cases are counted apart and left out of them.
 - Root-step accuracy is over every case with an expected root step, whatever its category.
 - Agent accuracy is over every case whose labels name an agent.
+
+Every figure is printed beside trivial baselines computed on the same cases (`baselines`), so a
+rule that only encodes a positional prior shows as no better than one:
+- category: the most common expected category for every case, and a uniformly random category
+  (seeded, averaged over `draws` draws), and where the caller supplies it a keyword baseline
+  that reads only the error texts (`keyword_verdict`);
+- root step: the first step, the step at the most common index of expected roots, and a
+  uniformly random step (seeded, averaged), for cases whose `steps` (span ids in order) are known.
 """
 
 from __future__ import annotations
 
+import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -33,6 +43,9 @@ class Outcome:
     predicted_root: str | None = None
     expected_agent: str | None = None
     predicted_agent: str | None = None
+    steps: tuple = ()  # the case's span ids in order, for the positional baselines
+    keyword: str | None = None  # the keyword baseline's category and root step
+    keyword_root: str | None = None
 
 
 @dataclass(slots=True)
@@ -111,6 +124,96 @@ def score(outcomes: list[Outcome], classes: tuple | None = None) -> Report:
     )
 
 
+# --- baselines -----------------------------------------------------------------------------
+
+# Error wording that names a context or a budget failure, for the keyword baseline.
+_KEYWORD_CONTEXT = re.compile(
+    r"context.?length|context window|maximum context|too many tokens|prompt is too long", re.I)
+_KEYWORD_BUDGET = re.compile(
+    r"budget|max.?turns|recursion.?limit|request.?limit|tokens?.?limit|usage.?limit|deadline"
+    r"|too many sub.?agents|sub.?agents? (limit|per)", re.I)
+
+
+def keyword_verdict(errors: list[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """The keyword baseline: (category, root span id) from the error texts alone, given as
+    (span id, error text) in step order. No error: no failure. A context or budget word in any
+    error decides that category at the first step saying it; any other error is tool at the
+    first failed step. It never says planning: it reads no answer."""
+    errors = [(span, text) for span, text in errors if text]
+    if not errors:
+        return None, None
+    for pattern, category in ((_KEYWORD_CONTEXT, "context"), (_KEYWORD_BUDGET, "budget")):
+        for span, text in errors:
+            if pattern.search(text):
+                return category, span
+    return "tool", errors[0][0]
+
+
+@dataclass(slots=True)
+class Baselines:
+    """Scores of the trivial predictors on the same cases, by baseline name."""
+
+    macro_f1: dict
+    category_accuracy: dict
+    per_class_f1: dict  # baseline -> class -> F1
+    root_accuracy: dict
+
+
+def _with(outcomes: list[Outcome], predicted: list, roots: list | None = None) -> list[Outcome]:
+    return [
+        Outcome(o.expected, p, o.expected_root, roots[i] if roots else None)
+        for i, (o, p) in enumerate(zip(outcomes, predicted, strict=True))
+    ]
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def baselines(outcomes: list[Outcome], classes: tuple | None = None, seed: int = 0,
+              draws: int = 100, keyword: bool = False) -> Baselines:
+    """The baselines on `outcomes` (see the module docstring); `classes` as for `score`;
+    `keyword`: the outcomes carry the keyword baseline's verdicts."""
+    report = score(outcomes, classes)
+    classes = report.classes
+    macro, accuracy, per_class, root = {}, {}, {}, {}
+    scored = [o for o in outcomes if o.expected in classes]
+    if scored:
+        # Ties go to the class listed first, so the baseline does not depend on input order.
+        counts = Counter(o.expected for o in scored)
+        common = max(classes, key=lambda c: (counts[c], -classes.index(c)))
+        runs = {"most common": [score(_with(outcomes, [common] * len(outcomes)), classes)]}
+        rng = random.Random(seed)
+        runs["random"] = [
+            score(_with(outcomes, [rng.choice(classes) for _ in outcomes]), classes)
+            for _ in range(draws)
+        ]
+        if keyword:
+            runs["keyword"] = [score(_with(outcomes, [o.keyword for o in outcomes]), classes)]
+        for name, reports in runs.items():
+            macro[name] = _mean([r.macro_f1 for r in reports])
+            accuracy[name] = _mean([r.category_accuracy for r in reports])
+            per_class[name] = {c: _mean([r.per_class[c].f1 for r in reports]) for c in classes}
+    rooted = [o for o in outcomes if o.expected_root is not None and o.steps]
+    if rooted:
+        def hit_rate(pick) -> float:
+            return sum(pick(o) == o.expected_root for o in rooted) / len(rooted)
+
+        root["first step"] = hit_rate(lambda o: o.steps[0])
+        indexes = Counter(o.steps.index(o.expected_root) for o in rooted
+                          if o.expected_root in o.steps)
+        common_index = min(indexes, key=lambda i: (-indexes[i], i)) if indexes else 0
+        root["most common index"] = hit_rate(lambda o: o.steps[min(common_index,
+                                                                   len(o.steps) - 1)])
+        rng = random.Random(seed)
+        root["random step"] = _mean([hit_rate(lambda o: rng.choice(o.steps))
+                                     for _ in range(draws)])
+        if keyword:
+            root["keyword"] = hit_rate(lambda o: o.keyword_root)
+    return Baselines(macro, accuracy, per_class, root)
+
+
 def _name(cls: str | None) -> str:
     return "none" if cls is None else cls
 
@@ -119,20 +222,39 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f} %"
 
 
-def render(report: Report) -> str:
+def _beside(figures: dict, fmt) -> str:
+    """`  (most common 0.120, random 0.200)`: the baselines of one figure."""
+    if not figures:
+        return ""
+    return "  (" + ", ".join(f"{name} {fmt(v)}" for name, v in figures.items()) + ")"
+
+
+def _f3(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def render(report: Report, base: Baselines | None = None) -> str:
     """The report as plain text: the per-category table, macro-F1, the confusion matrix (rows
-    expected, columns predicted) and the step and agent accuracies."""
+    expected, columns predicted) and the step and agent accuracies; with `base`, the baselines
+    beside each figure (per-category F1 in columns of their own)."""
+    base = base or Baselines({}, {}, {}, {})
     lines = [f"cases: {report.n}"]
     if report.scored:
         lines.append(f"category scores over {report.scored} cases")
-        lines.append(f"  {'category':<10} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}")
+        names = list(base.per_class_f1)
+        lines.append(
+            f"  {'category':<10} {'precision':>9} {'recall':>7} {'F1':>6} {'support':>8}"
+            + "".join(f" {'F1 ' + n:>16}" for n in names)
+        )
         for c in report.classes:
             s = report.per_class[c]
             lines.append(
                 f"  {_name(c):<10} {s.precision:>9.3f} {s.recall:>7.3f} {s.f1:>6.3f} {s.support:>8}"
+                + "".join(f" {_f3(base.per_class_f1[n][c]):>16}" for n in names)
             )
-        lines.append(f"macro-F1: {report.macro_f1:.3f}")
-        lines.append(f"category accuracy: {_pct(report.category_accuracy)}")
+        lines.append(f"macro-F1: {report.macro_f1:.3f}" + _beside(base.macro_f1, _f3))
+        lines.append(f"category accuracy: {_pct(report.category_accuracy)}"
+                     + _beside(base.category_accuracy, _pct))
         predicted = list(report.classes) + sorted(
             {p for _, p in report.confusion if p not in report.classes}, key=_name
         )
@@ -150,7 +272,8 @@ def render(report: Report) -> str:
         lines.append(f"other (outside our categories, not scored): {report.other} ({got})")
     if report.unlabelled:
         lines.append(f"no category label: {report.unlabelled}")
-    lines.append(f"root-step accuracy: {_pct(report.root_accuracy)} over {report.root_n} cases")
+    lines.append(f"root-step accuracy: {_pct(report.root_accuracy)} over {report.root_n} cases"
+                 + _beside(base.root_accuracy, _pct))
     if report.agent_n:
         lines.append(f"agent accuracy: {_pct(report.agent_accuracy)} over {report.agent_n} cases")
     return "\n".join(lines)
