@@ -313,7 +313,7 @@ add(Scenario(
     instructions="Investigate incidents from the logs and summarise the cause.",
     prompt="What caused the 02:10 outage of the ledger service?",
     tools=[tool("fetch_logs", "Fetch the logs of a service for a time window.",
-                ok(lines("2026-02-03T02:09:58Z ledger worker-7 retrying batch flush", 480)),
+                ok(lines("2026-02-03T02:09:58Z ledger worker-7 retrying batch flush", 600)),
                 service="string", since="string", until="string")],
     turns=[Call(("fetch_logs", {"service": "ledger", "since": "01:50", "until": "02:30"})),
            Say("The outage was caused by a stuck batch flush.")],
