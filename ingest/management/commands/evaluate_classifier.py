@@ -178,4 +178,5 @@ def _judge(inv_id: int, key: str, category, root_step, agent) -> tuple[Outcome, 
                       steps=tuple(s[0] for s in steps), keyword=keyword,
                       keyword_root=keyword_root)
     rule = diagnosis.evidence[0]["rule"] if diagnosis.evidence else "-"
-    return outcome, f"{key}: expected {category} at {root_step}; got {predicted} at {root} by {rule}"
+    return outcome, (f"{key}: expected {category} at {root_step}; "
+                     f"got {predicted} at {root} by {rule}")
