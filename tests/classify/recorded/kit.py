@@ -130,10 +130,6 @@ def limit() -> dict:
     return {"kind": "limit"}
 
 
-def agent_step(name: str) -> dict:
-    return {"kind": "agent", "name": name}
-
-
 # --- a scenario ---------------------------------------------------------------------------------
 
 ROUTES = ("openai-agents", "openinference-agents", "pydantic-ai", "langgraph", "langfuse")

@@ -116,10 +116,6 @@ def resolve_root(root: dict | None, steps: list) -> str | None:
         handoffs = [s for s in steps if "transfer_to" in f"{s.name} {s.tool_name}"
                     or (s.kind == "handoff")]
         return handoffs[root["ordinal"] - 1].span_id
-    if kind == "agent":
-        found = [s for s in steps if s.kind == "agent"
-                 and root["name"] in (s.name, s.agent_name)]
-        return found[0].span_id
     if kind == "limit":
         # The deepest step carrying the limit error, else the last model call before the end.
         by_id = {s.span_id: s for s in steps}

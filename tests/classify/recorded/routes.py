@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from contextlib import contextmanager
 
 from .kit import Guard, RunLimitError, Scenario, ToolFailure, reset, tool_function
@@ -451,7 +450,3 @@ class LangGraphRoute(Route):
 
 ROUTE_CLASSES = {r.name: r for r in (OpenAIAgentsRoute, OpenInferenceAgentsRoute, LangfuseRoute,
                                      PydanticAIRoute, LangGraphRoute)}
-
-
-def jsonable(value):
-    return json.loads(json.dumps(value, default=str))

@@ -23,7 +23,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
@@ -282,7 +281,3 @@ class CaptureServer:
         with self.lock:
             taken, self.requests = self.requests, []
         return taken
-
-
-def jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
