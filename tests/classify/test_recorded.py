@@ -16,7 +16,7 @@ import pytest
 
 from ingest.formats.labelled import load_recorded
 from ingest.management.commands.evaluate_classifier import CaptureReplay
-from traceview.diagnosis import invocation_classify
+from traceview.classify.diagnosis import invocation_classify
 from traceview.models import Project, Step
 
 from .recorded.record import split_of
