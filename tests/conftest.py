@@ -92,29 +92,16 @@ def _database_url() -> str:
     return f"postgres://{auth}@{host}:{port}/{db['NAME']}"
 
 
-@pytest.fixture
-def celery_worker(transactional_db, tmp_path):
-    """A real `celery worker -B` process on the configured broker and the test database.
-
-    The sweep and the rollup refresh run every second and the quiet period is two seconds, so
-    tests of completion by silence and of the dashboards' rollups finish quickly.
-    """
-    from traceview.celery import app
-
-    app.control.purge()
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "TRACEVIEW_SWEEP_INTERVAL_S": "1",
-        "TRACEVIEW_QUIET_PERIOD_S": "2",
-        "TRACEVIEW_ROLLUP_INTERVAL_S": "1",
-    }
-    log_path = tmp_path / "worker.log"
+def worker_start(tmp_path: Path, name: str, *args: str, env: dict | None = None):
+    """Start a real `celery worker` process on the configured broker and the test database;
+    the log is in `proc.log_path`. Stop it with worker_stop."""
+    env = {**os.environ, "DATABASE_URL": _database_url(), **(env or {})}
+    log_path = tmp_path / f"{name}.log"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "traceview", "worker", "-B", "--pool=solo",
+            [sys.executable, "-m", "celery", "-A", "traceview", "worker", "--pool=solo",
              "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "-s", str(tmp_path / "beat-schedule")],
+             "-n", f"{name}@%h", *args],
             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
@@ -124,12 +111,37 @@ def celery_worker(transactional_db, tmp_path):
             pytest.fail(f"the Celery worker did not start:\n{log_path.read_text()[-4000:]}")
         time.sleep(0.2)
     proc.log_path = log_path
-    yield proc
+    return proc
+
+
+def worker_stop(proc) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+# The sweep and the rollup refresh run every second and the quiet period is two seconds, so
+# tests of completion by silence and of the dashboards' rollups finish quickly.
+FAST_BEAT = {
+    "TRACEVIEW_SWEEP_INTERVAL_S": "1",
+    "TRACEVIEW_QUIET_PERIOD_S": "2",
+    "TRACEVIEW_ROLLUP_INTERVAL_S": "1",
+}
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """A real `celery worker -B` process on the default queue (see worker_start, FAST_BEAT)."""
+    from traceview.celery import app
+
+    app.control.purge()
+    proc = worker_start(
+        tmp_path, "worker", "-B", "-s", str(tmp_path / "beat-schedule"), env=FAST_BEAT
+    )
+    yield proc
+    worker_stop(proc)
 
 
 def wait_for(predicate, timeout=30.0, interval=0.2, worker=None):

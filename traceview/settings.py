@@ -162,6 +162,30 @@ TRACEVIEW_ROLLUP_INTERVAL_S = env.float("TRACEVIEW_ROLLUP_INTERVAL_S", default=6
 # How far back a change of an agent's tool scope re-audits its invocations (agents.scope_audit).
 TRACEVIEW_SCOPE_REAUDIT_DAYS = env.int("TRACEVIEW_SCOPE_REAUDIT_DAYS", default=30)
 
+# The optional language-model judge (traceview.judge, README "A second opinion"). Off unless an
+# endpoint, a model and the projects it may judge are all set: nothing leaves the machine before.
+# The endpoint comes from here only, never from a trace or a page.
+TRACEVIEW_JUDGE_URL = env.str("TRACEVIEW_JUDGE_URL", default="")
+if TRACEVIEW_JUDGE_URL and not TRACEVIEW_JUDGE_URL.startswith(("http://", "https://")):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("TRACEVIEW_JUDGE_URL must be an http:// or https:// URL")
+TRACEVIEW_JUDGE_MODEL = env.str("TRACEVIEW_JUDGE_MODEL", default="")
+TRACEVIEW_JUDGE_API_KEY = env.str("TRACEVIEW_JUDGE_API_KEY", default="")
+# Project names, "*" for all; "name=20" gives that project its own monthly cap in dollars.
+TRACEVIEW_JUDGE_PROJECTS = env.list("TRACEVIEW_JUDGE_PROJECTS", default=[])
+TRACEVIEW_JUDGE_MONTHLY_CAP_USD = env.float("TRACEVIEW_JUDGE_MONTHLY_CAP_USD", default=5.0)
+# Dollars per million tokens; unset, the model price table prices the judge's model.
+TRACEVIEW_JUDGE_PRICE_INPUT = env.str("TRACEVIEW_JUDGE_PRICE_INPUT", default="")
+TRACEVIEW_JUDGE_PRICE_OUTPUT = env.str("TRACEVIEW_JUDGE_PRICE_OUTPUT", default="")
+# A failed run is judged when the rules' confidence is below this (or only their fallback fired).
+TRACEVIEW_JUDGE_BELOW_CONFIDENCE = env.float("TRACEVIEW_JUDGE_BELOW_CONFIDENCE", default=0.5)
+TRACEVIEW_JUDGE_MAX_PROMPT_CHARS = env.int("TRACEVIEW_JUDGE_MAX_PROMPT_CHARS", default=24_000)
+TRACEVIEW_JUDGE_MAX_OUTPUT_TOKENS = env.int("TRACEVIEW_JUDGE_MAX_OUTPUT_TOKENS", default=800)
+TRACEVIEW_JUDGE_TIMEOUT_S = env.float("TRACEVIEW_JUDGE_TIMEOUT_S", default=60.0)
+# Celery's per-worker rate limit of the judge queue's task ("20/m", "1/s").
+TRACEVIEW_JUDGE_RATE_LIMIT = env.str("TRACEVIEW_JUDGE_RATE_LIMIT", default="20/m")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["ingest.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["ingest.auth.HasProjectKey"],
@@ -207,6 +231,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Publishing happens inside a web request (after commit): give up fast when the broker is down;
 # the periodic sweep enqueues whatever was missed.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2}
+# The judge's calls wait on a remote model: their own queue, so they never hold up
+# classification (a worker consumes it with `-Q judge`).
+CELERY_TASK_ROUTES = {"traceview.judge.tasks.*": {"queue": "judge"}}
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "sweep-due-invocations": {

@@ -7,6 +7,7 @@ from ingest import api as ingest_api
 from traceview.agents import scope_views
 from traceview.agents import views as agent_views
 from traceview.dashboards import views as dashboard_views
+from traceview.judge import views as judge_views
 from traceview.replay import api, views
 from traceview.triage import views as triage_views
 
@@ -17,6 +18,11 @@ urlpatterns = [
         "invocations/<int:pk>/triage/",
         triage_views.invocation_triage_view,
         name="invocation-triage",
+    ),
+    path(
+        "invocations/<int:pk>/judge/",
+        judge_views.invocation_judge_view,
+        name="invocation-judge",
     ),
     path("agents/", agent_views.agent_list_view, name="agent-list"),
     path("agents/new/", agent_views.agent_create_view, name="agent-create"),

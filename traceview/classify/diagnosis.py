@@ -23,6 +23,7 @@ from traceview.core.models import Diagnosis, Invocation, InvocationSearch
 from traceview.core.queries import agent_depth, invocations_canonical
 from traceview.core.search import search_document
 from traceview.core.trace import InvocationData
+from traceview.judge.services import invocations_judge_enqueue
 from traceview.triage.services import invocation_group
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,9 @@ def invocations_classify(invocation_ids: list[int]) -> dict[int, Diagnosis]:
             # to leave: most invocations succeed and skip grouping's reads.
             invocation_group(r.invocation.id, steps=r.canonical.steps, invocation=r.invocation,
                              diagnosis=diagnoses[r.invocation.id])
+    # Last, once the rules' verdicts are stored: the ones worth a second opinion go to the
+    # judge's own queue (nothing at all when the judge is off).
+    invocations_judge_enqueue([(r.invocation, r.verdict) for r in stored])
     return diagnoses
 
 

@@ -49,6 +49,9 @@ class Diagnosis:
     confidence: float
     evidence: list[Evidence] = field(default_factory=list)
     ruleset: str = RULESET_VERSION
+    # On a run the rules let stand as a success: their findings on its final answer too weak to
+    # fail it (a figure no tool returned). Not stored; they decide whether the judge is asked.
+    doubts: list[Evidence] = field(default_factory=list)
 
 
 def classify(invocation: InvocationData) -> Diagnosis:
@@ -59,6 +62,8 @@ STRONG = 0.5
 MAX_EVIDENCE = 12
 DETAIL_LIMIT = 240
 CATEGORY_ORDER = {"tool": 0, "planning": 1, "context": 2, "budget": 3}
+# The evidence rule of a verdict no rule backed (see _fallback).
+FALLBACK_RULE = "engine.fallback"
 
 
 def run_findings(invocation: InvocationData) -> tuple[TraceView, list[Finding]]:
@@ -79,7 +84,13 @@ def run_rules(invocation: InvocationData) -> Diagnosis:
     live = [f for f in findings if not f.recovered]
     failed = view.run_failed or any(f.fails_run and f.strength >= STRONG for f in live)
     if not failed:
-        return Diagnosis(category=None, root_step=None, confidence=0.95, evidence=[])
+        # What the rules saw in the final answer without enough to fail the run.
+        answer_pos, _ = view.final_answer()
+        doubts = [f for f in live if answer_pos is not None and f.pos == answer_pos]
+        return Diagnosis(
+            category=None, root_step=None, confidence=0.95, evidence=[],
+            doubts=[Evidence(f.rule, f.step, _clip(f.detail)) for f in doubts[:MAX_EVIDENCE]],
+        )
 
     strong = [f for f in live if f.strength >= STRONG]
     pool = strong or live
@@ -127,7 +138,7 @@ def _fallback(view: TraceView, findings: list[Finding]) -> Diagnosis:
             evidence.insert(
                 0,
                 Evidence(
-                    "engine.fallback", s.span_id, why + ": " + (view.text(i, "error")[:120] or "")
+                    FALLBACK_RULE, s.span_id, why + ": " + (view.text(i, "error")[:120] or "")
                 ),
             )
             return Diagnosis(
@@ -141,5 +152,5 @@ def _fallback(view: TraceView, findings: list[Finding]) -> Diagnosis:
         "the run failed without an error on any step or a rule that matched: "
         "taken as a planning failure at its last answer"
     )
-    evidence.insert(0, Evidence("engine.fallback", step, why))
+    evidence.insert(0, Evidence(FALLBACK_RULE, step, why))
     return Diagnosis(category="planning", root_step=step, confidence=0.15, evidence=evidence)

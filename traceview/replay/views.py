@@ -18,6 +18,7 @@ from traceview.agents.scope_audit import invocation_scope_violations
 from traceview.core.models import Diagnosis, Invocation
 from traceview.core.queries import projects_for_user
 from traceview.core.trace import CATEGORIES, SCOPE_VIOLATION_LABELS
+from traceview.judge.services import judge_enabled
 from traceview.replay.charts import timeline_figure, usage_figure
 from traceview.replay.filters import InvocationFilter
 from traceview.replay.outline import outline_labels, replay_outline, step_detail
@@ -110,6 +111,8 @@ def invocation_detail_view(request, pk: int):
         "root_span_id": diagnosis.root_span_id if diagnosis else "",
         "running": invocation.status == "running",
         "base_url": base_url,
+        # The judge's verdict is loaded beside the rules' one (no query here).
+        "judge_on": judge_enabled(invocation.project),
     }
     target = request.htmx.target if request.htmx else None
     if target == "invocation-summary":

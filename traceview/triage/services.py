@@ -561,14 +561,20 @@ class AgreementRow:
 
 def corrections_agreement(projects) -> tuple[list[AgreementRow], AgreementRow]:
     """How often the classifier's current diagnosis agrees with the triagers' corrections, per
-    corrected category, with the total. Root steps are compared where both sides name one and
-    the categories agree."""
-    rows = {c: AgreementRow(c, 0, 0, 0, 0) for c in (*CATEGORIES, "none")}
+    corrected category, with the total."""
     corrections = Correction.objects.filter(invocation__project__in=projects).values_list(
         "category", "root_span_id", "invocation__diagnosis__category",
         "invocation__diagnosis__root_span_id",
     )
-    for category, root, machine_category, machine_root in corrections.iterator():
+    return agreement_rows(corrections.iterator())
+
+
+def agreement_rows(pairs: Iterable[tuple]) -> tuple[list[AgreementRow], AgreementRow]:
+    """Agreement per corrected category, with the total, over (corrected category, corrected
+    root, machine category, machine root) rows. Root steps are compared where both sides name
+    one and the categories agree."""
+    rows = {c: AgreementRow(c, 0, 0, 0, 0) for c in (*CATEGORIES, "none")}
+    for category, root, machine_category, machine_root in pairs:
         row = rows[category or "none"]
         row.corrections += 1
         if (category or "") == (machine_category or ""):

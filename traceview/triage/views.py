@@ -24,6 +24,8 @@ from django.views.decorators.http import require_GET, require_POST
 from traceview.core.models import Agent, Diagnosis, Invocation, Step
 from traceview.core.queries import project_members, projects_for_user
 from traceview.core.trace import CATEGORIES
+from traceview.judge.queries import judge_agreement, verdict_latest
+from traceview.judge.services import judge_config
 from traceview.triage import services as triage
 from traceview.triage.models import (
     Correction,
@@ -311,10 +313,12 @@ def invocation_triage_view(request, pk: int):
         correction = invocation.correction
     except Correction.DoesNotExist:
         pass
+    # The correction is recorded against the judge's latest answer too, when it gave one.
+    judge = verdict_latest(invocation, done=True) if judge_config() else None
     link = IssueInvocation.objects.filter(invocation=invocation).select_related("issue").first()
     steps = Step.objects.filter(invocation=invocation)
     if invocation.step_count > ROOT_CHOICES_MAX:
-        roots = [r.root_span_id for r in (diagnosis, correction) if r and r.root_span_id]
+        roots = [r.root_span_id for r in (diagnosis, correction, judge) if r and r.root_span_id]
         steps = steps.filter(Q(status="error") | Q(span_id__in=roots))
     steps = list(
         steps.only("span_id", "name", "kind").order_by("started_at", "seq", "id")[
@@ -325,6 +329,7 @@ def invocation_triage_view(request, pk: int):
         "traceview/triage/_correction.html",
         {
             "inv": invocation, "diagnosis": diagnosis, "correction": correction, "steps": steps,
+            "judge": judge,
             "issue": link.issue if link else None, "categories": CATEGORIES, "error": error,
             "show_issue": request.method == "GET" or request.POST.get("show_issue") == "1",
         },
@@ -334,8 +339,12 @@ def invocation_triage_view(request, pk: int):
 @login_required
 @require_GET
 def agreement_view(request):
-    rows, total = triage.corrections_agreement(projects_for_user(request.user))
-    return render(request, "traceview/triage/agreement.html", {"rows": rows, "total": total})
+    projects = projects_for_user(request.user)
+    rows, total = triage.corrections_agreement(projects)
+    context = {"rows": rows, "total": total}
+    if judge_config():
+        context["judge_rows"], context["judge_total"] = judge_agreement(projects)
+    return render(request, "traceview/triage/agreement.html", context)
 
 
 @login_required

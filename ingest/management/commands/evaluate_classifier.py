@@ -4,6 +4,7 @@
                                          [--project NAME] [--keep] [--cases]
     python manage.py evaluate_classifier tests/classify/recorded --format recorded
                                          [--cases] [--show-holdout-cases]
+    either with [--judge [--judge-cap-usd DOLLARS]]
 
 The traces are parsed by the ingest parsers, stored in a scratch project with `invocations_store`
 and classified one by one with `invocation_classify`, exactly as a worker would; the report
@@ -14,11 +15,19 @@ routes they were sent to, and the tuning and holdout splits are reported apart (
 aggregate unless --show-holdout-cases). Everything runs in one transaction that is rolled back
 at the end, so the scratch project leaves nothing behind (and nothing is handed to the broker)
 unless --keep commits it.
+
+--judge also asks the language-model judge (traceview.judge) about every case, synchronously,
+and prints the same figures for its verdicts, with its calls, tokens and cost. Its spending is
+bounded by --judge-cap-usd (the configured monthly cap by default). With no judge endpoint
+configured it says so and exits with status 0 without evaluating anything.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
+import time
+from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -38,7 +47,18 @@ from ingest.formats.labelled import (
 from ingest.store import invocations_store
 from traceview.classify.diagnosis import invocation_classify
 from traceview.classify.metrics import Outcome, baselines, keyword_verdict, render, score
-from traceview.models import ApiKey, Invocation, Project, Step
+from traceview.judge.services import (
+    JudgeRetry,
+    invocation_judge,
+    judge_config,
+    retry_countdown,
+    verdict_give_up,
+)
+from traceview.models import ApiKey, Invocation, JudgeVerdict, Project, Step
+
+# The evaluation waits for an unavailable endpoint fewer times than the worker does: a dead
+# endpoint should end a run over many cases in minutes, not hours.
+JUDGE_RETRIES = 2
 
 
 class _Discard(Exception):
@@ -56,9 +76,24 @@ class Command(BaseCommand):
         parser.add_argument("--cases", action="store_true", help="print one line per case")
         parser.add_argument("--show-holdout-cases", action="store_true",
                             help="recorded: also list the holdout cases one by one")
+        parser.add_argument("--judge", action="store_true",
+                            help="also score the language-model judge on every case")
+        parser.add_argument("--judge-cap-usd", type=Decimal, dest="judge_cap",
+                            help="the most the judge may spend on this evaluation")
 
     def handle(self, path, fmt, project=None, keep=False, cases=False,
-               show_holdout_cases=False, **options):
+               show_holdout_cases=False, judge=False, judge_cap=None, **options):
+        self.judge_config = judge_config() if judge else None
+        if judge and self.judge_config is None:
+            self.stdout.write(
+                "the judge is not configured: set TRACEVIEW_JUDGE_URL and "
+                "TRACEVIEW_JUDGE_MODEL (README, \"A second opinion\"); nothing evaluated"
+            )
+            return
+        if self.judge_config is not None:
+            self.judge_cap = judge_cap if judge_cap is not None else self.judge_config.cap_usd
+        # Per split: each case's judge outcome with the verdict it came from.
+        self.judged: dict[str | None, list[tuple[Outcome, JudgeVerdict]]] = {}
         try:
             labelled = load_recorded(path) if fmt == "recorded" else load_labelled(fmt, path)
         except FormatError as exc:
@@ -85,6 +120,15 @@ class Command(BaseCommand):
                     self.stdout.write(line)
             self.stdout.write(f"{fmt}: {path}" + (f" [{split}]" if split else ""))
             self.stdout.write(render(score(outcomes), baselines(outcomes, keyword=True)))
+            if self.judge_config is not None:
+                judged = self.judged[split]
+                self.stdout.write(f"judge: {self.judge_config.model}, prompt "
+                                  f"{judged[0][1].prompt_version}"
+                                  + (f" [{split}]" if split else ""))
+                judge_outcomes = [o for o, _ in judged]
+                self.stdout.write(render(score(judge_outcomes),
+                                         baselines(judge_outcomes, keyword=True)))
+                self.stdout.write(_judge_usage([v for _, v in judged]))
         self.stdout.write(
             f"scratch project {name!r} " + ("kept" if keep else "deleted")
         )
@@ -99,10 +143,11 @@ class Command(BaseCommand):
         )
         outcomes, lines = [], []
         for case in labelled:
-            outcome, line = _judge(ids[case.invocation.trace_id[:128]], case.key,
-                                   case.category, case.root_step, case.agent)
+            inv_id = ids[case.invocation.trace_id[:128]]
+            outcome, line = _judge(inv_id, case.key, case.category, case.root_step, case.agent)
             outcomes.append(outcome)
-            lines.append(line + (f" ({case.source_label})" if case.source_label else ""))
+            lines.append(line + (f" ({case.source_label})" if case.source_label else "")
+                         + self._second_opinion(inv_id, outcome, None))
         return outcomes, lines
 
     def _evaluate_recorded(
@@ -113,12 +158,51 @@ class Command(BaseCommand):
         }
         replay = CaptureReplay(project)
         for capture in captures:
-            outcome, line = _judge(replay.store(capture), capture.key, capture.category,
-                                   capture.root_step, None)
+            inv_id = replay.store(capture)
+            outcome, line = _judge(inv_id, capture.key, capture.category, capture.root_step, None)
             outcomes, lines = results[capture.split]
             outcomes.append(outcome)
-            lines.append(line)
+            lines.append(line + self._second_opinion(inv_id, outcome, capture.split))
         return results
+
+    def _second_opinion(self, inv_id: int, outcome: Outcome, split: str | None) -> str:
+        """With --judge: the judge's verdict on the case as an outcome of its own (kept per
+        split), and the end of the case's report line; else nothing."""
+        if self.judge_config is None:
+            return ""
+        verdict = self._judge_verdict(inv_id)
+        predicted, root = (
+            (verdict.category or None, verdict.root_span_id or None)
+            if verdict.status == "done"
+            # No usable answer is a miss, shown as a column of its own in the confusion matrix.
+            else (verdict.status, None)
+        )
+        agent = (
+            Step.objects.filter(invocation_id=inv_id, span_id=root)
+            .values_list("agent_name", flat=True).first()
+        ) if root else None
+        judged = dataclasses.replace(outcome, predicted=predicted, predicted_root=root,
+                                     predicted_agent=agent or None)
+        self.judged.setdefault(split, []).append((judged, verdict))
+        return f"; judge {predicted} at {root}"
+
+    def _judge_verdict(self, invocation_id: int) -> JudgeVerdict:
+        """The judge's verdict on one case, asked synchronously; an unavailable endpoint is
+        waited for as the worker would (its Retry-After, else a backoff), JUDGE_RETRIES times."""
+        claim = f"evaluation{invocation_id}"
+        for retries in range(JUDGE_RETRIES + 1):
+            try:
+                return invocation_judge(
+                    invocation_id, "evaluation", claim=claim, cap=self.judge_cap
+                )
+            except JudgeRetry as exc:
+                countdown = retry_countdown(exc.retry_after, retries)
+                if countdown is None or retries == JUDGE_RETRIES:
+                    verdict_give_up(exc.verdict_id, claim, f"{exc.reason}; gave up")
+                    return JudgeVerdict.objects.get(id=exc.verdict_id)
+                self.stderr.write(f"judge unavailable ({exc.reason}); again in {countdown:g} s")
+                time.sleep(countdown)
+        raise AssertionError("unreachable")
 
 
 class CaptureReplay:
@@ -180,3 +264,21 @@ def _judge(inv_id: int, key: str, category, root_step, agent) -> tuple[Outcome, 
     rule = diagnosis.evidence[0]["rule"] if diagnosis.evidence else "-"
     return outcome, (f"{key}: expected {category} at {root_step}; "
                      f"got {predicted} at {root} by {rule}")
+
+
+def _judge_usage(verdicts: list[JudgeVerdict]) -> str:
+    """The judge's verdicts by outcome, its calls, tokens and cost."""
+    n = len(verdicts) or 1
+    statuses = {s: sum(v.status == s for v in verdicts)
+                for s in ("done", "unusable", "skipped", "failed")}
+    retried = sum(bool(v.problems) for v in verdicts)
+    prompt = sum(v.prompt_tokens for v in verdicts)
+    completion = sum(v.completion_tokens for v in verdicts)
+    cost = sum((v.cost_usd for v in verdicts), Decimal(0))
+    return "\n".join([
+        "judge verdicts: " + ", ".join(f"{k} {count}" for k, count in statuses.items())
+        + f"; answers retried after failing the checks: {retried}",
+        f"judge calls: {sum(v.calls for v in verdicts)}; tokens: {prompt} prompt + "
+        f"{completion} answer ({(prompt + completion) / n:.0f} a case)",
+        f"judge cost: ${cost:.4f} (${cost / n:.4f} a case)",
+    ])

@@ -1,4 +1,5 @@
-"""`make run`: the web server and a real Celery worker (with the periodic sweep) in one command.
+"""`make run`: the web server and a real Celery worker (with the periodic sweep) in one command,
+plus a worker for the judge's queue when the judge is configured.
 
 The worker is a separate process on the configured broker (the filesystem transport by default),
 so tasks run exactly as in production, never eagerly inside the request. Ctrl-C stops both.
@@ -13,6 +14,7 @@ from django.core.management.base import BaseCommand
 from django.core.management.commands.runserver import Command as RunserverCommand
 
 from traceview.devserver import DevWSGIServer
+from traceview.judge.services import judge_config
 
 
 class DevRunserver(RunserverCommand):
@@ -35,18 +37,25 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "traceview", "worker", "-B",
-             "--pool=solo", "--loglevel=INFO", "--without-gossip", "--without-mingle"],
-        )
-        self.stdout.write(f"Celery worker started (pid {worker.pid}).")
+        celery = [sys.executable, "-m", "celery", "-A", "traceview", "worker", "--pool=solo",
+                  "--loglevel=INFO", "--without-gossip", "--without-mingle"]
+        workers = [subprocess.Popen([*celery, "-B"])]
+        self.stdout.write(f"Celery worker started (pid {workers[0].pid}).")
+        if judge_config() is not None:
+            # The judge's queue gets a worker of its own, so that waiting on a model never
+            # holds up classification.
+            workers.append(subprocess.Popen([*celery, "-Q", "judge", "-n", "judge@%h"]))
+            self.stdout.write(f"Celery worker for the judge's queue started "
+                              f"(pid {workers[1].pid}).")
         try:
             call_command(DevRunserver(), addrport, use_reloader=False)
         except KeyboardInterrupt:
             pass
         finally:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.send_signal(signal.SIGTERM)
+            for worker in workers:
                 try:
                     worker.wait(timeout=15)
                 except subprocess.TimeoutExpired:
