@@ -1,5 +1,7 @@
 # Two commands do all set-up: `make run` and `make test`. Everything lands in .venv and var/.
 PYTHON ?= python3
+# Where `make run` serves: `make run ADDR=0.0.0.0:8080`. setup_dev prints the same address.
+ADDR ?= 127.0.0.1:8000
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml sdk/pyproject.toml | cksum | cut -d' ' -f1)
@@ -17,8 +19,8 @@ install: $(STAMP)
 
 run: install
 	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --no-input -v0
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py setup_dev
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py run_dev 127.0.0.1:8000
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py setup_dev --addrport $(ADDR)
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py run_dev $(ADDR)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

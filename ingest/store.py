@@ -32,7 +32,13 @@ from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
 from traceview.agents.pricing import price_for, prices_load, step_cost, usage_details
-from traceview.core.trace import MAX_VALUE_CHARS, InvocationData, StepData, truncate
+from traceview.core.trace import (
+    MAX_VALUE_CHARS,
+    InvocationData,
+    StepData,
+    session_of,
+    truncate,
+)
 from traceview.models import Agent, Invocation, Project, Step, StepPayload
 
 log = logging.getLogger(__name__)
@@ -291,6 +297,8 @@ INVOCATION_WRITE_FIELDS = [
     "tool_call_count",
     "error_count",
     "tool_error_count",
+    "unpriced_calls",
+    "session_id",
     "reported_usage",
     "input",
     "output",
@@ -401,6 +409,10 @@ def _merge_invocation(row: Invocation, data: InvocationData, agents: dict[str, A
             setattr(row, field, clean(getattr(data, field)))
     if data.attributes:
         row.attributes = merge_attributes(row.attributes, clean(data.attributes))
+    if not row.session_id:
+        session = session_of(row.attributes, [s.attributes for s in data.steps])
+        if session:
+            row.session_id = clean(session)[:200]
     usage = dict(row.reported_usage or {})
     for field in ("input_tokens", "output_tokens"):
         if getattr(data, field) is not None:
@@ -416,12 +428,13 @@ TOTAL_FIELDS = (
     "tool_call_count",
     "error_count",
     "tool_error_count",
+    "unpriced_calls",
     "input_tokens",
     "output_tokens",
     "cost_usd",
 )
 # The counts among them; usage follows and may be replaced by run-level usage.
-COUNT_FIELDS = TOTAL_FIELDS[:4]
+COUNT_FIELDS = TOTAL_FIELDS[:5]
 
 
 def _contribution(kind, status, input_tokens, output_tokens, cost_usd) -> tuple:
@@ -433,6 +446,8 @@ def _contribution(kind, status, input_tokens, output_tokens, cost_usd) -> tuple:
         int(kind == "tool"),
         int(status == "error"),
         int(kind == "tool" and status == "error"),
+        # A model call that used tokens and has no cost: no price is known for its model.
+        int(llm and bool(input_tokens or output_tokens) and cost_usd is None),
         (input_tokens or 0) if llm else 0,
         (output_tokens or 0) if llm else 0,
         (cost_usd or 0) if llm else 0,
@@ -704,13 +719,18 @@ def _apply_totals(rows: list[Invocation], deltas: dict[int, list]) -> None:
         row.input_tokens = s.get("in_tok") or usage.get("input_tokens") or 0
         row.output_tokens = s.get("out_tok") or usage.get("output_tokens") or 0
         row.cost_usd = s.get("cost") or usage.get("cost_usd") or 0
-        if not row.cost_usd and s.get("model") and (row.input_tokens or row.output_tokens):
+        if not s.get("cost") and usage.get("cost_usd") is not None:
+            # The sender's own run cost covers the calls it did not price one by one.
+            row.unpriced_calls = 0
+        elif not row.cost_usd and (row.input_tokens or row.output_tokens):
             # Run-level tokens without a cost (a trajectory's model stats): priced as calls of
-            # the model its steps name, at the run's date.
-            row.cost_usd = pricer.cost({
+            # the model its steps name, at the run's date; with no price, the cost is unknown.
+            cost = pricer.cost({
                 "model": s["model"], "input_tokens": row.input_tokens,
                 "output_tokens": row.output_tokens, "started_at": row.started_at,
-            }, None) or 0
+            }, None) if s.get("model") else None
+            row.cost_usd = cost or 0
+            row.unpriced_calls = 0 if cost is not None else max(row.unpriced_calls, 1)
 
 
 def _settle(rows: list[Invocation]) -> None:

@@ -139,3 +139,20 @@ class LiveTestServer(ThreadedWSGIServer):
 
     def __init__(self, server_address, handler_class, *args, **kwargs):
         super().__init__(server_address, QuietChunkedWSGIRequestHandler, *args, **kwargs)
+
+
+DEFAULT_ADDRPORT = "127.0.0.1:8000"
+
+
+def dev_url(addrport: str = DEFAULT_ADDRPORT) -> str:
+    """The address to open for `run_dev ADDRPORT`, read as runserver reads it: a bare port means
+    127.0.0.1, and an IPv6 address is bracketed."""
+    addrport = (addrport or DEFAULT_ADDRPORT).strip()
+    if addrport.isdigit():
+        return f"http://127.0.0.1:{addrport}/"
+    host, _, port = addrport.rpartition(":")
+    if not host:
+        host, port = addrport, "8000"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"

@@ -14,6 +14,13 @@ from traceview.triage import views as triage_views
 urlpatterns = [
     path("", views.invocation_list_view, name="invocation-list"),
     path("invocations/<int:pk>/", views.invocation_detail_view, name="invocation-detail"),
+    path("compare/", views.invocation_diff_view, name="invocation-diff"),
+    path("sessions/", views.session_detail_view, name="session-detail"),
+    path(
+        "invocations/<int:pk>/compare/",
+        views.invocation_baseline_view,
+        name="invocation-baseline",
+    ),
     path(
         "invocations/<int:pk>/triage/",
         triage_views.invocation_triage_view,

@@ -304,7 +304,20 @@ def parse_swe_agent(data: Any, trace_id: str | None = None) -> list[InvocationDa
                 error_message=f"SWE-agent stopped with exit status {exit_status}",
                 seq=2 * len(entries),
             ))
+    if inv.name is None:
+        # No problem id in the file: the issue's first line names the task, not the first
+        # step (a model call, which the store would otherwise take for the run's name).
+        inv.name = _issue_title(inv.input) or "SWE-agent run"
     return [inv]
+
+
+def _issue_title(text: Any) -> str | None:
+    """The first line of the issue SWE-agent was given (after its "ISSUE:" marker when the
+    prompt has one)."""
+    if not isinstance(text, str):
+        return None
+    _, marker, rest = text.partition("ISSUE:")
+    return _first_line(rest if marker else text)
 
 
 # --- OpenHands ---------------------------------------------------------------------------------
@@ -468,6 +481,14 @@ def _openhands_run(events: list, record: dict, trace_id: str, path: str) -> Invo
         # An evaluation record is a finished run; a bare stream is finished when it says so.
         inv.status = "ok"
     inv.attributes = attrs or None
+    # The run lasted from its first event to its last. (Its events are all top-level steps; the
+    # store would otherwise take the first one, the system prompt, an instant, for the run.)
+    starts = [s.started_at for s in inv.steps if s.started_at is not None]
+    ends = [s.ended_at or s.started_at for s in inv.steps if (s.ended_at or s.started_at)]
+    if starts:
+        inv.started_at = min(starts)
+    if ends and inv.status is not None:
+        inv.ended_at = max(ends)
     return inv
 
 

@@ -304,3 +304,24 @@ def test_it_names_the_bad_message():
     assert exc.value.errors[0]["path"] == "messages[1].role"
     with pytest.raises(FormatError):
         parse_messages([])
+
+
+def test_it_times_an_openhands_run_from_its_first_event_to_its_last(project):
+    """Its events are all top-level steps: the run is not the first of them (an instant)."""
+    from ingest.store import invocations_store
+    from traceview.models import Invocation
+
+    records = read_trace_file(fixture("openhands", "multi_swe_bench_output.jsonl"))
+    result = invocations_store(project, parse_openhands(records))
+    runs = Invocation.objects.filter(id__in=result.invocation_ids).order_by("name")
+    durations = {r.name: r.duration_s for r in runs}
+    # ponyc-4588 ran from 17:56:40 to 18:04:10 by its events.
+    assert round(durations["ponylang__ponyc-4588"]) == 450
+    assert all(d and d > 60 for d in durations.values())
+
+
+def test_it_titles_a_swe_agent_run_by_its_issue_not_its_first_step():
+    data = json.loads(fixture("swe-agent", "pydicom__pydicom-1458.traj.json").read_text())
+    [inv] = parse_swe_agent(data)
+    assert inv.name and inv.name != "model"
+    assert inv.name.startswith("Pixel")

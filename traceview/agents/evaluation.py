@@ -294,7 +294,9 @@ def version_evaluation(
             ("latency", Seconds(F("ended_at"), F("started_at"))),
             ("steps", Cast("step_count", FloatField())),
         ):
-            finished_only = Case(When(_FINISHED, then=value), output_field=FloatField())
+            # A run whose cost is unknown (a model with no price) is not a free run.
+            counted = _FINISHED & Q(unpriced_calls=0) if name == "cost" else _FINISHED
+            finished_only = Case(When(counted, then=value), output_field=FloatField())
             aggregates[f"{name}_p"] = ExpressionWrapper(
                 Percentiles(finished_only), output_field=ArrayField(FloatField())
             )
@@ -333,11 +335,12 @@ def _percentiles_in_python(qs, stats: dict[str, VersionStats]) -> None:
     """SQLite: the finished runs' values, sorted per version, through percentile()."""
     values = defaultdict(lambda: ([], [], []))
     rows = qs.filter(_FINISHED).values_list(
-        "agent_version", "cost_usd", "started_at", "ended_at", "step_count"
+        "agent_version", "cost_usd", "started_at", "ended_at", "step_count", "unpriced_calls"
     )
-    for version, cost, started, ended, steps in rows:
+    for version, cost, started, ended, steps, unpriced in rows:
         costs, latencies, step_counts = values[version]
-        costs.append(float(cost))
+        if not unpriced:
+            costs.append(float(cost))
         step_counts.append(float(steps))
         if started is not None and ended is not None:
             latencies.append((ended - started).total_seconds())

@@ -31,6 +31,7 @@ from traceview.agents.tasks import agent_scope_reaudit_enqueue
 from traceview.core.models import Agent
 from traceview.core.queries import projects_for_user
 from traceview.dashboards.charts import RANGES
+from traceview.replay.diff import version_run_pair
 from traceview.replay.filters import outcome_filters
 
 
@@ -144,6 +145,7 @@ def agent_compare_view(request, pk: int):
         "min_runs": MIN_RUNS, "min_relative_pct": round(MIN_RELATIVE_CHANGE * 100),
         "figures": {"outcomes": outcome_figure(agent, start, end, *sides)}
         if any(s.runs for s in sides) else None,
+        "run_pair": version_run_pair(agent.pk, a, b, start, end),
     }
     return render(request, "traceview/agents/agent_compare.html", context)
 

@@ -136,6 +136,12 @@ class Invocation(models.Model):
     # the page know without a query, and an audit that finds none deletes nothing.
     scope_violation_count = models.IntegerField(default=0)
     depth = models.IntegerField(default=0)
+    # Model calls with tokens and no cost (no price known for their model): the run's cost is
+    # then unknown, or a lower bound, never "free".
+    unpriced_calls = models.IntegerField(default=0)
+    # The conversation or session the run is a turn of (gen_ai.conversation.id, session.id,
+    # Langfuse sessionId, LangGraph thread_id, Agents SDK group_id), read at ingest.
+    session_id = models.CharField(max_length=200, blank=True)
     # Run-level usage as reported by the sender; used when no step carries usage.
     reported_usage = models.JSONField(default=dict, blank=True)
     input = models.JSONField(null=True, blank=True)
@@ -174,6 +180,11 @@ class Invocation(models.Model):
                 models.F("id").desc(),
                 name="inv_project_tokens",
             ),
+            # A session's runs in order, and the list's session filter.
+            models.Index(
+                fields=["project", "session_id", "created_at"], name="inv_session",
+                condition=~models.Q(session_id=""),
+            ),
             # The sweep's question, "what is unclassified?", stays cheap at a million rows
             # because only unclassified rows are in this index.
             models.Index(
@@ -195,6 +206,10 @@ class Invocation(models.Model):
     @property
     def total_tokens(self) -> int:
         return self.input_tokens + self.output_tokens
+
+    @property
+    def cost_known(self) -> bool:
+        return self.unpriced_calls == 0
 
 
 class Step(models.Model):

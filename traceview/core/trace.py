@@ -10,6 +10,7 @@ erasing what an earlier one said.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -121,3 +122,37 @@ def step_order_key(step: StepData) -> tuple:
     # Steps without a start time (trajectory files) sort after timed ones, by their sequence.
     ts = step.started_at.timestamp() if step.started_at else float("inf")
     return (ts, step.seq if step.seq is not None else 0, step.span_id)
+
+
+# Where the conventions put the id of the conversation a run is a turn of, as the wire formats
+# keep them in the run's attributes (OTLP `session.id` and `gen_ai.conversation.id`, Langfuse
+# `sessionId`, the Agents SDK's `group_id` all arrive as one of these), first match wins.
+SESSION_KEYS = ("session_id", "conversation_id", "thread_id", "group_id", "session.id",
+                "gen_ai.conversation.id", "langfuse.session.id")
+# LangChain and LangGraph put theirs in a metadata map (sometimes JSON text) on every span.
+SESSION_METADATA_KEYS = ("thread_id", "session_id", "langfuse_session_id", "conversation_id")
+
+
+def session_of(attributes: dict | None, step_attributes: list[dict | None] = ()) -> str | None:
+    """The session or conversation id a run names, from its attributes, else from the first of
+    its steps' metadata that names one (LangGraph's `thread_id`). Pure; None when none does."""
+    for attrs in (attributes, *step_attributes):
+        if not attrs:
+            continue
+        if attrs is attributes:
+            for key in SESSION_KEYS:
+                value = attrs.get(key)
+                if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
+                    return str(value)
+        metadata = attrs.get("metadata")
+        if isinstance(metadata, str) and any(k in metadata for k in SESSION_METADATA_KEYS):
+            try:
+                metadata = json.loads(metadata)
+            except ValueError:
+                metadata = None
+        if isinstance(metadata, dict):
+            for key in SESSION_METADATA_KEYS:
+                value = metadata.get(key)
+                if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
+                    return str(value)
+    return None

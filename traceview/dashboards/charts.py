@@ -29,6 +29,7 @@ from traceview.replay.filters import outcome_filters
 from traceview.triage.models import Issue
 
 RANGES = {"1d": 1, "7d": 7, "30d": 30, "90d": 90}
+DEFAULT_RANGE = "7d"
 CATEGORY_COLORS = {"planning": "#7c3aed", "tool": "#c2410c", "context": "#0e7490",
                    "budget": "#a16207", "error": "#c23434", "ok": "#9bb5a5", "running": "#d9c28f"}
 
@@ -116,13 +117,14 @@ def usage_per_agent(scope: Scope) -> list[dict]:
     """Per bucket and agent: cost and tokens."""
     rows = list(
         _bucketed(scope, scope.rollups(InvocationRollup), "agent_id")
-        .annotate(cost=Sum("cost_usd"), input_tokens=Sum("input_tokens"),
-                  output_tokens=Sum("output_tokens")).order_by()
+        .annotate(cost=Sum("cost_usd"), unpriced=Sum("unpriced"),
+                  input_tokens=Sum("input_tokens"), output_tokens=Sum("output_tokens")).order_by()
     )
     names = _agent_names({r["agent_id"] for r in rows})
     return sorted(
         ({"bucket": r["bucket"], "agent_id": r["agent_id"],
           "agent": names.get(r["agent_id"], "?"), "cost": float(r["cost"] or 0),
+          "unpriced": r["unpriced"] or 0,
           "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"]}
          for r in rows),
         key=lambda r: r["bucket"],
@@ -197,6 +199,18 @@ def _iso(value) -> str:
     return value.isoformat()
 
 
+def time_axis(scope: Scope) -> dict:
+    """The x axis of a chart over time: the chosen range, whatever the data covers (plotly would
+    otherwise zoom onto a single bucket and label it in fractions of a second)."""
+    return {"type": "date", "range": [_iso(scope.start), _iso(scope.end)]}
+
+
+def _bar_span(scope: Scope) -> dict:
+    """A bar over its bucket (an hour or a day) from the bucket's start, a tenth left as a gap;
+    plotly would otherwise widen a lone bar to the whole axis."""
+    return {"width": int(_step(scope).total_seconds() * 1000 * 0.9), "offset": 0}
+
+
 def outcomes_figure(scope: Scope, rows: list[dict]) -> dict:
     buckets = sorted({r["bucket"] for r in rows})
     counts = defaultdict(dict)
@@ -211,19 +225,20 @@ def outcomes_figure(scope: Scope, rows: list[dict]) -> dict:
         traces.append({
             "type": "bar", "name": "failed, unclassified" if outcome == "error" else outcome,
             "x": [_iso(b) for b in buckets], "y": [counts[outcome].get(b, 0) for b in buckets],
-            "marker": {"color": CATEGORY_COLORS[outcome]},
+            "marker": {"color": CATEGORY_COLORS[outcome]}, **_bar_span(scope),
             "customdata": [scope.list_url(b, b + step, **filters) for b in buckets],
         })
     totals = [sum(counts[o].get(b, 0) for o in counts) for b in buckets]
     failed = [sum(counts[o].get(b, 0) for o in (*CATEGORIES, "error")) for b in buckets]
     traces.append({
         "type": "scatter", "mode": "lines+markers", "name": "failure rate", "yaxis": "y2",
-        "x": [_iso(b) for b in buckets],
+        # At the middle of its bucket, over the bar it rates.
+        "x": [_iso(b + step / 2) for b in buckets],
         "y": [round(f / t, 4) if t else 0 for f, t in zip(failed, totals, strict=True)],
         "line": {"color": "#c23434"},
         "customdata": [scope.list_url(b, b + step, status="error") for b in buckets],
     })
-    return {"data": traces, "layout": chart_layout("invocations", yaxis2={
+    return {"data": traces, "layout": chart_layout("invocations", xaxis=time_axis(scope), yaxis2={
         "overlaying": "y", "side": "right", "tickformat": ".0%", "range": [0, 1],
         "showgrid": False})}
 
@@ -238,13 +253,20 @@ def usage_figures(scope: Scope, rows: list[dict]) -> tuple[dict, dict]:
         urls = [scope.list_url(b, b + step, agent=agent if agent != "(no agent)" else None)
                 for b in buckets]
         x = [_iso(b) for b in buckets]
+        unpriced = [by.get((agent, b), {}).get("unpriced", 0) for b in buckets]
         cost.append({"type": "bar", "name": agent, "x": x, "customdata": urls,
-                     "y": [round(by.get((agent, b), {}).get("cost", 0), 6) for b in buckets]})
-        tokens.append({"type": "bar", "name": agent, "x": x, "customdata": urls, "y": [
+                     **_bar_span(scope),
+                     "y": [round(by.get((agent, b), {}).get("cost", 0), 6) for b in buckets],
+                     # A run whose model has no price is not free: its cost is left out, and
+                     # the bar says how many such runs it leaves out.
+                     "text": [f"+{n} of unknown cost" if n else "" for n in unpriced],
+                     "hovertemplate": "%{x}<br>$%{y:.4f} %{text}<extra>%{fullData.name}</extra>"})
+        tokens.append({"type": "bar", "name": agent, "x": x, "customdata": urls,
+                       **_bar_span(scope), "y": [
             (by.get((agent, b), {}).get("input_tokens") or 0)
             + (by.get((agent, b), {}).get("output_tokens") or 0) for b in buckets]})
-    return ({"data": cost, "layout": chart_layout("cost (USD)")},
-            {"data": tokens, "layout": chart_layout("tokens")})
+    return ({"data": cost, "layout": chart_layout("cost (USD)", xaxis=time_axis(scope))},
+            {"data": tokens, "layout": chart_layout("tokens", xaxis=time_axis(scope))})
 
 
 def latency_figure(scope: Scope, rows: list[dict]) -> dict:
@@ -286,7 +308,8 @@ def budget_figure(scope: Scope, rows: list[dict]) -> dict:
 def dashboard_data(scope: Scope) -> dict:
     """Everything the dashboards page shows, for one scope."""
     latency = latency_per_agent(scope)
-    cost, tokens = usage_figures(scope, usage_per_agent(scope))
+    usage = usage_per_agent(scope)
+    cost, tokens = usage_figures(scope, usage)
     tools = tool_error_rates(scope)
     budgets = budget_breaches(scope)
     return {
@@ -299,6 +322,7 @@ def dashboard_data(scope: Scope) -> dict:
             "budgets": budget_figure(scope, budgets),
         },
         "latency": latency,
+        "unpriced": sum(r["unpriced"] for r in usage),
         "tools": tools,
         "budgets": budgets,
         "issues": top_issues(scope),

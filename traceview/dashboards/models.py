@@ -38,6 +38,9 @@ class InvocationRollup(HourlyRollup):
     category = models.CharField(max_length=10, blank=True)
     invocations = models.IntegerField()
     cost_usd = models.DecimalField(max_digits=18, decimal_places=6)
+    # Of `invocations`, those whose cost is unknown (a model call with no price): cost_usd
+    # leaves them out rather than counting them as free.
+    unpriced = models.IntegerField(default=0)
     input_tokens = models.BigIntegerField()
     output_tokens = models.BigIntegerField()
 

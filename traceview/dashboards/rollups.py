@@ -148,10 +148,12 @@ def rollups_recompute(project_id: int, start: datetime, end: datetime) -> None:
     InvocationRollup.objects.bulk_create([
         InvocationRollup(project_id=project_id, agent_id=r["agent_id"], hour=r["h"],
                          status=r["status"], category=r["category"], invocations=r["n"],
-                         cost_usd=r["cost"] or 0, input_tokens=r["input"] or 0,
+                         cost_usd=r["cost"] or 0, unpriced=r["unpriced"],
+                         input_tokens=r["input"] or 0,
                          output_tokens=r["output"] or 0)
         for r in invocations.annotate(h=hour).values("h", "agent_id", "status", "category")
-        .annotate(n=Count("id"), cost=Sum("cost_usd"), input=Sum("input_tokens"),
+        .annotate(n=Count("id"), cost=Sum("cost_usd"),
+                  unpriced=Count("id", filter=Q(unpriced_calls__gt=0)), input=Sum("input_tokens"),
                   output=Sum("output_tokens")).order_by()
     ], batch_size=1000)
 

@@ -12,14 +12,14 @@ from django.utils import timezone
 
 from traceview.core.models import Agent, Project
 from traceview.core.queries import projects_for_user
-from traceview.dashboards.charts import RANGES, Scope, dashboard_data
+from traceview.dashboards.charts import DEFAULT_RANGE, RANGES, Scope, dashboard_data
 from traceview.dashboards.rollups import hour_floor, rollups_refreshed_at
 
 
 class DashboardForm(forms.Form):
     range = forms.ChoiceField(
         choices=[(k, f"last {v} day{'s' if v > 1 else ''}") for k, v in RANGES.items()],
-        required=False, label="Time range",
+        required=False, label="Time range", initial=DEFAULT_RANGE,
     )
     project = forms.ModelChoiceField(
         queryset=Project.objects.none(), required=False, empty_label="all projects"
@@ -41,9 +41,17 @@ class DashboardForm(forms.Form):
 @login_required
 def dashboards_view(request):
     projects = list(projects_for_user(request.user))
-    form = DashboardForm(request.GET or None, projects=projects)
-    data = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    days = RANGES[data.get("range") or "7d"]
+    # The form is always bound, the range filled in when missing, so that the select shows the
+    # range the charts draw (an unselected select shows its first option, "last 1 day", over a
+    # week of data). Each valid field counts on its own: an agent that no longer exists must
+    # not turn a chosen day back into the default week.
+    query = request.GET.copy()
+    if not query.get("range"):
+        query["range"] = DEFAULT_RANGE
+    form = DashboardForm(query, projects=projects)
+    form.is_valid()
+    data = form.cleaned_data
+    days = RANGES[data.get("range") or DEFAULT_RANGE]
     # Whole hours, as the rollups are kept: the range ends with the current hour, and longer
     # ranges start at midnight so that the first day's bar is complete.
     end = hour_floor(timezone.now()) + timedelta(hours=1)

@@ -44,7 +44,11 @@ class InvocationFilter(django_filters.FilterSet):
     category = django_filters.ChoiceFilter(
         choices=_choices(CATEGORIES) + [("none", "no failure")], empty_label="any category"
     )
-    model = django_filters.CharFilter(widget=forms.TextInput(attrs={"placeholder": "model"}))
+    # Filters that name no model field need a label of their own: django-filter would otherwise
+    # look one up on Invocation and print "[invalid name]".
+    model = django_filters.CharFilter(
+        label="Model", widget=forms.TextInput(attrs={"placeholder": "model"})
+    )
     received_after = django_filters.DateTimeFilter(
         label="From", widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
@@ -63,8 +67,12 @@ class InvocationFilter(django_filters.FilterSet):
     trace_id = django_filters.CharFilter(
         label="Trace id", widget=forms.TextInput(attrs={"placeholder": "trace id"})
     )
+    session = django_filters.CharFilter(
+        label="Session", widget=forms.TextInput(attrs={"placeholder": "session id", "size": 12})
+    )
     sort = django_filters.ChoiceFilter(
-        choices=_choices(LIST_SORTS), empty_label=None, method=lambda qs, name, value: qs
+        label="Sort", choices=_choices(LIST_SORTS), empty_label=None,
+        method=lambda qs, name, value: qs,
     )
 
     class Meta:

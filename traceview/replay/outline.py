@@ -194,6 +194,8 @@ def running_state(outline: Outline, node: Node) -> list[Gauge]:
     done = outline.chrono[: node.chrono + 1]
     tokens = sum(n.tokens or 0 for n in done)
     cost = sum((n.row.cost_usd or Decimal(0) for n in done), Decimal(0))
+    # Model calls with tokens and no cost had no known price: the sum is then a lower bound.
+    unpriced = sum(1 for n in done if n.row.kind == "llm" and n.row.cost_usd is None and n.tokens)
     agent = outline.invocation.agent
     budgets = agent.budgets() if agent else {}
     elapsed = None
@@ -208,7 +210,8 @@ def running_state(outline: Outline, node: Node) -> list[Gauge]:
 
     gauges = [
         Gauge("Tokens", tokens, f"{tokens:,}", *limit("max_tokens", lambda v: f"{v:,}")),
-        Gauge("Cost", cost, f"${cost:.4f}", *limit("max_cost_usd", lambda v: f"${v:.4f}")),
+        Gauge("Cost", cost, f"${cost:.4f}" + (f" + {unpriced} unpriced" if unpriced else ""),
+              *limit("max_cost_usd", lambda v: f"${v:.4f}")),
         Gauge("Steps", len(done), f"{len(done):,}", *limit("max_steps", lambda v: f"{v:,}")),
         Gauge("Depth", depth, str(depth), *limit("max_depth", str)),
         Gauge(

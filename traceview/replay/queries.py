@@ -69,9 +69,9 @@ LIST_PAGE_SIZE = 50
 def invocation_list(projects, filters: dict | None = None) -> QuerySet[Invocation]:
     """Invocations of the given projects, newest first, with the list's filters applied.
 
-    Filters (all optional): project, trace_id, agent, agent_version, status, category ("none" for
-    no failure), received_after / received_before, model, min_cost, min_tokens, min_duration_s,
-    q (free text over names, errors and message content).
+    Filters (all optional): project, trace_id, session, agent, agent_version, status, category
+    ("none" for no failure), received_after / received_before, model, min_cost, min_tokens,
+    min_duration_s, q (free text over names, errors and message content).
     """
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, "")}
     if project := filters.get("project"):
@@ -82,6 +82,8 @@ def invocation_list(projects, filters: dict | None = None) -> QuerySet[Invocatio
     if trace_id := filters.get("trace_id"):
         # OTLP ids are stored in lower case; other senders' ids are kept exactly as sent.
         qs = qs.filter(Q(trace_id=trace_id) | Q(trace_id=trace_id.lower()))
+    if session := filters.get("session"):
+        qs = qs.filter(session_id=session)
     if agent := filters.get("agent"):
         qs = qs.filter(agent__name=agent)
     if version := filters.get("agent_version"):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import urlencode
 
@@ -20,9 +21,11 @@ from traceview.core.queries import projects_for_user
 from traceview.core.trace import CATEGORIES, SCOPE_VIOLATION_LABELS
 from traceview.judge.services import judge_enabled
 from traceview.replay.charts import timeline_figure, usage_figure
+from traceview.replay.diff import diff_baseline, run_diff
 from traceview.replay.filters import InvocationFilter
 from traceview.replay.outline import outline_labels, replay_outline, step_detail
 from traceview.replay.queries import COUNT_CAP, invocation_category_counts, invocation_page
+from traceview.replay.sessions import session_detail, turn_text
 
 
 def _render(request, template: str, context: dict, regions: tuple[str, ...] = ()):
@@ -153,3 +156,54 @@ def invocation_detail_view(request, pk: int):
 
 def _tree_url(base_url: str, page: int) -> str:
     return f"{base_url}?{urlencode({'tree_page': page})}"
+
+
+def diff_url(a_id: int, b_id: int) -> str:
+    return reverse("invocation-diff") + "?" + urlencode({"a": a_id, "b": b_id})
+
+
+@login_required
+def invocation_diff_view(request):
+    """Two runs side by side, aligned step by step (replay.diff). `?a=ID&b=ID`, or two `run`
+    values as the list's checkboxes send them. A run the user cannot see is a 404."""
+    ids = request.GET.getlist("run") or [request.GET.get("a"), request.GET.get("b")]
+    ids = [_int(i, -1) for i in ids if i not in (None, "")]
+    if len(ids) != 2:
+        return render(request, "traceview/replay/invocation_diff.html",
+                      {"error": "Choose two runs to compare (tick two rows of the list)."},
+                      status=400)
+    a, b = (_invocation_for(request, pk) for pk in ids)
+    return render(request, "traceview/replay/invocation_diff.html", {"diff": run_diff(a, b)})
+
+
+@login_required
+def invocation_baseline_view(request, pk: int):
+    """"Compare with the last successful run": the diff of this run against diff_baseline()."""
+    invocation = _invocation_for(request, pk)
+    baseline = diff_baseline(invocation)
+    if baseline is None:
+        return render(request, "traceview/replay/invocation_diff.html", {
+            "error": "No successful run of this agent to compare with.",
+            "invocation": invocation,
+        }, status=404)
+    return redirect(diff_url(baseline.pk, invocation.pk))
+
+
+@login_required
+def session_detail_view(request):
+    """The runs sharing one session id (`?id=`), as the turns of one conversation: each turn's
+    input and output, totals, the failed turns. `?project=` narrows to one project."""
+    session_id = (request.GET.get("id") or "")[:200]
+    project = _int(request.GET.get("project"), 0) or None
+    session = session_detail(projects_for_user(request.user), session_id, project) \
+        if session_id else None
+    if session is None:
+        raise Http404("no such session")
+    turns = [
+        {"inv": t, "input": turn_text(t.input), "output": turn_text(t.output)}
+        for t in session.turns
+    ]
+    return render(request, "traceview/replay/session_detail.html", {
+        "session": session, "turns": turns,
+        "list_url": reverse("invocation-list") + "?" + urlencode({"session": session_id}),
+    })

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 
 from ingest.demo import demo_invocations
 from ingest.store import invocations_store
+from traceview.devserver import DEFAULT_ADDRPORT, dev_url
 from traceview.models import ApiKey, Invocation, Project
 
 
@@ -19,8 +20,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--username", default="admin")
+        parser.add_argument(
+            "--addrport", default=DEFAULT_ADDRPORT,
+            help="the address run_dev will be given (make run passes the same ADDR to both)",
+        )
+        parser.add_argument("--no-demo", action="store_true", help="load no demo data")
 
-    def handle(self, username, **options):
+    def handle(self, username, addrport, no_demo=False, **options):
         project, _ = Project.objects.get_or_create(name="default")
         User = get_user_model()
         user = User.objects.filter(username=username).first()
@@ -43,11 +49,13 @@ class Command(BaseCommand):
                 "  API key:  issued at first run; a new one: "
                 ".venv/bin/python manage.py create_api_key default"
             )
-        if not Invocation.objects.filter(project=project, trace_id__startswith="demo-").exists():
+        if not no_demo and not Invocation.objects.filter(
+            project=project, trace_id__startswith="demo-"
+        ).exists():
             result = invocations_store(project, demo_invocations())
             lines.append(
                 f"  demo:     {result.invocations} invocations, {result.steps} steps loaded"
             )
-        self.stdout.write("TraceView is set up at http://127.0.0.1:8000/")
+        self.stdout.write(f"TraceView is set up at {dev_url(addrport)}")
         for line in lines:
             self.stdout.write(line)

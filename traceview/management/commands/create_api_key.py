@@ -27,4 +27,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Langfuse clients: public key {key.public_key}, secret key = the API key."
         )
+        self.stdout.write(
+            "Pages: superusers see every project; add other users as members in /admin/ "
+            f"(Projects → {proj.name} → members)."
+        )
         self.stdout.write(raw)

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.core.management.commands.runserver import Command as RunserverCommand
 
-from traceview.devserver import DevWSGIServer
+from traceview.devserver import DEFAULT_ADDRPORT, DevWSGIServer
 from traceview.judge.services import judge_config
 
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
     help = "Run the development web server together with a Celery worker and beat."
 
     def add_arguments(self, parser):
-        parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
+        parser.add_argument("addrport", nargs="?", default=DEFAULT_ADDRPORT)
 
     def handle(self, addrport, **options):
         # Stop on Ctrl-C and on `kill` alike, even when started from a shell that ignores
