@@ -35,6 +35,10 @@ urlpatterns = [
     path("agents/new/", agent_views.agent_create_view, name="agent-create"),
     path("agents/<int:pk>/", agent_views.agent_detail_view, name="agent-detail"),
     path("agents/<int:pk>/compare/", agent_views.agent_compare_view, name="agent-compare"),
+    path("agents/<int:pk>/graph/", agent_views.agent_graph_view, name="agent-graph"),
+    path(
+        "invocations/<int:pk>/graph/", agent_views.invocation_graph_view, name="invocation-graph"
+    ),
     path("dashboards/", dashboard_views.dashboards_view, name="dashboards"),
     path(
         "scope-violations/",

@@ -1,5 +1,6 @@
 """Agent pages: the list of agent types, creating one, one agent (its settings form and the
-evaluation of each version over a time range), and two of its versions side by side (compare).
+evaluation of each version over a time range), two of its versions side by side (compare), and
+its graph of agents, sub-agents and tools (for a range, or for one run).
 Login required; only agents of the user's projects exist for them (a foreign agent is a 404).
 Saving answers the form region alone to htmx (`#agent-form`) and redirects otherwise, so the
 page also works without JavaScript.
@@ -12,6 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
 
 from traceview.agents.evaluation import (
     METRICS,
@@ -24,13 +26,14 @@ from traceview.agents.evaluation import (
     version_evaluation,
     version_list_url,
 )
+from traceview.agents.graph import MAX_GRAPH_RUNS, agent_graph, run_graph
 from traceview.agents.registry import AgentForm, agent_list
 from traceview.agents.scope_audit import agent_scope, agent_scope_violation_count
 from traceview.agents.scope_views import scope_violations_url
 from traceview.agents.tasks import agent_scope_reaudit_enqueue
-from traceview.core.models import Agent
+from traceview.core.models import Agent, Invocation
 from traceview.core.queries import projects_for_user
-from traceview.dashboards.charts import RANGES
+from traceview.dashboards.charts import RANGES, Scope
 from traceview.replay.diff import version_run_pair
 from traceview.replay.filters import outcome_filters
 
@@ -150,3 +153,55 @@ def agent_compare_view(request, pk: int):
     return render(request, "traceview/agents/agent_compare.html", context)
 
 
+
+
+def _graph_links(graph, url_of) -> None:
+    for node in graph.nodes:
+        node.url = url_of(node)
+
+
+@login_required
+def agent_graph_view(request, pk: int):
+    """The agent's graph added up over its runs in a range (`?range=`): agents, sub-agents and
+    tools, calls and handoffs with counts, error rates and latency. A node opens the list of
+    the runs it appears in."""
+    agent = get_object_or_404(
+        Agent.objects.select_related("project").filter(
+            project__in=projects_for_user(request.user)
+        ),
+        pk=pk,
+    )
+    range_key, start, end = evaluation_range(request.GET.get("range"))
+    graph = agent_graph(agent, start, end)
+    scope = Scope(projects=[agent.project], start=start, end=end, agent=agent.name,
+                  project=agent.project_id)
+    # The list has no tool filter: its search finds the runs that called the tool.
+    _graph_links(graph, lambda n: scope.list_url(q=n.name) if n.kind == "tool"
+                 else scope.list_url(**({} if n.name == agent.name else {"q": n.name})))
+    return render(request, "traceview/agents/agent_graph.html", {
+        "agent": agent, "graph": graph, "range_key": range_key, "ranges": RANGES,
+        "start": start, "end": end, "max_runs": MAX_GRAPH_RUNS,
+    })
+
+
+@login_required
+def invocation_graph_view(request, pk: int):
+    """One run's graph; a node opens the replay at that node's first failed step, else its
+    first step."""
+    invocation = get_object_or_404(
+        Invocation.objects.select_related("agent", "project").filter(
+            project__in=projects_for_user(request.user)
+        ),
+        pk=pk,
+    )
+    graph = run_graph(invocation)
+    base = reverse("invocation-detail", args=[invocation.pk])
+
+    def step_url(node):
+        span = node.first_error_span or node.first_span
+        return f"{base}?{urlencode({'step': span})}" if span else base
+
+    _graph_links(graph, step_url)
+    return render(request, "traceview/agents/agent_graph.html", {
+        "agent": invocation.agent, "invocation": invocation, "graph": graph,
+    })

@@ -173,6 +173,9 @@ def invocation_diff_view(request):
                       {"error": "Choose two runs to compare (tick two rows of the list)."},
                       status=400)
     a, b = (_invocation_for(request, pk) for pk in ids)
+    if request.GET.getlist("run"):
+        # Rows ticked on the list come newest first; the earlier run is the baseline, A.
+        a, b = sorted((a, b), key=lambda inv: (inv.created_at, inv.id))
     return render(request, "traceview/replay/invocation_diff.html", {"diff": run_diff(a, b)})
 
 
