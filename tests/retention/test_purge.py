@@ -4,12 +4,15 @@ batches, one purge at a time, run by beat through a real worker."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
+from ingest.store import invocations_store
 from tests.conftest import wait_for, worker_start, worker_stop
 from tests.pages_data import store
 from tests.triage.data import tool_failure
@@ -28,7 +31,12 @@ from traceview.models import (
     Step,
     StepPayload,
 )
-from traceview.retention.purge import dependents, invocations_purge, purge_schedule
+from traceview.retention.purge import (
+    dependents,
+    invocations_purge,
+    purge_schedule,
+    rows_delete,
+)
 from traceview.retention.tasks import purge_expired_invocations
 
 TABLES = {
@@ -180,3 +188,44 @@ def test_beat_purges_through_a_real_worker(transactional_db, tmp_path, project):
         worker_stop(proc)
     assert list(Invocation.objects.values_list("id", flat=True)) == [new.id]
     assert Step.objects.count() == 4 and StepPayload.objects.count() == 4
+
+
+def test_ingest_stores_new_data_for_an_invocation_purged_under_it(transactional_db, project):
+    """The race the purge adds: ingest's insert sees the expired invocation and does nothing,
+    the purge deletes it, then ingest's lock finds no row. Ingest stores a new invocation."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite serializes writers: the race needs PostgreSQL's row locks")
+    project.retention_days = 1
+    project.save()
+    old = _run(project, "t1", 5)
+    errors: list[BaseException] = []
+
+    def ingest():
+        try:
+            invocations_store(project, [tool_failure("t1", message="503 again")])
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=ingest)
+    with transaction.atomic():
+        # The purge's last step: the expired invocation locked, then deleted.
+        assert list(Invocation.objects.select_for_update().filter(id=old.id)
+                    .values_list("id", flat=True)) == [old.id]
+        thread.start()
+        # Ingest has inserted (nothing) and waits for our lock.
+        wait_for(lambda: _waiting_for_a_lock() > 0, timeout=10)
+        rows_delete(Invocation, [old.id])
+    thread.join(timeout=30)
+    assert not errors, errors
+    fresh = Invocation.objects.get(project=project, trace_id="t1")
+    assert fresh.id != old.id
+    assert Step.objects.filter(invocation=fresh).count() == 4
+    assert not Step.objects.filter(invocation_id=old.id).exists()
+
+
+def _waiting_for_a_lock() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")
+        return cursor.fetchone()[0]
