@@ -82,12 +82,13 @@ def _delete_where_in(model: type[models.Model], column: str, ids: list) -> int:
     if not ids:
         return 0
     qn = connection.ops.quote_name
+    where = f"DELETE FROM {qn(model._meta.db_table)} WHERE {qn(column)}"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"DELETE FROM {qn(model._meta.db_table)} WHERE {qn(column)} IN "
-            f"({', '.join(['%s'] * len(ids))})",
-            ids,
-        )
+        if connection.vendor == "postgresql":
+            # One array parameter: thousands of separate ones cost more to bind than to delete.
+            cursor.execute(f"{where} = ANY(%s)", [list(ids)])
+        else:
+            cursor.execute(f"{where} IN ({', '.join(['%s'] * len(ids))})", ids)
         return cursor.rowcount
 
 
@@ -124,7 +125,8 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
                   step_batch: int = STEP_BATCH, pause: float = 0.0,
                   on_batch=None) -> PurgeResult:
     """Purge one project's invocations whose last data is older than `cutoff`. `pause` seconds
-    of rest after each batch leave the database to others; `on_batch` is called after each."""
+    of rest after each batch leave the database to others; `on_batch(result so far)` is called
+    after each."""
     result = PurgeResult()
     after: tuple[datetime, int] | None = None
     while True:
@@ -149,7 +151,7 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
             )
             result.invocations += rows_delete(Invocation, locked)
         if on_batch is not None:
-            on_batch()
+            on_batch(result)
         if pause:
             time.sleep(pause)
 
@@ -169,7 +171,7 @@ def invocations_purge(now: datetime | None = None, *, batch: int = BATCH,
     if not _claim(now):
         return PurgeResult(claimed=False)
 
-    def renew():
+    def renew(_progress: PurgeResult):
         RetentionState.objects.filter(pk=1).update(running_since=timezone.now())
 
     total = PurgeResult()
