@@ -77,9 +77,9 @@ class NativeTracesView(RawBodyView):
         body = parse_json(read_body(request._request))
         try:
             invocations = parse_native(body, max_steps=settings.TRACEVIEW_MAX_STEPS_PER_REQUEST)
+            result = invocations_store(request.auth.project, invocations)
         except FormatError as exc:
             return Response({"errors": exc.errors}, status=400)
-        result = invocations_store(request.auth.project, invocations)
         return Response({"invocations": result.invocations, "steps": result.steps}, status=202)
 
 
@@ -107,11 +107,13 @@ class OtlpTracesView(RawBodyView):
         binary = bool(otlp_is_protobuf(body, content_type))
         try:
             invocations, rejected, messages = otlp_to_invocations(body, content_type)
+            invocations_store(request.auth.project, invocations)
         except UnsupportedContentType as exc:
             return _otlp_error(exc.reason, 415, binary)
         except OtlpDecodeError as exc:
             return _otlp_error(exc.reason, 400, binary)
-        invocations_store(request.auth.project, invocations)
+        except FormatError as exc:
+            return _otlp_error(str(exc), 400, binary)
         response = ExportTraceServiceResponse()
         if rejected:
             response.partial_success.rejected_spans = rejected
@@ -152,9 +154,9 @@ class OpenAIAgentsTracesView(RawBodyView):
         body = parse_json(read_body(request._request))
         try:
             invocations = parse_openai_agents(body)
+            invocations_store(request.auth.project, invocations)
         except FormatError as exc:
             return Response({"errors": exc.errors}, status=400)
-        invocations_store(request.auth.project, invocations)
         return HttpResponse(status=204)
 
 
@@ -171,7 +173,7 @@ class LangfuseIngestionView(RawBodyView):
         body = parse_json(read_body(request._request))
         try:
             invocations, successes, errors = langfuse_batch_to_invocations(body)
+            invocations_store(request.auth.project, invocations)
         except FormatError as exc:
             return Response({"errors": exc.errors}, status=400)
-        invocations_store(request.auth.project, invocations)
         return Response({"successes": successes, "errors": errors}, status=207)

@@ -15,6 +15,8 @@ import orjson
 from django.conf import settings
 from rest_framework.exceptions import APIException, ParseError
 
+from ingest.formats.values import nesting_reason, too_deep
+
 
 class PayloadTooLarge(APIException):
     status_code = 413
@@ -121,6 +123,10 @@ def parse_json(data: bytes):
     if not data.strip():
         raise ParseError("the body is empty; expected a JSON object")
     try:
-        return orjson.loads(data)
+        value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise ParseError(f"the body is not valid JSON: {exc}") from None
+    deep = too_deep(value)
+    if deep is not None:
+        raise ParseError({deep: [nesting_reason()]})
+    return value

@@ -31,8 +31,11 @@ from django.db import connection, transaction
 from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
+from ingest.formats.errors import FormatError
 from traceview.agents.pricing import price_for, prices_load, step_cost, usage_details
 from traceview.core.trace import (
+    MAX_COST_USD,
+    MAX_ID,
     MAX_VALUE_CHARS,
     InvocationData,
     StepData,
@@ -248,10 +251,11 @@ def invocations_store(project: Project, invocations: list[InvocationData]) -> St
     invocations = _merge_duplicates(invocations)
     if not invocations:
         return StoreResult(0, 0, [])
+    _ids_check(invocations)
     now = timezone.now()
     with transaction.atomic():
         agents = _agents_for(project, (i.agent for i in invocations))
-        trace_ids = [clean(i.trace_id)[:128] for i in invocations]
+        trace_ids = [clean(i.trace_id) for i in invocations]
         _create_invocations(project, trace_ids, now)
         rows = {
             inv.trace_id: inv
@@ -292,6 +296,24 @@ def invocations_store(project: Project, invocations: list[InvocationData]) -> St
         if due:
             transaction.on_commit(partial(enqueue_classification, due))
     return StoreResult(len(touched), step_total, [r.id for r in touched])
+
+
+def _ids_check(invocations: list[InvocationData]) -> None:
+    """Refuse ids longer than their columns. Each format refuses them where it can name the
+    field; this is the net under all of them, because cutting an id would silently merge two
+    traces or two spans that share their first MAX_ID characters."""
+    problems = []
+    for inv in invocations:
+        if len(inv.trace_id) > MAX_ID:
+            problems.append({"path": f"trace {inv.trace_id[:40]}…",
+                             "reason": f"trace id longer than {MAX_ID} characters"})
+        for step in inv.steps:
+            for name in ("span_id", "parent_span_id"):
+                if len(getattr(step, name) or "") > MAX_ID:
+                    problems.append({"path": f"span {step.span_id[:40]}…",
+                                     "reason": f"{name} longer than {MAX_ID} characters"})
+    if problems:
+        raise FormatError(problems[:100])
 
 
 INVOCATION_WRITE_FIELDS = [
@@ -489,7 +511,7 @@ def _store_steps(
     for row, steps in batches:
         for s in steps:
             # Within one request a later copy of a span wins, as it would across requests.
-            wanted[(row.id, clean(s.span_id)[:128])] = (row, s)
+            wanted[(row.id, clean(s.span_id))] = (row, s)
     deltas: dict[int, list] = {}
     if not wanted:
         return 0, deltas
@@ -607,8 +629,10 @@ class _Pricer:
         if price is None:
             return None
         cached, reasoning = usage_details(attributes)
-        return _cents(step_cost(price, values.get("input_tokens"), values.get("output_tokens"),
-                                cached, reasoning))
+        cost = step_cost(price, values.get("input_tokens"), values.get("output_tokens"),
+                         cached, reasoning)
+        # A price row an administrator mistyped must not make a step unstorable.
+        return _cents(min(cost, MAX_COST_USD))
 
 
 def _existing_steps(wanted: dict[tuple[int, str], Any]):
@@ -710,8 +734,12 @@ def _apply_totals(rows: list[Invocation], deltas: dict[int, list]) -> None:
             row.input_tokens += input_tokens
             row.output_tokens += output_tokens
             row.cost_usd = Decimal(row.cost_usd) + cost
-    if not reported:
-        return
+    if reported:
+        _reported_totals(reported)
+    _hold_in_columns(rows)
+
+
+def _reported_totals(reported: list[Invocation]) -> None:
     llm = Q(kind="llm")
     sums = {
         s["invocation_id"]: s
@@ -743,6 +771,21 @@ def _apply_totals(rows: list[Invocation], deltas: dict[int, list]) -> None:
             }, None) if s.get("model") else None
             row.cost_usd = cost or 0
             row.unpriced_calls = 0 if cost is not None else max(row.unpriced_calls, 1)
+
+
+# The largest values the invocation's total columns hold (bigint; numeric(14, 6)).
+MAX_TOTAL_TOKENS = 2**63 - 1
+MAX_TOTAL_COST = Decimal("99999999.999999")
+
+
+def _hold_in_columns(rows: list[Invocation]) -> None:
+    """Hold totals at their columns' largest values. Each step's usage is bounded at the wire
+    (MAX_TOKENS, MAX_COST_USD), but an invocation may gather any number of steps over many
+    requests, and a total that overflows its column would fail every later request for it."""
+    for row in rows:
+        row.input_tokens = min(max(row.input_tokens, 0), MAX_TOTAL_TOKENS)
+        row.output_tokens = min(max(row.output_tokens, 0), MAX_TOTAL_TOKENS)
+        row.cost_usd = min(max(Decimal(row.cost_usd), Decimal(0)), MAX_TOTAL_COST)
 
 
 def _settle(rows: list[Invocation]) -> None:

@@ -58,6 +58,8 @@ from typing import Any
 
 import orjson
 
+from traceview.core.trace import MAX_COST_USD, MAX_TOKENS
+
 # Kinds in the order the most specific one wins when explicit conventions disagree.
 KIND_RANK = ("handoff", "guardrail", "tool", "retrieval", "agent", "llm", "other")
 
@@ -154,12 +156,14 @@ def _first(attrs: Mapping[str, Any], *keys: str) -> Any:
 
 
 def as_int(value: Any) -> int | None:
+    """A token count, or None for anything that is not one: negative, fractional text, or beyond
+    MAX_TOKENS (the raw attributes keep what was sent)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if value >= 0 else None
+        return value if 0 <= value <= MAX_TOKENS else None
     if isinstance(value, float):
-        return int(value) if math.isfinite(value) and value >= 0 else None
+        return int(value) if math.isfinite(value) and 0 <= value <= MAX_TOKENS else None
     if isinstance(value, str):
         text = value.strip()
         try:
@@ -171,6 +175,8 @@ def as_int(value: Any) -> int | None:
 
 
 def as_decimal(value: Any) -> Decimal | None:
+    """A cost in dollars, or None for anything that is not one: negative, not finite, or beyond
+    MAX_COST_USD."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float) and not math.isfinite(value):
@@ -179,7 +185,7 @@ def as_decimal(value: Any) -> Decimal | None:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return None
-    if not amount.is_finite() or amount < 0:
+    if not amount.is_finite() or amount < 0 or amount > MAX_COST_USD:
         return None
     return amount
 

@@ -42,7 +42,7 @@ from typing import Any
 from ingest.formats.conventions import as_decimal, as_int, map_attributes
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
-from ingest.formats.values import nonblank, structured
+from ingest.formats.values import ID_REASON, is_id, nonblank, structured
 from traceview.core.trace import InvocationData, StepData
 
 KIND_BY_OBSERVATION_TYPE = {
@@ -234,8 +234,15 @@ def langfuse_batch_to_invocations(
             if not isinstance(event, dict):
                 raise EventError("the event must be an object {id, type, timestamp, body}")
             kind, payload = event.get("type"), event.get("body")
+            if not isinstance(kind, str):
+                raise EventError("type is required and must be a string such as trace-create")
             if not isinstance(payload, dict):
                 raise EventError("body is required and must be an object")
+            for key in ("id", "traceId", "parentObservationId"):
+                if kind != "sdk-log" and payload.get(key) not in (None, "") and not is_id(
+                    payload[key]
+                ):
+                    raise EventError(f"body.{key} {ID_REASON}")
             if kind == "sdk-log":
                 pass
             elif kind == "trace-create":

@@ -12,9 +12,15 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ingest.formats.errors import FormatError
-from traceview.core.trace import STATUSES, STEP_KINDS, InvocationData, StepData
-
-MAX_ID = 128
+from traceview.core.trace import (
+    MAX_COST_USD,
+    MAX_ID,
+    MAX_TOKENS,
+    STATUSES,
+    STEP_KINDS,
+    InvocationData,
+    StepData,
+)
 
 
 class _Errors:
@@ -109,8 +115,11 @@ class _Reader:
         value = self.obj.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**62:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             self._bad(key, "must be a non-negative integer")
+            return None
+        if value > MAX_TOKENS:
+            self._bad(key, f"must be at most {MAX_TOKENS}")
             return None
         return value
 
@@ -126,8 +135,8 @@ class _Reader:
         except InvalidOperation:
             self._bad(key, "must be a non-negative number")
             return None
-        if not amount.is_finite() or amount < 0 or amount >= Decimal("1e8"):
-            self._bad(key, "must be a non-negative number below 100000000")
+        if not amount.is_finite() or amount < 0 or amount > MAX_COST_USD:
+            self._bad(key, f"must be a non-negative number at most {MAX_COST_USD}")
             return None
         return amount
 
@@ -253,7 +262,10 @@ def parse_native(body: Any, max_steps: int = 10_000) -> list[InvocationData]:
         errors.add("", "nothing to ingest: send 'invocations' or 'steps'")
 
     by_trace: dict[str, InvocationData] = {}
-    total_steps = sum(len(i.get("steps") or []) for i in raw_invocations if isinstance(i, dict))
+    total_steps = sum(
+        len(i["steps"]) for i in raw_invocations
+        if isinstance(i, dict) and isinstance(i.get("steps"), list)
+    )
     if total_steps + len(raw_steps) > max_steps:
         errors.add("", f"at most {max_steps} steps in one request")
     for i, raw in enumerate(raw_invocations):

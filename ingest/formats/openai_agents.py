@@ -31,7 +31,7 @@ from typing import Any
 from ingest.formats.conventions import as_int
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
-from ingest.formats.values import nonblank
+from ingest.formats.values import ID_REASON, is_id, nonblank
 from traceview.core.trace import InvocationData, StepData
 
 KIND_BY_TYPE = {
@@ -154,15 +154,15 @@ def _apply_span_data(step: StepData, data: dict) -> None:
 def _parse_span(raw: dict, path: str, errors: _Errors) -> tuple[str, StepData] | None:
     span_id, trace_id = raw.get("id"), raw.get("trace_id")
     ok = True
-    if not nonblank(span_id):
-        errors.add(f"{path}.id", "is required and must be a non-empty string")
+    if not is_id(span_id):
+        errors.add(f"{path}.id", f"is required and {ID_REASON}")
         ok = False
-    if not nonblank(trace_id):
-        errors.add(f"{path}.trace_id", "is required and must be a non-empty string")
+    if not is_id(trace_id):
+        errors.add(f"{path}.trace_id", f"is required and {ID_REASON}")
         ok = False
     parent = raw.get("parent_id")
-    if parent is not None and not nonblank(parent):
-        errors.add(f"{path}.parent_id", "must be a non-empty string or null")
+    if parent is not None and not is_id(parent):
+        errors.add(f"{path}.parent_id", f"{ID_REASON}, or null")
         ok = False
     data = raw.get("span_data")
     if not isinstance(data, dict):
@@ -262,8 +262,8 @@ def parse_openai_agents(body: Any) -> list[InvocationData]:
             obj = "trace.span" if "span_data" in raw else None
         if obj == "trace":
             trace_id = raw.get("id")
-            if not nonblank(trace_id):
-                errors.add(f"{path}.id", "is required and must be a non-empty string")
+            if not is_id(trace_id):
+                errors.add(f"{path}.id", f"is required and {ID_REASON}")
                 continue
             inv = invocation(trace_id)
             attrs = inv.attributes or {}

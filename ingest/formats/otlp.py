@@ -51,7 +51,7 @@ import orjson
 from google.protobuf.message import DecodeError
 
 from ingest.formats.conventions import SpanFields, map_attributes
-from ingest.formats.values import nonblank
+from ingest.formats.values import nesting_reason, nonblank, too_deep
 from traceview.core.trace import InvocationData, StepData, truncate
 
 # One reply names the first problems; a flood of identical reasons helps nobody.
@@ -495,12 +495,17 @@ def _decode_json(body: bytes) -> DecodedTraces:
         data = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise OtlpDecodeError(f"the body is not valid JSON: {exc}") from None
+    deep = too_deep(data)
+    if deep is not None:
+        raise OtlpDecodeError(f"{deep}: {nesting_reason()}")
     try:
         return _decode_json_data(data)
     except _InexactId:
         # Decimal 128-bit trace ids as numbers: the standard library keeps them exact.
         try:
             return _decode_json_data(json.loads(body))
+        except ValueError as exc:  # a number of more digits than Python converts
+            raise OtlpDecodeError(f"the body is not valid JSON: {exc}") from None
         except _InexactId:
             # Still a float: the id was written with a fraction or an exponent.
             raise OtlpDecodeError(

@@ -6,10 +6,19 @@ import ast
 import json
 from typing import Any
 
+from traceview.core.trace import MAX_ID
+
+ID_REASON = f"must be a non-empty string of at most {MAX_ID} characters"
+
 
 def nonblank(value: Any) -> str | None:
     """A string with something in it, else None."""
     return value if isinstance(value, str) and value else None
+
+
+def is_id(value: Any) -> bool:
+    """A usable trace, span or observation id: text that fits the id columns whole."""
+    return bool(nonblank(value)) and len(value) <= MAX_ID
 
 
 def structured(value: Any) -> Any:
@@ -26,3 +35,42 @@ def structured(value: Any) -> Any:
         return ast.literal_eval(value)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         return value
+
+
+# JSON nested deeper than this is refused: every reader and the store walk values recursively,
+# and no trace needs more (a native body's payloads start 6 levels down, an OTLP/JSON attribute
+# takes 4 levels per nested value).
+MAX_NESTING = 128
+
+
+def too_deep(value: Any, limit: int = MAX_NESTING) -> str | None:
+    """The path of the first value nested deeper than `limit` levels, or None. Iterative, so a
+    body nested thousands deep is measured without recursion; the path is spelled out only for
+    the value found (each entry links to its parent), so a valid body costs one pass."""
+    if not isinstance(value, dict | list):
+        return None
+    stack: list[tuple[Any, int, Any]] = [(value, 0, None)]
+    while stack:
+        current, depth, node = stack.pop()
+        if depth >= limit:
+            return _path_of(node)
+        if isinstance(current, dict):
+            stack.extend((v, depth + 1, (k, node)) for k, v in current.items()
+                         if isinstance(v, dict | list))
+        else:
+            stack.extend((v, depth + 1, (i, node)) for i, v in enumerate(current)
+                         if isinstance(v, dict | list))
+    return None
+
+
+def _path_of(node: Any) -> str:
+    parts = []
+    while node is not None:
+        key, node = node
+        parts.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    path = "".join(reversed(parts)).lstrip(".")
+    return path if len(path) <= 200 else path[:200] + "…"
+
+
+def nesting_reason(limit: int = MAX_NESTING) -> str:
+    return f"nested deeper than {limit} levels"

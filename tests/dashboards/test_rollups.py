@@ -10,12 +10,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
 from tests.conftest import wait_for
 from tests.pages_data import store, support_run
 from traceview.classify.diagnosis import invocation_classify
+from traceview.dashboards import rollups
 from traceview.dashboards.rollups import (
     GROWTH,
     histogram_percentile,
@@ -28,6 +30,8 @@ from traceview.models import (
     InvocationRollup,
     IssueRollup,
     LatencyRollup,
+    Project,
+    RollupState,
     ToolRollup,
 )
 
@@ -139,3 +143,45 @@ def test_it_is_kept_up_to_date_by_the_worker(celery_worker, project):
     store(project, support_run(project, "live-2", status="ok", start=timezone.now()),
           classify=False)
     wait_for(lambda: _counts(project).get(("ok", "")) == 1, worker=celery_worker)
+
+
+def test_it_refreshes_each_project_apart_so_one_projects_data_cannot_stop_another(project):
+    # Invocations stored before the wire bounded usage: their sum no longer fits a bigint.
+    other = Project.objects.create(name="other")
+    for trace_id in ("big-1", "big-2"):
+        _ago(other, trace_id, hours=1)
+    Invocation.objects.filter(project=other).update(input_tokens=2**62)
+    _ago(project, "fine", hours=1)
+    rollups_refresh()
+    assert _counts(project) == {("error", "tool"): 1}
+    states = dict(RollupState.objects.values_list("project_id", "classified_through"))
+    assert states[project.id] is not None
+    if connection.vendor == "postgresql":
+        # PostgreSQL sums bigints as numerics: the hour shows the column's largest value.
+        assert InvocationRollup.objects.get(project=other).input_tokens == 2**63 - 1
+    else:
+        # SQLite's SUM fails on the overflow itself: that project waits for the next run.
+        assert states.get(other.id) is None
+        assert not InvocationRollup.objects.filter(project=other).exists()
+
+
+def test_it_retries_a_project_whose_refresh_failed_on_the_next_run(project, monkeypatch):
+    other = Project.objects.create(name="other")
+    _ago(other, "later", hours=1)
+    _ago(project, "now", hours=1)
+    real = rollups.rollups_recompute
+
+    def failing_for_other(project_id, start, end):
+        if project_id == other.id:
+            # An error raised by the database itself, as bad data in that project would.
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT * FROM no_such_table_in_this_test")
+        real(project_id, start, end)
+
+    monkeypatch.setattr(rollups, "rollups_recompute", failing_for_other)
+    rollups_refresh()
+    assert _counts(project) == {("error", "tool"): 1}
+    assert not InvocationRollup.objects.filter(project=other).exists()
+    monkeypatch.setattr(rollups, "rollups_recompute", real)
+    rollups_refresh()
+    assert _counts(other) == {("error", "tool"): 1}

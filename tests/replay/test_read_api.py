@@ -115,6 +115,23 @@ def test_it_gives_a_classified_success_a_diagnosis_without_category(api, project
     assert d is not None and d["category"] is None and d["root_step"] is None
 
 
+def test_it_answers_400_naming_a_filter_that_holds_a_nul_byte(api, project):
+    post_native(api, _failing_tool_trace("x1"))
+    for key in ("trace_id", "agent"):
+        r = api.get(f"/api/v1/invocations?{key}=a%00")
+        assert r.status_code == 400, (key, r.status_code)
+        assert r.json()["errors"][0]["path"] == key
+        assert "null" in r.json()["errors"][0]["reason"].lower()
+
+
+def test_it_answers_404_for_a_step_id_with_a_nul_byte(api, project):
+    post_native(api, _failing_tool_trace("x1"))
+    inv = Invocation.objects.get()
+    r = api.get(f"/api/v1/invocations/{inv.id}/steps/t%001")
+    assert r.status_code == 404
+    assert r.json()["errors"][0]["reason"]
+
+
 def test_it_returns_a_step_with_its_payload(api, project):
     post_native(api, _failing_tool_trace("x2"))
     inv = Invocation.objects.get()

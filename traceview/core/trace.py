@@ -30,6 +30,16 @@ SCOPE_VIOLATION_LABELS = {
 # names the original length. Parsers may cut first (to bound memory); the store cuts what is left.
 MAX_VALUE_CHARS = 1024 * 1024
 TRUNCATION_MARKER = "…[truncated by TraceView: {} characters]"
+# The longest trace or span id kept: the columns' length. A longer id is refused, never cut, so
+# two ids that share their first MAX_ID characters are never merged into one.
+MAX_ID = 128
+# The largest token count and cost one step or one run may report. No model call comes near them
+# (a context window of 10 million tokens is 1 % of MAX_TOKENS), and they keep the sums far inside
+# their columns: billions of steps at MAX_TOKENS fit a 64-bit total, and an invocation's cost
+# column (below 10^8) holds 9,999 steps at MAX_COST_USD; the store holds a total above a
+# column's largest value at that value rather than fail the request.
+MAX_TOKENS = 10**9
+MAX_COST_USD = Decimal(10**4)
 
 
 def truncate(value: str) -> str:

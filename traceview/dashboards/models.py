@@ -12,9 +12,10 @@ from traceview.triage.models import Issue
 
 
 class RollupState(models.Model):
-    """One row. The refresh locks it, so two refreshes never interleave, and records how far it
-    has read the classifications."""
+    """One row per project. The refresh locks it, so two refreshes never interleave on a
+    project, and records how far it has read that project's classifications."""
 
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="+")
     classified_through = models.DateTimeField(null=True, blank=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
 

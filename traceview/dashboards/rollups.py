@@ -17,8 +17,9 @@ deltas, so running it twice, or while ingest writes, cannot make it drift. It re
 
 The first refresh rebuilds everything. Deleting an invocation older than RECENT changes no
 classification, so its hour keeps counting it until something there is classified again
-(`manage.py reclassify`, or a rebuild by clearing RollupState). The state row is locked for
-the whole refresh, so two refreshes never interleave and none deletes rows another writes.
+(`manage.py reclassify`, or a rebuild by clearing RollupState). Each project has a state row,
+locked while its hours are recomputed, so two refreshes never interleave on a project and none
+deletes rows another writes; a project whose refresh fails keeps its state and is retried.
 
 Durations are kept as histograms with logarithmic buckets (each GROWTH times wider than the
 last), one row per bucket holding count, shortest and longest, so the histograms of many hours
@@ -31,13 +32,14 @@ from __future__ import annotations
 import logging
 import math
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Max, Min, Q, Sum, Value
 from django.db.models.functions import Floor, Greatest, Ln, TruncHour
 from django.utils import timezone
 
-from traceview.core.models import Diagnosis, Invocation, Step
+from traceview.core.models import Diagnosis, Invocation, Project, Step
 from traceview.dashboards.models import (
     InvocationRollup,
     IssueRollup,
@@ -56,6 +58,10 @@ CLASSIFIED_OVERLAP = timedelta(minutes=5)
 # A full rebuild goes a week at a time, so no query reads more than a week of one project.
 REBUILD_CHUNK = timedelta(days=7)
 GROWTH = 1.1
+# The largest sums the rollup columns hold (bigint; numeric(18, 6)): an hour whose invocations
+# add up to more shows these, rather than fail its project's refresh.
+MAX_TOKEN_SUM = 2**63 - 1
+MAX_COST_SUM = Decimal("999999999999.999999")
 # Shorter durations (and clock skew making some negative) count in the bucket of a millisecond.
 MIN_DURATION_S = 0.001
 
@@ -65,74 +71,93 @@ def hour_floor(moment: datetime) -> datetime:
 
 
 def rollups_refresh(now: datetime | None = None) -> int:
-    """Recompute the hours that changed since the last refresh; returns how many project-hours
-    were recomputed."""
+    """Recompute the hours that changed since the last refresh, one project at a time; returns
+    how many project-hours were recomputed.
+
+    Each project is refreshed in a transaction of its own, from its own state row: a project
+    whose rows cannot be summed (or any other error in its data) is logged and tried again on
+    the next run, and never stops the others. A database that is gone stops the run, so that
+    the task's retry takes over."""
     now = now or timezone.now()
-    with transaction.atomic():
-        state = RollupState.objects.select_for_update().filter(pk=1).first()
-        if state is None:
-            RollupState.objects.bulk_create([RollupState(pk=1)], ignore_conflicts=True)
-            state = RollupState.objects.select_for_update().get(pk=1)
-        if state.classified_through is None:
-            ranges = _all_ranges()
-        else:
-            ranges = _changed_ranges(state.classified_through - CLASSIFIED_OVERLAP, now)
-        hours = 0
-        for project_id, start, end in ranges:
-            chunk = start
-            while chunk < end:
-                chunk_end = min(end, chunk + REBUILD_CHUNK)
-                rollups_recompute(project_id, chunk, chunk_end)
-                chunk = chunk_end
-            hours += int((end - start) / timedelta(hours=1))
-        state.classified_through = now
-        state.refreshed_at = timezone.now()
-        state.save(update_fields=["classified_through", "refreshed_at"])
+    hours = 0
+    for project_id in Project.objects.order_by("id").values_list("id", flat=True):
+        try:
+            with transaction.atomic():
+                hours += _project_refresh(project_id, now)
+        except DatabaseError:
+            if not connection.is_usable():
+                raise  # the database is gone, not this project's data: the task retries
+            log.exception("the rollups of project %s were not refreshed; retried on the next run",
+                          project_id)
     return hours
 
 
-def rollups_refreshed_at() -> datetime | None:
-    return RollupState.objects.filter(pk=1).values_list("refreshed_at", flat=True).first()
+def _project_refresh(project_id: int, now: datetime) -> int:
+    state = RollupState.objects.select_for_update().filter(project_id=project_id).first()
+    if state is None:
+        RollupState.objects.bulk_create([RollupState(project_id=project_id)],
+                                        ignore_conflicts=True)
+        state = RollupState.objects.select_for_update().get(project_id=project_id)
+    if state.classified_through is None:
+        ranges = _all_ranges(project_id)
+    else:
+        ranges = _changed_ranges(project_id, state.classified_through - CLASSIFIED_OVERLAP, now)
+    hours = 0
+    for start, end in ranges:
+        chunk = start
+        while chunk < end:
+            chunk_end = min(end, chunk + REBUILD_CHUNK)
+            rollups_recompute(project_id, chunk, chunk_end)
+            chunk = chunk_end
+        hours += int((end - start) / timedelta(hours=1))
+    state.classified_through = now
+    state.refreshed_at = timezone.now()
+    state.save(update_fields=["classified_through", "refreshed_at"])
+    return hours
 
 
-def _all_ranges() -> list[tuple[int, datetime, datetime]]:
-    rows = Invocation.objects.values("project_id").annotate(
+def rollups_refreshed_at(project_ids: list[int] | None = None) -> datetime | None:
+    """When the rollups of these projects (all, by default) were last all refreshed."""
+    states = RollupState.objects.all()
+    if project_ids is not None:
+        states = states.filter(project_id__in=project_ids)
+    return states.aggregate(oldest=Min("refreshed_at"))["oldest"]
+
+
+def _all_ranges(project_id: int) -> list[tuple[datetime, datetime]]:
+    span = Invocation.objects.filter(project_id=project_id).aggregate(
         first=Min("created_at"), last=Max("created_at")
-    ).order_by("project_id")
-    return [(r["project_id"], hour_floor(r["first"]), hour_floor(r["last"]) + timedelta(hours=1))
-            for r in rows]
+    )
+    if span["first"] is None:
+        return []
+    return [(hour_floor(span["first"]), hour_floor(span["last"]) + timedelta(hours=1))]
 
 
-def _changed_ranges(since: datetime, now: datetime) -> list[tuple[int, datetime, datetime]]:
-    """(project, start, end) runs of consecutive hours to recompute."""
-    changed: set[tuple[int, datetime]] = set()
+def _changed_ranges(project_id: int, since: datetime,
+                    now: datetime) -> list[tuple[datetime, datetime]]:
+    """(start, end) runs of consecutive hours of one project to recompute."""
     hour = TruncHour("invocation__created_at", tzinfo=UTC)
-    for project_id, h in (
-        Diagnosis.objects.filter(classified_at__gte=since)
-        .annotate(h=hour).values_list("invocation__project_id", "h").distinct()
-    ):
-        changed.add((project_id, h))
+    changed: set[datetime] = set(
+        Diagnosis.objects.filter(classified_at__gte=since, invocation__project_id=project_id)
+        .annotate(h=hour).values_list("h", flat=True).distinct()
+    )
     recent = hour_floor(now - RECENT)
     current = hour_floor(now)
-    # Projects with recent invocations, or with recent rollups whose invocations are gone.
-    recent_projects = set(
-        Invocation.objects.filter(created_at__gte=recent)
-        .values_list("project_id", flat=True).distinct()
-    ) | set(
-        InvocationRollup.objects.filter(hour__gte=recent)
-        .values_list("project_id", flat=True).distinct()
-    )
-    for project_id in recent_projects:
+    # Recent invocations, or recent rollups whose invocations are gone.
+    if (
+        Invocation.objects.filter(project_id=project_id, created_at__gte=recent).exists()
+        or InvocationRollup.objects.filter(project_id=project_id, hour__gte=recent).exists()
+    ):
         h = recent
         while h <= current:
-            changed.add((project_id, h))
+            changed.add(h)
             h += timedelta(hours=1)
     ranges: list[list] = []
-    for project_id, h in sorted(changed):
-        if ranges and ranges[-1][0] == project_id and ranges[-1][2] == h:
-            ranges[-1][2] = h + timedelta(hours=1)
+    for h in sorted(changed):
+        if ranges and ranges[-1][1] == h:
+            ranges[-1][1] = h + timedelta(hours=1)
         else:
-            ranges.append([project_id, h, h + timedelta(hours=1)])
+            ranges.append([h, h + timedelta(hours=1)])
     return [tuple(r) for r in ranges]
 
 
@@ -148,9 +173,9 @@ def rollups_recompute(project_id: int, start: datetime, end: datetime) -> None:
     InvocationRollup.objects.bulk_create([
         InvocationRollup(project_id=project_id, agent_id=r["agent_id"], hour=r["h"],
                          status=r["status"], category=r["category"], invocations=r["n"],
-                         cost_usd=r["cost"] or 0, unpriced=r["unpriced"],
-                         input_tokens=r["input"] or 0,
-                         output_tokens=r["output"] or 0)
+                         cost_usd=min(r["cost"] or 0, MAX_COST_SUM), unpriced=r["unpriced"],
+                         input_tokens=min(r["input"] or 0, MAX_TOKEN_SUM),
+                         output_tokens=min(r["output"] or 0, MAX_TOKEN_SUM))
         for r in invocations.annotate(h=hour).values("h", "agent_id", "status", "category")
         .annotate(n=Count("id"), cost=Sum("cost_usd"),
                   unpriced=Count("id", filter=Q(unpriced_calls__gt=0)), input=Sum("input_tokens"),

@@ -61,6 +61,6 @@ def dashboards_view(request):
     project = data.get("project")
     scope = Scope(projects=projects, start=start, end=end, agent=data.get("agent") or None,
                   project=project.pk if project else None)
-    context = {"form": form, "scope": scope, **dashboard_data(scope),
-               "list_url": scope.list_url(), "refreshed_at": rollups_refreshed_at()}
+    context = {"form": form, "scope": scope, **dashboard_data(scope), "list_url": scope.list_url(),
+               "refreshed_at": rollups_refreshed_at([p.pk for p in projects])}
     return render(request, "traceview/dashboards/dashboards.html", context)

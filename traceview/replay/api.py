@@ -6,8 +6,7 @@ import logging
 
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, generics, serializers
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -16,7 +15,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from traceview.agents.scope_audit import invocation_scope_violations
 from traceview.core.models import Diagnosis, Invocation, StepPayload
 from traceview.core.queries import step_list
-from traceview.core.trace import CATEGORIES, SCOPE_VIOLATION_KINDS, STATUSES
+from traceview.core.trace import CATEGORIES, MAX_ID, SCOPE_VIOLATION_KINDS, STATUSES
 from traceview.replay.queries import invocation_list
 
 log = logging.getLogger(__name__)
@@ -154,24 +153,30 @@ class NewestFirst(CursorPagination):
     max_page_size = 500
 
 
+class InvocationFilterSerializer(serializers.Serializer):
+    """The list's filters. Text is checked as any form field is: a NUL byte, which no stored
+    value holds and PostgreSQL refuses in a query, is a 400 naming the filter."""
+
+    trace_id = serializers.CharField(required=False, max_length=MAX_ID, allow_blank=True,
+                                     trim_whitespace=False,
+                                     help_text="the trace id as sent")
+    agent = serializers.CharField(required=False, max_length=200, allow_blank=True,
+                                  trim_whitespace=False,
+                                  help_text="agent name")
+    status = serializers.ChoiceField(choices=STATUSES, required=False, allow_blank=True)
+    category = serializers.ChoiceField(choices=CATEGORIES + ("none",), required=False,
+                                       allow_blank=True)
+
+
 class ProjectScoped:
     def get_queryset(self):
-        params = self.request.query_params
-        for key, allowed in (("status", STATUSES), ("category", CATEGORIES + ("none",))):
-            if params.get(key) and params[key] not in allowed:
-                raise exceptions.ValidationError({key: [f"must be one of {', '.join(allowed)}"]})
-        filters = {k: params.get(k) for k in ("trace_id", "agent", "status", "category")}
-        return invocation_list([self.request.auth.project], filters).select_related("diagnosis")
+        query = InvocationFilterSerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return invocation_list([self.request.auth.project], query.validated_data).select_related(
+            "diagnosis")
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("trace_id", OpenApiTypes.STR, description="the trace id as sent"),
-        OpenApiParameter("agent", OpenApiTypes.STR, description="agent name"),
-        OpenApiParameter("status", OpenApiTypes.STR, enum=list(STATUSES)),
-        OpenApiParameter("category", OpenApiTypes.STR, enum=list(CATEGORIES) + ["none"]),
-    ]
-)
+@extend_schema(parameters=[InvocationFilterSerializer])
 class InvocationListView(ProjectScoped, generics.ListAPIView):
     """Invocations of the key's project, newest first, cursor-paginated."""
 
@@ -195,6 +200,8 @@ class StepDetailView(generics.GenericAPIView):
         invocation = generics.get_object_or_404(
             Invocation.objects.filter(project=request.auth.project), pk=pk
         )
+        if "\x00" in span_id:
+            raise Http404  # stored ids never hold NUL, and PostgreSQL refuses it in a query
         step = generics.get_object_or_404(invocation.steps.all(), span_id=span_id)
         data = StepSummarySerializer(step).data
         try:
