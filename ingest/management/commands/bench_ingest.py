@@ -11,26 +11,39 @@ they do in real exports.
 from __future__ import annotations
 
 import http.client
+import multiprocessing
 import os
 import queue
 import random
 import statistics
 import threading
 import time
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import orjson
+import psycopg
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.db.models import F
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, Status
 
-from traceview.models import ApiKey, Project, Step
+from traceview.models import ApiKey, Invocation, Project, Step
 
 HELP = """Post a generated OTLP/protobuf workload (GenAI conventions, ~1.3 KB per span on the wire,
 traces of 10-30 spans, --batch spans per request) to a RUNNING server from --concurrency
 connections, wait until every span is stored, and print spans accepted and persisted per second
 and request latency percentiles. A few small untimed requests warm each server process up first.
+Then it waits for the worker to classify the run (--wait-classified) and prints the bytes stored
+per span (tables, TOAST and indexes of every table, growth over the run) against wire bytes.
+
+--limit measures the machine's limit in the same run, before and after it: the same bodies parsed
+and COPYed into one indexed scratch table of the same database from --concurrency processes (one
+transaction per body), dropped afterwards. The ratio of the server's persisted rate to the mean
+of the two limits is the figure to compare between machines and runs; absolute rates move with
+whatever else the machine does.
 It does not start a server; without --key it issues one for project "bench" in the database this
 command is configured with (DATABASE_URL), which must be the one the server uses: the benchmark
 counts the Step rows of the traces it sent.
@@ -44,7 +57,7 @@ CPU priority so that it drains its backlog without taking the web processes' CPU
   .venv/bin/python manage.py migrate
   .venv/bin/gunicorn traceview.wsgi -b 127.0.0.1:8123 -w 4 &
   nice -n 19 .venv/bin/celery -A traceview worker -c 1 &
-  .venv/bin/python manage.py bench_ingest --url http://127.0.0.1:8123
+  .venv/bin/python manage.py bench_ingest --url http://127.0.0.1:8123 --limit
 
 On two cores, one gunicorn process per connection (-w 4, no threads) did best: a request is CPU
 work from start to end, and threads in one process only queue on the GIL. Compare
@@ -218,6 +231,134 @@ class Workload:
         return out
 
 
+LIMIT_TABLE = "bench_limit_spans"
+
+
+def _pb_plain(v) -> object:
+    which = v.WhichOneof("value")
+    if which == "array_value":
+        return [_pb_plain(x) for x in v.array_value.values]
+    if which == "kvlist_value":
+        return {kv.key: _pb_plain(kv.value) for kv in v.kvlist_value.values}
+    if which == "bytes_value":
+        return v.bytes_value.hex()
+    return getattr(v, which) if which else None
+
+
+def _ns_time(ns: int) -> datetime | None:
+    return datetime.fromtimestamp(ns / 1e9, UTC) if ns else None
+
+
+def limit_rows(body: bytes):
+    """The least a store can do with a span: decode it and keep its ids, times, status,
+    attributes and events as one row."""
+    request = ExportTraceServiceRequest.FromString(body)
+    for rs in request.resource_spans:
+        for ss in rs.scope_spans:
+            for s in ss.spans:
+                yield (
+                    s.trace_id.hex(), s.span_id.hex(), s.parent_span_id.hex(), s.name,
+                    _ns_time(s.start_time_unix_nano), _ns_time(s.end_time_unix_nano),
+                    s.status.code,
+                    orjson.dumps({kv.key: _pb_plain(kv.value) for kv in s.attributes}).decode(),
+                    orjson.dumps([
+                        {"name": e.name, "time_ns": e.time_unix_nano,
+                         "attributes": {kv.key: _pb_plain(kv.value) for kv in e.attributes}}
+                        for e in s.events]).decode(),
+                )
+
+
+def _limit_sender(conninfo, bodies, work, results, ready, go):
+    """One probe connection: COPY each body it takes into the scratch table, one transaction
+    per body as a request commits, and report (spans, start, end) per body."""
+    with psycopg.connect(conninfo) as conn:
+        ready.put(1)
+        go.wait()
+        done = []
+        while True:
+            try:
+                i = work.get_nowait()
+            except queue.Empty:
+                break
+            t0 = time.perf_counter()
+            rows = list(limit_rows(bodies[i][1]))
+            with conn.transaction(), conn.cursor() as cursor, cursor.copy(
+                f"COPY {LIMIT_TABLE} FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            done.append((len(rows), t0, time.perf_counter()))
+        results.put(done)
+
+
+def _conninfo() -> str:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    return psycopg.conninfo.make_conninfo(**{
+        key: str(db[name]) for key, name in (("dbname", "NAME"), ("user", "USER"),
+                                             ("password", "PASSWORD"), ("host", "HOST"),
+                                             ("port", "PORT")) if db.get(name)
+    })
+
+
+def limit_probe(bodies: list[tuple[int, bytes]], concurrency: int) -> dict:
+    """Parse the same bodies and COPY them into one indexed scratch table of the same database
+    from `concurrency` processes (the server's processes, one per connection): the rate a
+    bare store reaches on this machine now, against which the server's rate is a ratio."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {LIMIT_TABLE}")
+        cursor.execute(
+            f"CREATE TABLE {LIMIT_TABLE} (trace_id text, span_id text, parent_span_id text, "
+            "name text, started_at timestamptz, ended_at timestamptz, status smallint, "
+            "attributes jsonb, events jsonb, PRIMARY KEY (trace_id, span_id))"
+        )
+        # The same compression as step payloads (migration 0004), where the server has lz4.
+        cursor.execute(
+            f"DO $$ BEGIN ALTER TABLE {LIMIT_TABLE} ALTER COLUMN attributes SET COMPRESSION "
+            "lz4, ALTER COLUMN events SET COMPRESSION lz4; "
+            "EXCEPTION WHEN feature_not_supported THEN NULL; END $$"
+        )
+    conninfo = _conninfo()
+    connection.close()  # never share a connection with forked processes
+    ctx = multiprocessing.get_context("fork")
+    work, results, ready, go = ctx.Queue(), ctx.Queue(), ctx.Queue(), ctx.Event()
+    for i in range(len(bodies)):
+        work.put(i)
+    procs = [ctx.Process(target=_limit_sender, args=(conninfo, bodies, work, results, ready, go))
+             for _ in range(concurrency)]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=60)
+    time.sleep(0.2)  # let the work queue's feeder thread fill the pipe
+    started = time.perf_counter()
+    go.set()
+    done = [item for _ in procs for item in results.get(timeout=3600)]
+    for p in procs:
+        p.join()
+    spans = sum(n for n, _, _ in done)
+    elapsed = max(t1 for _, _, t1 in done) - started
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_total_relation_size(%s)", [LIMIT_TABLE])
+        size = cursor.fetchone()[0]
+        cursor.execute(f"DROP TABLE {LIMIT_TABLE}")
+    return {"spans": spans, "elapsed": elapsed, "rate": spans / elapsed, "bytes": size,
+            "latencies": [(t1 - t0) * 1000 for _, t0, t1 in done]}
+
+
+def stored_sizes() -> dict[str, int]:
+    """Bytes on disk (table, TOAST and indexes) of each table of this database's schema."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, pg_total_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relkind IN ('r', 'p') AND n.nspname = current_schema() AND c.relname <> %s",
+            [LIMIT_TABLE],
+        )
+        return dict(cursor.fetchall())
+
+
 def _percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -243,11 +384,20 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=1)
         parser.add_argument("--timeout", type=float, default=600,
                             help="seconds to wait for every span to be stored")
+        parser.add_argument("--limit", action="store_true",
+                            help="first measure the machine's limit: parse the same bodies and "
+                                 "COPY them into a scratch table (PostgreSQL only)")
+        parser.add_argument("--wait-classified", type=float, default=300, metavar="SECONDS",
+                            help="wait this long for the worker to classify every benchmark "
+                                 "invocation before measuring storage (0: do not wait)")
 
-    def handle(self, url, spans, batch, concurrency, key, seed, timeout, **options):
+    def handle(self, url, spans, batch, concurrency, key, seed, timeout, limit,
+               wait_classified, **options):
         target = urlsplit(url)
         if target.scheme != "http" or not target.hostname:
             raise CommandError("--url must be http://host[:port]")
+        if connection.vendor != "postgresql":
+            raise CommandError("bench_ingest measures PostgreSQL: set DATABASE_URL")
         if key:
             api_key = ApiKey.objects.filter(hashed_key=ApiKey.hash(key)).first()
             if api_key is None:
@@ -265,6 +415,9 @@ class Command(BaseCommand):
             f"generated {spans} spans in {len(workload.trace_ids)} traces, {len(bodies)} "
             f"requests, {workload.span_bytes / spans:.0f} bytes per span "
             f"({time.perf_counter() - started:.1f} s)")
+        probes = []
+        if limit:
+            probes.append(self._probe(bodies, concurrency, "before"))
 
         warmup = Workload(concurrency * 2 * min(batch, 50), seed + 1)
         warm_bodies = warmup.bodies(min(batch, 50))
@@ -321,6 +474,7 @@ class Command(BaseCommand):
             raise CommandError(f"the warm-up requests failed: {failures[0]}")
         latencies.clear()
         accepted[0] = 0
+        sizes_before = stored_sizes()
         first_send = time.perf_counter()
         run(bodies)
 
@@ -336,6 +490,20 @@ class Command(BaseCommand):
             if count >= spans or persisted_at > deadline:
                 break
             time.sleep(0.05)
+
+        classified_at = None
+        if wait_classified and count >= spans:
+            pending = Invocation.objects.filter(
+                project=project, trace_id__in=workload.trace_ids,
+                classified_version__lt=F("data_version"))
+            deadline = time.perf_counter() + wait_classified
+            while time.perf_counter() < deadline:
+                asked = time.perf_counter()
+                if not pending.exists():
+                    classified_at = asked
+                    break
+                time.sleep(0.2)
+        sizes_after = stored_sizes()
 
         ok = len(latencies) - len(failures)
         self.stdout.write(f"requests: {len(latencies)} ({ok} 2xx, {len(failures)} failed), "
@@ -358,5 +526,39 @@ class Command(BaseCommand):
                 f"latency:   p50 {_percentile(ms, 50):.0f} ms, p95 {_percentile(ms, 95):.0f} ms,"
                 f" p99 {_percentile(ms, 99):.0f} ms, max {max(ms):.0f} ms"
                 f" (mean {statistics.fmean(ms):.0f} ms)")
+        traces = len(workload.trace_ids)
+        if classified_at:
+            self.stdout.write(
+                f"classified: {traces} invocations {classified_at - first_send:.2f} s after the "
+                f"first send ({traces / (classified_at - first_send):,.0f} invocations/s)")
+        elif wait_classified and count >= spans:
+            self.stdout.write(f"classified: not all {traces} invocations after "
+                              f"{wait_classified:.0f} s more")
+        grown = {t: sizes_after.get(t, 0) - sizes_before.get(t, 0) for t in sizes_after}
+        total = sum(grown.values())
+        wire = workload.span_bytes / spans
+        top = sorted(grown.items(), key=lambda kv: -kv[1])[:4]
+        self.stdout.write(
+            f"storage:   {total / spans:,.0f} bytes per span (tables and indexes) for "
+            f"{wire:,.0f} wire bytes ({total / spans / wire:.2f}x): "
+            + ", ".join(f"{t.removeprefix('traceview_')} {b / spans:,.0f}" for t, b in top))
+        if probes and count >= spans:
+            probes.append(self._probe(bodies, concurrency, "after"))
+            # The machine is shared: the limit is measured on both sides of the run, and the
+            # run is compared with their mean.
+            limit_rate = statistics.fmean(p["rate"] for p in probes)
+            rate = spans / (persisted_at - first_send)
+            self.stdout.write(f"ratio:     {rate / limit_rate:.2f} of the limit "
+                              f"({rate:,.0f} / {limit_rate:,.0f} spans/s)")
         if failures or count < spans:
             raise CommandError("the benchmark did not complete")
+
+    def _probe(self, bodies, concurrency: int, when: str) -> dict:
+        probe = limit_probe(bodies, concurrency)
+        ms = probe["latencies"]
+        self.stdout.write(
+            f"limit ({when}): {probe['rate']:,.0f} spans/s ({probe['spans']} spans parsed and "
+            f"COPYed into one indexed table in {probe['elapsed']:.2f} s from {concurrency} "
+            f"processes; p50 {_percentile(ms, 50):.0f} ms, p99 {_percentile(ms, 99):.0f} ms "
+            f"per request; {probe['bytes'] / probe['spans']:,.0f} bytes stored per span)")
+        return probe
