@@ -259,6 +259,18 @@ def invocations_store(project: Project, invocations: list[InvocationData]) -> St
             .filter(project=project, trace_id__in=trace_ids)
             .order_by("id")
         }
+        if len(rows) < len(set(trace_ids)):
+            # The retention purge deleted an expired invocation between the insert above (which
+            # saw it and did nothing) and the lock: store the new data as a new invocation. Its
+            # last data is now, so no purge can take it again.
+            missing = [t for t in trace_ids if t not in rows]
+            _create_invocations(project, missing, now)
+            rows.update(
+                (inv.trace_id, inv)
+                for inv in Invocation.objects.select_for_update()
+                .filter(project=project, trace_id__in=missing)
+                .order_by("id")
+            )
         touched: list[Invocation] = []
         for data, trace_id in zip(invocations, trace_ids, strict=True):
             row = rows[trace_id]

@@ -6,7 +6,7 @@ from traceview.core.models import Agent, ApiKey, Project
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ("name", "created_at")
+    list_display = ("name", "retention_days", "created_at")
     filter_horizontal = ("members",)
 
 

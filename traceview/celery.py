@@ -11,5 +11,5 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each capability keeps its tasks in its own tasks.py.
 app.autodiscover_tasks(
     ["traceview.classify", "traceview.triage", "traceview.agents", "traceview.dashboards",
-     "traceview.judge"]
+     "traceview.judge", "traceview.retention"]
 )

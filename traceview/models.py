@@ -25,6 +25,7 @@ from traceview.dashboards.models import RollupState as RollupState
 from traceview.dashboards.models import ToolRollup as ToolRollup
 from traceview.judge.models import JudgeSpend as JudgeSpend
 from traceview.judge.models import JudgeVerdict as JudgeVerdict
+from traceview.retention.models import RetentionState as RetentionState
 from traceview.triage.models import ISSUE_STATUSES as ISSUE_STATUSES
 from traceview.triage.models import Correction as Correction
 from traceview.triage.models import Issue as Issue

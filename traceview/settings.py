@@ -161,6 +161,11 @@ TRACEVIEW_SWEEP_INTERVAL_S = env.float("TRACEVIEW_SWEEP_INTERVAL_S", default=10.
 TRACEVIEW_ROLLUP_INTERVAL_S = env.float("TRACEVIEW_ROLLUP_INTERVAL_S", default=60.0)
 # How far back a change of an agent's tool scope re-audits its invocations (agents.scope_audit).
 TRACEVIEW_SCOPE_REAUDIT_DAYS = env.int("TRACEVIEW_SCOPE_REAUDIT_DAYS", default=30)
+# Days an invocation is kept after its last data arrived, for projects that set no period of
+# their own (traceview.retention); 0 keeps everything. 90, as Sentry and GlitchTip keep events.
+TRACEVIEW_RETENTION_DAYS = env.int("TRACEVIEW_RETENTION_DAYS", default=90)
+# How often beat runs the purge: often enough that each run removes about one interval's worth.
+TRACEVIEW_PURGE_INTERVAL_S = env.float("TRACEVIEW_PURGE_INTERVAL_S", default=3600.0)
 
 # The optional language-model judge (traceview.judge, README "A second opinion"). Off unless an
 # endpoint, a model and the projects it may judge are all set: nothing leaves the machine before.
@@ -245,6 +250,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": TRACEVIEW_ROLLUP_INTERVAL_S,
         # A refresh that waits longer than an interval is superseded by the next one.
         "options": {"expires": TRACEVIEW_ROLLUP_INTERVAL_S},
+    },
+    "purge-expired-invocations": {
+        "task": "traceview.retention.tasks.purge_expired_invocations",
+        "schedule": TRACEVIEW_PURGE_INTERVAL_S,
+        "options": {"expires": TRACEVIEW_PURGE_INTERVAL_S},
     },
 }
 

@@ -9,6 +9,7 @@ from traceview.agents import views as agent_views
 from traceview.dashboards import views as dashboard_views
 from traceview.judge import views as judge_views
 from traceview.replay import api, views
+from traceview.retention import views as retention_views
 from traceview.triage import views as triage_views
 
 urlpatterns = [
@@ -57,6 +58,8 @@ urlpatterns = [
     path("issues/<int:pk>/action/", triage_views.issue_action_view, name="issue-action"),
     path("issues/<int:pk>/comments/", triage_views.issue_comment_view, name="issue-comment"),
     path("webhooks/", triage_views.project_webhooks_view, name="project-webhooks"),
+    path("projects/", retention_views.project_list_view, name="project-list"),
+    path("projects/<int:pk>/", retention_views.project_detail_view, name="project-detail"),
     path("projects/<int:pk>/webhook/", triage_views.webhook_view, name="project-webhook"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

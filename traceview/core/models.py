@@ -30,6 +30,13 @@ class Project(models.Model):
     name = models.CharField(max_length=100, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="projects", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Days its invocations are kept after their last data (traceview.retention): empty follows
+    # TRACEVIEW_RETENTION_DAYS, 0 keeps them forever.
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Days invocations are kept after their last data. Empty: the deployment's "
+                  "default (TRACEVIEW_RETENTION_DAYS); 0: forever.",
+    )
 
     def __str__(self):
         return self.name

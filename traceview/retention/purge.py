@@ -1,0 +1,212 @@
+"""The purge: invocations past their project's retention period go, with every row that hangs off
+them (steps and payloads, search document, diagnosis, scope violations, issue link, correction,
+judge verdicts). Issues keep their counters, rollups their hours: both are aggregates that no
+longer need the rows.
+
+An invocation is past retention when its last data arrived before the cutoff (`last_data_at`);
+`created_at`, never later, narrows the search to the list's own (project, created_at) index.
+
+Bounded everywhere, each bound its own short transaction, so a purge never holds locks for long
+and ingest and classification go on beside it:
+- invocations are taken `batch` at a time, oldest first;
+- their steps and payloads go `step_batch` steps a transaction (a 20,000-step run is several);
+- then, in one transaction, the invocations still past the cutoff are locked (FOR UPDATE, in id
+  order like ingest), and they and their one-row-each dependents are deleted. An invocation that
+  received data meanwhile is no longer past the cutoff and stays, with its new steps: ingest
+  bumps `last_data_at` in the same transaction as it writes steps, so a locked invocation has no
+  step the step batches did not see.
+
+What hangs off an invocation is found from the models' relations, not listed here, so a table
+added later with a foreign key to Invocation (or Step) is purged without touching this module.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from traceview.core.models import Invocation, Project, Step
+from traceview.retention.models import RetentionState
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+STEP_BATCH = 5_000
+# A claim whose holder has not reported for this long is taken over (its worker died): each batch
+# renews the claim, and a batch takes seconds.
+STALE_CLAIM = timedelta(minutes=10)
+
+
+@dataclass
+class PurgeResult:
+    invocations: int = 0
+    steps: int = 0
+    claimed: bool = True
+
+
+def project_retention_days(project: Project) -> int:
+    """The project's period in days (0: forever), its own or the deployment's default."""
+    if project.retention_days is None:
+        return settings.TRACEVIEW_RETENTION_DAYS
+    return project.retention_days
+
+
+def retention_cutoff(project: Project, now: datetime) -> datetime | None:
+    """Invocations whose last data is older than this are purged; None: kept forever."""
+    days = project_retention_days(project)
+    return now - timedelta(days=days) if days else None
+
+
+@cache
+def dependents(model: type[models.Model]) -> tuple[tuple[type[models.Model], str], ...]:
+    """(model, column) of each table whose rows reference `model`'s rows and go with them."""
+    found = []
+    for rel in model._meta.related_objects:
+        if rel.many_to_many or rel.on_delete is not models.CASCADE:
+            # SET_NULL and friends would need an UPDATE, not a DELETE: refuse to guess.
+            raise TypeError(f"{rel.related_model.__name__}.{rel.field.name} references "
+                            f"{model.__name__} without CASCADE; teach the purge about it")
+        found.append((rel.related_model, rel.field.column))
+    return tuple(found)
+
+
+def _delete_where_in(model: type[models.Model], column: str, ids: list) -> int:
+    if not ids:
+        return 0
+    qn = connection.ops.quote_name
+    where = f"DELETE FROM {qn(model._meta.db_table)} WHERE {qn(column)}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # One array parameter: thousands of separate ones cost more to bind than to delete.
+            cursor.execute(f"{where} = ANY(%s)", [list(ids)])
+        else:
+            cursor.execute(f"{where} IN ({', '.join(['%s'] * len(ids))})", ids)
+        return cursor.rowcount
+
+
+def rows_delete(model: type[models.Model], ids: list) -> int:
+    """Delete these rows of `model` (by primary key) and, first, every row hanging off them.
+    Returns the rows of `model` deleted. Run inside a transaction."""
+    if not ids:
+        return 0
+    for child, column in dependents(model):
+        if dependents(child):
+            child_ids = list(
+                child._base_manager.filter(**{f"{column}__in": ids}).values_list("pk", flat=True)
+            )
+            rows_delete(child, child_ids)
+        else:
+            _delete_where_in(child, column, ids)
+    return _delete_where_in(model, model._meta.pk.column, ids)
+
+
+def _steps_purge(invocation_ids: list[int], step_batch: int) -> int:
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            step_ids = list(
+                Step.objects.filter(invocation_id__in=invocation_ids)
+                .values_list("id", flat=True)[:step_batch]
+            )
+            if not step_ids:
+                return deleted
+            deleted += rows_delete(Step, step_ids)
+
+
+def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
+                  step_batch: int = STEP_BATCH, pause: float = 0.0,
+                  on_batch=None) -> PurgeResult:
+    """Purge one project's invocations whose last data is older than `cutoff`. `pause` seconds
+    of rest after each batch leave the database to others; `on_batch(result so far)` is called
+    after each."""
+    result = PurgeResult()
+    after: tuple[datetime, int] | None = None
+    while True:
+        due = Invocation.objects.filter(
+            project_id=project.id, created_at__lt=cutoff, last_data_at__lt=cutoff
+        )
+        if after is not None:
+            # Keyset: an invocation kept back (new data) is not read again by the next batch.
+            due = due.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
+        rows = list(due.order_by("created_at", "id").values_list("id", "created_at")[:batch])
+        if not rows:
+            return result
+        after = (rows[-1][1], rows[-1][0])
+        ids = [r[0] for r in rows]
+        result.steps += _steps_purge(ids, step_batch)
+        with transaction.atomic():
+            locked = list(
+                Invocation.objects.select_for_update()
+                .filter(id__in=ids, last_data_at__lt=cutoff)
+                .order_by("id")
+                .values_list("id", flat=True)
+            )
+            result.invocations += rows_delete(Invocation, locked)
+        if on_batch is not None:
+            on_batch(result)
+        if pause:
+            time.sleep(pause)
+
+
+def _claim(now: datetime) -> bool:
+    RetentionState.objects.bulk_create([RetentionState(pk=1)], ignore_conflicts=True)
+    return RetentionState.objects.filter(
+        Q(running_since__isnull=True) | Q(running_since__lt=now - STALE_CLAIM), pk=1
+    ).update(running_since=now, last_started_at=now) == 1
+
+
+def invocations_purge(now: datetime | None = None, *, batch: int = BATCH,
+                      step_batch: int = STEP_BATCH, pause: float = 0.0) -> PurgeResult:
+    """Purge every project's invocations past its retention period. One purge at a time: a run
+    that finds another one going returns at once (claimed=False)."""
+    now = now or timezone.now()
+    if not _claim(now):
+        return PurgeResult(claimed=False)
+
+    def renew(_progress: PurgeResult):
+        RetentionState.objects.filter(pk=1).update(running_since=timezone.now())
+
+    total = PurgeResult()
+    try:
+        for project in Project.objects.order_by("id"):
+            cutoff = retention_cutoff(project, now)
+            if cutoff is None:
+                continue
+            done = project_purge(project, cutoff, batch=batch, step_batch=step_batch,
+                                 pause=pause, on_batch=renew)
+            if done.invocations:
+                log.info("purged %d invocations (%d steps) of project %s last updated before %s",
+                         done.invocations, done.steps, project.name, cutoff.isoformat())
+            total.invocations += done.invocations
+            total.steps += done.steps
+    finally:
+        RetentionState.objects.filter(pk=1).update(
+            running_since=None, last_finished_at=timezone.now(), last_purged=total.invocations
+        )
+    return total
+
+
+def purge_schedule(now: datetime | None = None) -> dict:
+    """When the purge last ran, what it removed, and when beat runs it next (its interval after
+    the last start; before any run, unknown: within an interval of beat starting)."""
+    now = now or timezone.now()
+    state = RetentionState.objects.filter(pk=1).first()
+    interval = timedelta(seconds=settings.TRACEVIEW_PURGE_INTERVAL_S)
+    started = state.last_started_at if state else None
+    return {
+        "interval": interval,
+        "running_since": state.running_since if state else None,
+        "last_started_at": started,
+        "last_finished_at": state.last_finished_at if state else None,
+        "last_purged": state.last_purged if state else 0,
+        "next_at": started + interval if started else None,
+        "overdue": bool(started and started + interval < now),
+    }
