@@ -12,12 +12,14 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from google.protobuf import json_format
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest.body import parse_json, read_body
 from ingest.formats.errors import FormatError
 from ingest.formats.langfuse import langfuse_batch_to_invocations
+from ingest.formats.langsmith import batch_runs, multipart_runs, runs_to_invocations
 from ingest.formats.native import parse_native
 from ingest.formats.openai_agents import parse_openai_agents
 from ingest.formats.otlp import (
@@ -177,3 +179,79 @@ class LangfuseIngestionView(RawBodyView):
         except FormatError as exc:
             return Response({"errors": exc.errors}, status=400)
         return Response({"successes": successes, "errors": errors}, status=207)
+
+
+class LangSmithInfoView(APIView):
+    """`GET /info`: what LangSmith's client asks before it sends runs. Open, like LangSmith's:
+    it says only how to send (multipart, zstd, the body limit), nothing about any data."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="LangSmith client configuration",
+                   responses={200: OpenApiResponse(description="LangSmith's info document")})
+    def get(self, request):
+        return Response({
+            "version": "traceview",
+            "batch_ingest_config": {
+                "use_multipart_endpoint": True,
+                "size_limit": 100,
+                "size_limit_bytes": settings.TRACEVIEW_MAX_BODY_BYTES,
+                "scale_up_qsize_trigger": 1000,
+                "scale_up_nthreads_limit": 16,
+                "scale_down_nempty_trigger": 4,
+            },
+            "instance_flags": {"zstd_compression_enabled": True},
+        })
+
+
+class LangSmithRunsView(RawBodyView):
+    """LangSmith's runs API: `POST /runs`, `POST /runs/batch`, `POST /runs/multipart`,
+    `PATCH /runs/<id>`. 202 = committed."""
+
+    shape = "run"
+
+    @extend_schema(
+        summary="Ingest LangSmith runs (the langsmith client's LANGSMITH_ENDPOINT)",
+        request={"application/json": {"type": "object"}, "multipart/form-data": bytes},
+        responses={
+            202: OpenApiResponse(description="committed: counts of invocations and steps"),
+            400: OpenApiResponse(description='{"errors": [{"path", "reason"}]}'),
+        },
+    )
+    def post(self, request):
+        try:
+            if self.shape == "multipart":
+                posts, patches = multipart_runs(read_body(request._request),
+                                                request.META.get("CONTENT_TYPE", ""))
+            elif self.shape == "batch":
+                posts, patches = batch_runs(parse_json(read_body(request._request)))
+            else:
+                posts, patches = [parse_json(read_body(request._request))], []
+            invocations = runs_to_invocations(
+                posts, patches, max_runs=settings.TRACEVIEW_MAX_STEPS_PER_REQUEST)
+        except FormatError as exc:
+            return Response({"errors": exc.errors}, status=400)
+        return self.stored(request, invocations)
+
+    def patch(self, request, run_id: str):
+        update = parse_json(read_body(request._request))
+        if not isinstance(update, dict):
+            return Response({"errors": [{"path": "", "reason": "a run update must be an object"}]},
+                            status=400)
+        update = {**update, "id": run_id}
+        if not update.get("trace_id") and not update.get("dotted_order"):
+            # Without them an update cannot say which run it completes (the client sends both).
+            return Response({"errors": [{"path": "trace_id", "reason":
+                             "required in an update (or dotted_order)"}]}, status=400)
+        try:
+            invocations = runs_to_invocations([], [update])
+        except FormatError as exc:
+            return Response({"errors": exc.errors}, status=400)
+        return self.stored(request, invocations)
+
+    @staticmethod
+    def stored(request, invocations):
+        result = invocations_store(request.auth.project, invocations)
+        return Response({"invocations": result.invocations, "steps": result.steps}, status=202)
+

@@ -1,13 +1,17 @@
 """API-key authentication for ingest and the read API.
 
-Keys travel as `Authorization: Bearer <key>` (also `X-API-Key`, or Basic auth with the key as the
-password, which is how some exporters can be configured). Only the key's SHA-256 is stored.
+Keys travel as `Authorization: Bearer <key>`, or as clients send them without being told:
+`X-API-Key: <key>` (LangSmith and several SDKs), Basic auth with the key as the password (Langfuse
+sends `public_key:secret_key`), and `Bearer%20<key>` percent-encoded, as
+`OTEL_EXPORTER_OTLP_HEADERS` requires and some exporters forward without decoding. Only the key's
+SHA-256 is stored.
 """
 
 from __future__ import annotations
 
 import base64
 from datetime import timedelta
+from urllib.parse import unquote
 
 from django.utils import timezone
 from rest_framework import exceptions
@@ -22,7 +26,10 @@ LAST_USED_GRANULARITY = timedelta(minutes=1)
 def key_from_headers(meta) -> tuple[str | None, str | None]:
     """(secret, public key) from the request. The public key comes only with Basic auth, where
     Langfuse clients send `public_key:secret_key`."""
-    header = meta.get("HTTP_AUTHORIZATION", "")
+    header = meta.get("HTTP_AUTHORIZATION", "").strip()
+    if "%" in header:
+        # Keys and base64 never hold "%": only an encoding of the header can have put it there.
+        header = unquote(header)
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip(), None
@@ -31,7 +38,7 @@ def key_from_headers(meta) -> tuple[str | None, str | None]:
             user, _, password = base64.b64decode(value.strip()).decode().partition(":")
         except (ValueError, UnicodeDecodeError):
             return None, None
-        return (password or user or None), (user if password else None)
+        return (password or user or None), ((user or None) if password else None)
     return meta.get("HTTP_X_API_KEY", "").strip() or None, None
 
 

@@ -73,6 +73,16 @@ urlpatterns = [
         ingest_api.LangfuseIngestionView.as_view(),
         name="langfuse-ingestion",
     ),
+    # LangSmith's client (LANGSMITH_ENDPOINT=<here>) calls these at the root; its OTel mode
+    # (LANGSMITH_OTEL_ENABLED) exports OTLP to /otel/v1/traces.
+    path("info", ingest_api.LangSmithInfoView.as_view(), name="langsmith-info"),
+    path("runs", ingest_api.LangSmithRunsView.as_view(), name="langsmith-runs"),
+    path("runs/batch", ingest_api.LangSmithRunsView.as_view(shape="batch"),
+         name="langsmith-runs-batch"),
+    path("runs/multipart", ingest_api.LangSmithRunsView.as_view(shape="multipart"),
+         name="langsmith-runs-multipart"),
+    path("runs/<str:run_id>", ingest_api.LangSmithRunsView.as_view(), name="langsmith-run"),
+    path("otel/v1/traces", ingest_api.OtlpTracesView.as_view(), name="langsmith-otlp"),
     path("api/v1/invocations", api.InvocationListView.as_view(), name="api-invocation-list"),
     path(
         "api/v1/invocations/<int:pk>",

@@ -335,9 +335,10 @@ def _message(raw: Any) -> dict | None:
         content, calls, tool_call_id = _content_and_calls(raw.get("parts"))
     else:
         content, calls, tool_call_id = _content_and_calls(raw.get("content"))
+    seen = {c["id"] for c in calls if c.get("id")}
     for call in raw.get("tool_calls") or []:
         call = _tool_call(call)
-        if call:
+        if call and not (call["id"] and call["id"] in seen):
             calls.append(call)
     msg: dict[str, Any] = {"role": "assistant" if role == "model" else role, "content": content}
     if calls:
@@ -350,21 +351,78 @@ def _message(raw: Any) -> dict | None:
     return msg
 
 
-def normalize_messages(value: Any) -> list[dict] | None:
-    """Messages in any common shape -> [{"role", "content", ...}], or None if not messages."""
-    value = parse_json(value)
+# LangChain message types (a message's `type`, or its class in a serialized `id`) -> roles.
+LANGCHAIN_ROLES = {
+    "human": "user", "ai": "assistant", "system": "system", "tool": "tool",
+    "function": "function", "developer": "developer",
+    "HumanMessage": "user", "HumanMessageChunk": "user", "AIMessage": "assistant",
+    "AIMessageChunk": "assistant", "SystemMessage": "system", "ToolMessage": "tool",
+    "ToolMessageChunk": "tool", "FunctionMessage": "function", "ChatMessage": None,
+}
+
+
+def _langchain_message(raw: dict) -> dict | None:
+    """A LangChain message, serialized (`{"lc": 1, "id": [..., "AIMessage"], "kwargs": {...}}`,
+    as LangSmith sends them) or dumped (`{"type": "ai", "content": ...}`), in the OpenAI shape
+    `_message` reads; None when `raw` is neither."""
+    if raw.get("lc") == 1 and isinstance(raw.get("kwargs"), dict) and isinstance(
+            raw.get("id"), list) and raw["id"]:
+        kwargs = raw["kwargs"]
+        role = LANGCHAIN_ROLES.get(str(raw["id"][-1]), LANGCHAIN_ROLES.get(kwargs.get("type")))
+    elif "role" not in raw and isinstance(raw.get("type"), str) and raw["type"] in (
+            LANGCHAIN_ROLES) and "content" in raw:
+        kwargs = raw
+        role = LANGCHAIN_ROLES.get(raw["type"])
+    else:
+        return None
+    role = role or as_text(kwargs.get("role")) or "user"
+    calls = kwargs.get("tool_calls")
+    if not calls and isinstance(kwargs.get("additional_kwargs"), dict):
+        calls = kwargs["additional_kwargs"].get("tool_calls")
+    out = {"role": role, "content": kwargs.get("content"), "tool_calls": calls or []}
+    for key in ("tool_call_id", "name"):
+        if kwargs.get(key):
+            out[key] = kwargs[key]
+    return out
+
+
+def tool_message_content(value: Any) -> Any:
+    """A tool's result as LangChain reports it, `{"output": <ToolMessage>}` (serialized or
+    dumped), as the content the model was given; any other value unchanged."""
+    inner = value.get("output") if isinstance(value, dict) and len(value) == 1 else value
+    if isinstance(inner, dict) and inner.get("lc") == 1 and isinstance(inner.get("kwargs"), dict):
+        inner = inner["kwargs"]
+    if isinstance(inner, dict) and inner.get("type") == "tool" and "content" in inner:
+        return parse_json(inner["content"])
+    return value
+
+
+def _message_items(value: Any) -> Any:
+    """The list of messages inside the containers that hold them: {"messages": ...},
+    LangChain's batch of one ([[...]]), its LLMResult ({"generations": [[{"message"}]]}), an
+    OpenAI completion ({"choices": [{"message"}]})."""
     if isinstance(value, dict):
-        for key in ("messages", "input", "prompt"):
+        for key in ("messages", "input", "prompt", "generations", "choices"):
             if isinstance(value.get(key), list):
                 value = value[key]
                 break
         else:
-            if "role" in value:
-                value = [value]
-            else:
-                return None
+            return [value] if "role" in value or _langchain_message(value) else None
+    if isinstance(value, list) and len(value) == 1 and isinstance(value[0], list):
+        value = value[0]  # one prompt's messages, one prompt's generations
+    if isinstance(value, list) and value and all(
+            isinstance(v, dict) and isinstance(v.get("message"), dict) for v in value):
+        value = [v["message"] for v in value]  # generations, choices
+    return value
+
+
+def normalize_messages(value: Any) -> list[dict] | None:
+    """Messages in any common shape -> [{"role", "content", ...}], or None if not messages."""
+    value = _message_items(parse_json(value))
     if not isinstance(value, list) or not value:
         return None
+    if any(isinstance(m, dict) and "role" not in m for m in value):
+        value = [_langchain_message(m) or m if isinstance(m, dict) else m for m in value]
     if not all(isinstance(m, dict) and (
         "role" in m or m.get("type") in ("function_call", "function_call_output", "message")
     ) for m in value):
@@ -598,13 +656,14 @@ def map_attributes(attrs: Mapping[str, Any], name: str | None = None) -> SpanFie
             attrs, "gen_ai.tool.call.arguments", "tool_call.function.arguments",
             "ai.toolCall.args", "ai.toolCall.input", "gen_ai.tool.args", "tool_arguments",
             "gcp.vertex.agent.tool_call_args", "input.value", "traceloop.entity.input",
-            "langfuse.observation.input", "input",
+            "langfuse.observation.input", "input", "gen_ai.prompt",
         ))
-        out.tool_result = parse_json(_first(
+        out.tool_result = tool_message_content(parse_json(_first(
             attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "ai.toolCall.output",
             "tool_response", "gcp.vertex.agent.tool_response", "output.value",
             "traceloop.entity.output", "langfuse.observation.output", "gen_ai.output", "output",
-        ))
+            "gen_ai.completion",
+        )))
     if kind == "handoff":
         src = _first(attrs, "gen_ai.handoff.from_agent")
         dst = _first(attrs, "gen_ai.handoff.to_agent")

@@ -765,9 +765,18 @@ def spans_to_invocations(spans: Iterable[OtlpSpan]) -> list[InvocationData]:
 
 def _service_name(resource: Mapping[str, Any]) -> str | None:
     name = resource.get("service.name")
-    if isinstance(name, str) and name and not name.startswith("unknown_service"):
-        return name[:200]
-    return None
+    if not isinstance(name, str) or not name or name.startswith("unknown_service"):
+        return None
+    if name == "langsmith" and resource.get("langsmith.internal_provider"):
+        return None  # LangSmith's OTel mode names its own provider, not the user's service
+    return name[:200]
+
+
+def _names_its_agent(step: StepData, span: OtlpSpan) -> bool:
+    """Whether a root step's name is what users see as the agent: an agent step, or the root
+    of a tool that names traces by their root (LangSmith's root run, Langfuse's observation)."""
+    return step.kind == "agent" or any(
+        k.startswith(("langsmith.", "langfuse.")) for k in span.attributes)
 
 
 def _collect_invocation_attributes(inv: InvocationData, span: OtlpSpan, fields: SpanFields):
@@ -791,10 +800,16 @@ def _collect_invocation_attributes(inv: InvocationData, span: OtlpSpan, fields: 
 def _apply_root(inv: InvocationData, step: StepData, fields: SpanFields, span: OtlpSpan):
     # Only what the sender named: a span-name fallback would differ between the batch that
     # holds the root and the batches that do not (those use service.name).
+    if step.kind == "other" and span.attributes.get("langsmith.span.kind") == "chain":
+        # LangSmith's root run is the agent, as its runs API and TraceView's callback record it.
+        step.kind = "agent"
+        step.agent_name = step.agent_name or step.name
     named = span.attributes.get("gen_ai.agent.name") or span.attributes.get("agent.name")
-    agent = named if isinstance(named, str) and named else _service_name(span.resource)
+    agent = named if isinstance(named, str) and named else (
+        _service_name(span.resource) or fields.trace_name
+        or (step.name if _names_its_agent(step, span) else None))
     if agent:
-        inv.agent = agent
+        inv.agent = agent[:200]
     if inv.name is None and step.name:
         inv.name = step.name[:500]
     if fields.version and inv.agent_version is None:

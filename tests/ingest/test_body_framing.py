@@ -20,6 +20,7 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+import zstandard
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.conftest import REPO, _database_url
@@ -158,10 +159,12 @@ def test_it_answers_400_when_less_arrives_than_content_length_declares(live_serv
 
 
 @pytest.mark.parametrize("path", ["/api/v1/traces", "/v1/traces"])
-def test_it_answers_400_for_a_truncated_gzip_body(api, project, path):
-    body = gzip.compress(native_body("trunc") if "api" in path else otlp_json_body("c3" * 16))
+@pytest.mark.parametrize("encoding, compress", [
+    ("gzip", gzip.compress), ("zstd", lambda b: zstandard.ZstdCompressor().compress(b))])
+def test_it_answers_400_for_a_truncated_compressed_body(api, project, path, encoding, compress):
+    body = compress(native_body("trunc") if "api" in path else otlp_json_body("c3" * 16))
     r = api.generic("POST", path, body[: len(body) - 12], content_type="application/json",
-                    HTTP_CONTENT_ENCODING="gzip")
+                    HTTP_CONTENT_ENCODING=encoding)
     assert r.status_code == 400, r.content
     assert b"truncated" in r.content
     assert Invocation.objects.count() == 0

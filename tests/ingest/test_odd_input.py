@@ -13,6 +13,7 @@ import json
 import zlib
 
 import pytest
+import zstandard
 from django.test import override_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -231,6 +232,7 @@ def test_it_names_the_logs_path_for_otlp_json_logs(api, project):
     ("gzip", gzip.compress),
     ("deflate", zlib.compress),
     ("deflate", lambda b: zlib.compress(b)[2:-4]),  # raw deflate, as some senders send it
+    ("zstd", lambda b: zstandard.ZstdCompressor().compress(b)),
 ])
 def test_it_reads_compressed_bodies(api, project, encoding, compress):
     body = compress(json.dumps(otlp(span(span_id=ROOT, parent=None))).encode())
@@ -240,11 +242,14 @@ def test_it_reads_compressed_bodies(api, project, encoding, compress):
 
 
 @override_settings(TRACEVIEW_MAX_BODY_BYTES=4096)
-def test_it_answers_413_when_the_body_is_too_large_after_decompression(api, project):
+@pytest.mark.parametrize("encoding, compress", [
+    ("gzip", gzip.compress), ("zstd", lambda b: zstandard.ZstdCompressor().compress(b))])
+def test_it_answers_413_when_the_body_is_too_large_after_decompression(api, project, encoding,
+                                                                      compress):
     padding = {"key": "pad", "value": {"stringValue": "x" * 10_000}}
-    body = gzip.compress(json.dumps(otlp(span(attributes=[padding]))).encode())
+    body = compress(json.dumps(otlp(span(attributes=[padding]))).encode())
     assert len(body) < 4096
-    r = post_otlp(api, body, HTTP_CONTENT_ENCODING="gzip")
+    r = post_otlp(api, body, HTTP_CONTENT_ENCODING=encoding)
     assert r.status_code == 413
     assert "4096" in r.json()["errors"][0]["reason"]
     assert not Invocation.objects.exists()
