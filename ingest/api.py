@@ -11,23 +11,18 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from google.protobuf import json_format
 from google.rpc.status_pb2 import Status
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest.body import parse_json, read_body
+from ingest.exports import ExportRefused, otlp_traces_export
 from ingest.formats.errors import FormatError
 from ingest.formats.langfuse import langfuse_batch_to_invocations
 from ingest.formats.langsmith import batch_runs, multipart_runs, runs_to_invocations
 from ingest.formats.native import parse_native
 from ingest.formats.openai_agents import parse_openai_agents
-from ingest.formats.otlp import (
-    OtlpDecodeError,
-    UnsupportedContentType,
-    otlp_is_protobuf,
-    otlp_to_invocations,
-)
+from ingest.formats.otlp import otlp_is_protobuf
 from ingest.store import invocations_store
 
 
@@ -98,44 +93,46 @@ class OtlpTracesView(RawBodyView):
         responses={
             200: OpenApiResponse(description="ExportTraceServiceResponse"),
             400: OpenApiResponse(description="undecodable body"),
-            413: OpenApiResponse(description="body above TRACEVIEW_MAX_BODY_BYTES"),
+            413: OpenApiResponse(description="body above TRACEVIEW_MAX_BODY_BYTES, or more "
+                                 "spans than TRACEVIEW_MAX_STEPS_PER_REQUEST"),
             415: OpenApiResponse(description="neither protobuf nor JSON"),
         },
     )
     def post(self, request):
         content_type = request.META.get("CONTENT_TYPE", "")
         body = read_body(request._request)
-        # Answer in the request's encoding; a type that is neither gets the JSON error.
-        binary = bool(otlp_is_protobuf(body, content_type))
-        try:
-            invocations, rejected, messages = otlp_to_invocations(body, content_type)
-            invocations_store(request.auth.project, invocations)
-        except UnsupportedContentType as exc:
-            return _otlp_error(exc.reason, 415, binary)
-        except OtlpDecodeError as exc:
-            return _otlp_error(exc.reason, 400, binary)
-        except FormatError as exc:
-            return _otlp_error(str(exc), 400, binary)
-        response = ExportTraceServiceResponse()
-        if rejected:
-            response.partial_success.rejected_spans = rejected
-            response.partial_success.error_message = "; ".join(messages)[:4000]
-        if binary:
-            return HttpResponse(response.SerializeToString(), content_type="application/x-protobuf")
-        return HttpResponse(
-            json_format.MessageToJson(response, indent=None), content_type="application/json"
-        )
+        return otlp_reply(otlp_traces_export, request, body, content_type)
 
 
-def _otlp_error(reason: str, status: int, binary: bool) -> HttpResponse:
+# What an ExportRefused answers over HTTP: the status, and the google.rpc code of the body
+# (3 INVALID_ARGUMENT, 8 RESOURCE_EXHAUSTED), as the gRPC server answers it.
+REFUSAL_STATUS = {"invalid": (400, 3), "unsupported": (415, 3), "too_large": (413, 8)}
+
+
+def otlp_reply(export, request, body: bytes, content_type: str) -> HttpResponse:
+    """Run one OTLP export and answer in the request's encoding (a type that is neither
+    protobuf nor JSON gets the JSON error)."""
+    binary = bool(otlp_is_protobuf(body, content_type))
+    try:
+        response = export(request.auth.project, body, content_type)
+    except ExportRefused as exc:
+        return _otlp_error(exc.reason, *REFUSAL_STATUS[exc.kind], binary)
+    if binary:
+        return HttpResponse(response.SerializeToString(), content_type="application/x-protobuf")
+    return HttpResponse(
+        json_format.MessageToJson(response, indent=None), content_type="application/json"
+    )
+
+
+def _otlp_error(reason: str, status: int, code: int, binary: bool) -> HttpResponse:
     # OTLP/HTTP answers errors with a google.rpc.Status in the request's encoding.
-    message = Status(code=3, message=reason)  # 3 = INVALID_ARGUMENT
+    message = Status(code=code, message=reason)
     if binary:
         return HttpResponse(
             message.SerializeToString(), status=status, content_type="application/x-protobuf"
         )
     return HttpResponse(
-        orjson.dumps({"code": 3, "message": reason, "errors": [{"path": "", "reason": reason}]}),
+        orjson.dumps({"code": code, "message": reason, "errors": [{"path": "", "reason": reason}]}),
         status=status,
         content_type="application/json",
     )

@@ -59,17 +59,25 @@ def api_key_lookup(raw: str | None) -> ApiKey | None:
     return key
 
 
+def api_key_authenticate(meta) -> ApiKey | None:
+    """The API key that request headers (a WSGI environ's HTTP_* keys) present; None when they
+    present none; AuthenticationFailed when the key is wrong. The gRPC server passes its
+    metadata in the same shape, so both transports take the same credentials."""
+    raw, public = key_from_headers(meta)
+    if raw is None:
+        return None
+    key = api_key_lookup(raw)
+    if key is None:
+        raise exceptions.AuthenticationFailed("invalid or revoked API key")
+    if public is not None and public != key.public_key:
+        raise exceptions.AuthenticationFailed("the public key does not belong to this secret")
+    return key
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        raw, public = key_from_headers(request.META)
-        if raw is None:
-            return None
-        key = api_key_lookup(raw)
-        if key is None:
-            raise exceptions.AuthenticationFailed("invalid or revoked API key")
-        if public is not None and public != key.public_key:
-            raise exceptions.AuthenticationFailed("the public key does not belong to this secret")
-        return (None, key)
+        key = api_key_authenticate(request.META)
+        return None if key is None else (None, key)
 
     def authenticate_header(self, request):
         return 'Bearer realm="traceview"'

@@ -156,6 +156,9 @@ SECURE_PROXY_SSL_HEADER = (
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 TRACEVIEW_MAX_BODY_BYTES = env.int("TRACEVIEW_MAX_BODY_BYTES", default=16 * 1024 * 1024)
 TRACEVIEW_MAX_STEPS_PER_REQUEST = env.int("TRACEVIEW_MAX_STEPS_PER_REQUEST", default=10_000)
+# The OTLP/gRPC server (`manage.py serve_otlp_grpc`): where it listens, and its threads.
+TRACEVIEW_OTLP_GRPC_BIND = env.str("TRACEVIEW_OTLP_GRPC_BIND", default="127.0.0.1:4317")
+TRACEVIEW_OTLP_GRPC_THREADS = env.int("TRACEVIEW_OTLP_GRPC_THREADS", default=8)
 TRACEVIEW_QUIET_PERIOD_S = env.int("TRACEVIEW_QUIET_PERIOD_S", default=30)
 TRACEVIEW_SWEEP_INTERVAL_S = env.float("TRACEVIEW_SWEEP_INTERVAL_S", default=10.0)
 # How often the dashboards' hourly rollups are brought up to date (traceview.dashboards.rollups).

@@ -261,6 +261,17 @@ def test_it_answers_413_for_a_plain_body_above_the_limit(api, project):
     assert r.status_code == 413
 
 
+@override_settings(TRACEVIEW_MAX_STEPS_PER_REQUEST=2)
+def test_it_answers_413_for_more_spans_than_a_request_may_hold(api, project):
+    spans = [span(span_id=f"eee19b7ec3c1b17{i}") for i in range(3)]
+    r = post_otlp(api, otlp(*spans))
+    assert r.status_code == 413
+    assert r.json()["code"] == 8  # RESOURCE_EXHAUSTED, as the gRPC server answers
+    assert "at most 2" in r.json()["message"]
+    assert not Invocation.objects.exists()
+    assert post_otlp(api, otlp(*spans[:2])).status_code == 200
+
+
 def test_it_answers_415_for_an_unknown_content_type(api, project):
     r = post_otlp(api, b"resourceSpans", content_type="text/plain")
     assert r.status_code == 415

@@ -15,87 +15,18 @@ import pytest
 import requests
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import (
-    BatchSpanProcessor,
-    SpanExporter,
-    SpanExportResult,
-)
-from opentelemetry.trace import Status, StatusCode
-from rest_framework.test import APIClient
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from traceview.models import ApiKey, Project
+from tests.ingest.clients import (
+    assert_genai_run,
+    by_name,
+    emit_genai_run,
+    invocation,
+    provider_for,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def key(transactional_db):
-    project = Project.objects.create(name="clients")
-    key, raw = ApiKey.issue(project, name="clients")
-    key.raw = raw
-    return key
-
-
-def invocation(key, trace_id: str) -> dict:
-    """The stored invocation with its steps, through the read API."""
-    api = APIClient()
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {key.raw}")
-    found = api.get("/api/v1/invocations", {"trace_id": trace_id}).json()["results"]
-    assert len(found) == 1, (trace_id, found)
-    return api.get(f"/api/v1/invocations/{found[0]['id']}").json()
-
-
-def by_name(detail: dict) -> dict[str, dict]:
-    return {s["name"]: s for s in detail["steps"]}
-
-
-# ---------------------------------------------------------------------------------------------
-# OpenTelemetry SDK, GenAI conventions
-
-
-def emit_genai_run(provider: TracerProvider) -> str:
-    tracer = provider.get_tracer("tests.real_clients")
-    with tracer.start_as_current_span("invoke_agent planner") as root:
-        root.set_attributes({"gen_ai.operation.name": "invoke_agent",
-                             "gen_ai.agent.name": "planner"})
-        with tracer.start_as_current_span("chat gpt-4o") as chat:
-            chat.set_attributes({
-                "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
-                "gen_ai.usage.input_tokens": 120, "gen_ai.usage.output_tokens": 15,
-                "gen_ai.response.finish_reasons": ["tool_calls"],
-            })
-        with tracer.start_as_current_span("execute_tool search") as tool:
-            tool.set_attributes({"gen_ai.operation.name": "execute_tool",
-                                 "gen_ai.tool.name": "search", "gen_ai.tool.call.id": "call_9"})
-            tool.record_exception(TimeoutError("search timed out after 30s"))
-            tool.set_status(Status(StatusCode.ERROR, "search timed out after 30s"))
-        trace_id = format(root.get_span_context().trace_id, "032x")
-    return trace_id
-
-
-def provider_for(exporter: SpanExporter) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": "otel-client"}))
-    # The batch processor, as OTEL_* environment set-ups use: the run arrives in one request.
-    provider.add_span_processor(BatchSpanProcessor(exporter))
-    return provider
-
-
-def assert_genai_run(key, trace_id: str) -> None:
-    detail = invocation(key, trace_id)
-    assert (detail["agent"], detail["status"], detail["step_count"]) == ("planner", "ok", 3)
-    assert (detail["input_tokens"], detail["output_tokens"]) == (120, 15)
-    steps = by_name(detail)
-    root = steps["invoke_agent planner"]
-    assert (root["kind"], root["parent_span_id"]) == ("agent", None)
-    chat = steps["chat gpt-4o"]
-    assert (chat["kind"], chat["model"], chat["parent_span_id"]) == ("llm", "gpt-4o",
-                                                                    root["span_id"])
-    tool = steps["execute_tool search"]
-    assert (tool["kind"], tool["tool_name"], tool["status"]) == ("tool", "search", "error")
-    assert tool["error_type"] == "TimeoutError"
-    assert "timed out" in tool["error_message"]
 
 
 def test_it_accepts_the_otlp_http_protobuf_exporter(live_server, key):

@@ -1,10 +1,13 @@
-"""`make run`: the web server and a real Celery worker (with the periodic sweep) in one command,
-plus a worker for the judge's queue when the judge is configured.
+"""`make run`: the web server, a real Celery worker (with the periodic sweep) and the OTLP/gRPC
+server in one command, plus a worker for the judge's queue when the judge is configured.
 
 The worker is a separate process on the configured broker (the filesystem transport by default),
-so tasks run exactly as in production, never eagerly inside the request. Ctrl-C stops both.
+so tasks run exactly as in production, never eagerly inside the request. The OTLP/gRPC server
+(`serve_otlp_grpc`, TRACEVIEW_OTLP_GRPC_BIND) is its own process too, as in production. Ctrl-C
+stops them all.
 """
 
+import os
 import signal
 import subprocess
 import sys
@@ -24,7 +27,8 @@ class DevRunserver(RunserverCommand):
 
 
 class Command(BaseCommand):
-    help = "Run the development web server together with a Celery worker and beat."
+    help = ("Run the development web server together with a Celery worker and beat, and the "
+            "OTLP/gRPC server.")
 
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default=DEFAULT_ADDRPORT)
@@ -46,7 +50,12 @@ class Command(BaseCommand):
             # holds up classification.
             workers.append(subprocess.Popen([*celery, "-Q", "judge", "-n", "judge@%h"]))
             self.stdout.write(f"Celery worker for the judge's queue started "
-                              f"(pid {workers[1].pid}).")
+                              f"(pid {workers[-1].pid}).")
+        # By command name, in a process of its own: traceview/ never imports ingest/.
+        workers.append(subprocess.Popen([sys.executable, "-m", "django", "serve_otlp_grpc"],
+                                        env={"DJANGO_SETTINGS_MODULE": "traceview.settings",
+                                             **os.environ}))
+        self.stdout.write(f"OTLP/gRPC server started (pid {workers[-1].pid}).")
         try:
             call_command(DevRunserver(), addrport, use_reloader=False)
         except KeyboardInterrupt:
