@@ -11,10 +11,13 @@ Label categories: one of planning, tool, context, budget; None for a run that di
 labels name no category. The dataset labels map onto ours as the datasets' README states.
 
 - who-and-when: a folder of runs (`history` messages, `mistake_step` a 0-based index into it,
-  `mistake_agent`), read by `parse_messages`: step n is span "msg-<n>". No category.
-- agentrx: a folder (or either file) with `tau_dataset_failed.json` and
-  `tau_ground_truth.json`; the root cause's 1-based `step_number` n is span "msg-<n-1>". tau-bench
-  scores a run 0 when it failed, and these runs carry a reward of 0, so they are stored as failed.
+  `mistake_agent`), read by `parse_messages`: step n is span "msg-<n>". No category. Both
+  published splits: algorithm-generated (speaker in `name`, `is_correct`) and hand-crafted
+  (Magentic-One, speaker in `role`, `is_corrected`); every run is a failure.
+- agentrx: AgentRx ground truth (`*ground_truth*.json` under the folder, or `labels`) and the
+  runs it labels under the folder: its tau-bench part (`tau_dataset_failed.json`) or Who&When
+  runs; the root cause's 1-based `step_number` n is span "msg-<n-1>". AgentRx labels failed
+  runs only, so they are stored as failed.
 - bioagent: a folder of message logs, JSON or Python literals, the error type in the file name
   prefix; trace level only. Every file is a failed run.
 - labelled-jsonl: our own format, one JSON object per line (docs/classifier.md):
@@ -30,6 +33,7 @@ from __future__ import annotations
 import ast
 import base64
 import gzip
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +43,8 @@ import orjson
 
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_native
-from ingest.formats.trajectories import parse_messages, parse_trace_data
+from ingest.formats.trajectories import message_list, parse_messages, parse_trace_data
+from ingest.formats.values import nonblank
 from traceview.classify.metrics import OTHER, UNLABELLED
 from traceview.core.trace import CATEGORIES, InvocationData
 
@@ -114,58 +119,135 @@ def _one(invocations: list[InvocationData], where: str) -> InvocationData:
     return invocations[0]
 
 
+def _index(value: Any) -> int | None:
+    """A step index as labels write it: an int or a string of digits."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    return int(text) if text.isdigit() else None
+
+
 def who_and_when(path: str | Path) -> list[LabelledTrace]:
+    """Both splits of Who&When as published: algorithm-generated (speakers in `name`, flag
+    `is_correct`) and hand-crafted (Magentic-One logs: speakers in `role`, flag
+    `is_corrected`). Every run in the dataset failed (that is what it labels), whatever its flag
+    says, so every run is stored as failed."""
+    root = Path(path)
     out = []
-    for f in _files(Path(path)):
+    for f in _files(root):
         data = _read_json(f)
         if not isinstance(data, dict) or "history" not in data:
             continue  # LICENSE, SOURCE and other files next to the runs
-        inv = _one(parse_messages(data, trace_id=f"who-and-when/{f.stem}"), str(f))
-        step = data.get("mistake_step")
+        where = f.relative_to(root).as_posix() if root.is_dir() else f.name
+        inv = _one(parse_messages(data, trace_id=f"who-and-when/{where}"[:128]), str(f))
+        inv.status = "error"
+        step = _index(data.get("mistake_step"))
         out.append(
             LabelledTrace(
-                key=f.name,
+                key=where,
                 invocation=inv,
                 category=UNLABELLED,
-                root_step=f"msg-{int(step)}" if str(step).strip().isdigit() else None,
+                root_step=f"msg-{step}" if step is not None else None,
                 agent=data.get("mistake_agent") or None,
             )
         )
     return out
 
 
-def agentrx(path: str | Path) -> list[LabelledTrace]:
-    folder = Path(path)
-    if folder.is_file():
-        folder = folder.parent
-    runs = _read_json(folder / "tau_dataset_failed.json")
-    truth = _read_json(folder / "tau_ground_truth.json")
-    if not isinstance(runs, list) or not isinstance(truth, list):
-        raise FormatError.at(str(folder), "expected lists of runs and of ground-truth records")
-    by_id = {str(g.get("trajectory_id")): g for g in truth if isinstance(g, dict)}
-    out = []
-    for n, run in enumerate(runs):
-        g = by_id.get(str(run.get("task_id")))
-        if g is None:
+def _speaking(inv: InvocationData, agent: Any) -> str | None:
+    """`agent` when it names a speaker of the run: a single-agent log signs no turns (tau-bench's
+    "Assistant" speaks as role assistant), and an agent the trace never names cannot be scored."""
+    agent = nonblank(agent)
+    return agent if agent and any(s.agent_name == agent for s in inv.steps) else None
+
+
+# Fields under which a run names itself, for matching AgentRx's `trajectory_id`.
+RUN_ID_FIELDS = ("trajectory_id", "task_id", "question_ID", "id")
+
+
+def _agentrx_runs(folder: Path, skip: set[Path]) -> dict[str, tuple[str, dict]]:
+    """Every message-log run under `folder` by each id it can be named by: its id fields, and
+    for a file holding one run its file name stem and its path without the suffix."""
+    runs: dict[str, tuple[str, dict]] = {}
+    for f in _files(folder) if folder.is_dir() else [folder]:
+        if f in skip:
             continue
-        inv = _one(parse_messages(run, trace_id=f"agentrx/{run.get('task_id')}"), f"[{n}]")
-        reward = run.get("reward")
-        if isinstance(reward, int | float) and reward <= 0:
-            inv.status = "error"
+        try:
+            data = _read_json(f)
+        except FormatError:
+            continue
+        where = f.relative_to(folder).as_posix() if folder.is_dir() else f.name
+        if isinstance(data, dict) and message_list(data) is not None:
+            names = [f.stem, where.rsplit(".", 1)[0]]
+            records = [(where, data, names)]
+        elif isinstance(data, list):
+            records = [(f"{where}[{n}]", r, []) for n, r in enumerate(data)
+                       if isinstance(r, dict) and message_list(r) is not None]
+        else:
+            continue  # tool schemas, policies, licences next to the runs
+        for run_where, run, names in records:
+            ids = [str(run[k]) for k in RUN_ID_FIELDS if run.get(k) is not None] + names
+            for run_id in ids:
+                runs.setdefault(run_id, (run_where, run))
+    return runs
+
+
+def agentrx(path: str | Path, labels: str | Path | None = None) -> list[LabelledTrace]:
+    """AgentRx's ground truth with the runs it labels: its tau-bench part
+    (`tau_ground_truth.json` beside `tau_dataset_failed.json`) or its labels of other runs, such
+    as the Magentic-One runs of Who&When's hand-crafted split. `path` is a folder (or one file)
+    of runs; the ground truth is `labels` when given, else every `*ground_truth*.json` under
+    `path`. A record's `trajectory_id` names a run by one of RUN_ID_FIELDS or its file name.
+    Its root cause's 1-based `step_number` n is span "msg-<n-1>", its `failed_agent` the agent.
+    AgentRx labels failed runs only, so every matched run is stored as failed."""
+    folder = Path(path)
+    if labels is not None:
+        truth_files = [Path(labels)]
+    elif folder.is_file() and "ground_truth" in folder.name:
+        folder = folder.parent
+        truth_files = sorted(folder.rglob("*ground_truth*.json"))
+    else:
+        search = folder if folder.is_dir() else folder.parent
+        truth_files = sorted(search.rglob("*ground_truth*.json"))
+    if not truth_files:
+        raise FormatError.at(str(folder), "no AgentRx ground truth (*ground_truth*.json) here")
+    truth: list[dict] = []
+    for f in truth_files:
+        data = _read_json(f)
+        if isinstance(data, dict):  # {trajectory id: record}
+            data = [{**v, "trajectory_id": v.get("trajectory_id") or k}
+                    for k, v in data.items() if isinstance(v, dict)]
+        if not isinstance(data, list):
+            raise FormatError.at(str(f), "expected a list of ground-truth records")
+        truth += [g for g in data if isinstance(g, dict)]
+    runs = _agentrx_runs(folder, {f.resolve() for f in truth_files} | set(truth_files))
+    out = []
+    for g in truth:
+        trajectory = str(g.get("trajectory_id"))
+        found = runs.get(trajectory)
+        if found is None:
+            continue
+        where, run = found
+        inv = _one(parse_messages(run, trace_id=f"agentrx/{where}"[:128]), where)
+        inv.status = "error"
         root_id = str((g.get("root_cause") or {}).get("failure_id"))
         root = next(
-            (f for f in g.get("failures") or [] if str(f.get("failure_id")) == root_id), None
+            (f for f in g.get("failures") or [] if isinstance(f, dict)
+             and str(f.get("failure_id")) == root_id), None
         )
         if root is None:
             continue
         label = str(root.get("failure_category") or "")
-        step = root.get("step_number")
+        step = _index(root.get("step_number"))
         out.append(
             LabelledTrace(
-                key=f"task {run.get('task_id')}",
+                key=f"trajectory {trajectory}",
                 invocation=inv,
                 category=AGENTRX_CATEGORIES.get(label.strip().lower(), OTHER),
-                root_step=f"msg-{int(step) - 1}" if str(step).strip().isdigit() else None,
+                root_step=f"msg-{step - 1}" if step else None,
+                agent=_speaking(inv, root.get("failed_agent")),
                 source_label=label,
             )
         )
@@ -320,7 +402,23 @@ def load_recorded(path: str | Path) -> list[RecordedCapture]:
     return out
 
 
-def load_labelled(fmt: str, path: str | Path) -> list[LabelledTrace]:
+# Public datasets are split into a part the rules may be tuned on and a part kept untouched
+# while tuning, by a seeded digest of each case's key: the same split on every machine and run,
+# whatever order the files are read in, and a case stays in its part when others are added.
+SPLIT_SEED = "traceview-14"
+HOLDOUT_SHARE = 1 / 3
+
+
+def dataset_part(key: str, seed: str = SPLIT_SEED) -> str:
+    """"tuning" or "holdout" (about HOLDOUT_SHARE of the cases) for the case named `key`."""
+    digest = hashlib.sha256(f"{seed}\0{key}".encode()).digest()
+    return "holdout" if int.from_bytes(digest[:8], "big") < HOLDOUT_SHARE * 2**64 else "tuning"
+
+
+def load_labelled(fmt: str, path: str | Path, labels: str | Path | None = None
+                  ) -> list[LabelledTrace]:
+    """The labelled cases of `path` in format `fmt`; `labels` (agentrx only) names the
+    ground-truth file when it is not under `path`."""
     loaders = {
         "who-and-when": who_and_when,
         "agentrx": agentrx,
@@ -329,4 +427,8 @@ def load_labelled(fmt: str, path: str | Path) -> list[LabelledTrace]:
     }
     if fmt not in loaders:
         raise FormatError.at("format", "must be one of " + ", ".join(FORMATS))
+    if labels is not None:
+        if fmt != "agentrx":
+            raise FormatError.at("labels", "only the agentrx format takes a labels file")
+        return agentrx(path, labels)
     return loaders[fmt](path)

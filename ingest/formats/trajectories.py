@@ -34,7 +34,8 @@ Span ids, stable so that labelled datasets can point at steps:
 Errors live inside observation text; the parsers never turn text into a failed step (the
 classifier reads it). Only what the file states is a failure: an OpenHands `error` observation,
 a run-level `error`, an agent state of "error", a SWE-agent exit status other than "submitted"
-(kept in attributes["exit_status"]), or `is_correct: false` on a labelled message log.
+(kept in attributes["exit_status"]), or `is_correct: false` (Who&When's hand-crafted split:
+`is_corrected: false`) on a labelled message log.
 
 Message logs: an assistant message is an llm step whose `input` is the messages that arrived since
 the previous assistant message (the whole conversation is the concatenation, and storing every
@@ -42,13 +43,18 @@ prefix would grow as the square of its length); `attributes["context_messages"]`
 messages came before it. In a multi-agent log (AutoGen group chats such as Who&When record other
 participants as role "user" with a `name`), a named user message is that agent's llm turn, and
 one that is an AutoGen code-execution result ("exitcode: ...") is a tool step. `name` becomes
-`agent_name` except on tool messages, where it names the tool.
+`agent_name` except on tool messages, where it names the tool. A role that is none of the chat
+APIs' roles is the speaker's name (Magentic-One: "WebSurfer", "Orchestrator (thought)"): that
+speaker's llm turn, `agent_name` the name without its parenthesised channel, the role as sent in
+`attributes["role"]` (and the channel in `attributes["channel"]`); a speaker named like a
+terminal or executor posts execution results (tool steps); "human" is the user.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -61,6 +67,16 @@ from traceview.core.trace import InvocationData, StepData
 
 FORMATS = ("otlp-json", "openai-agents", "langfuse", "swe-agent", "openhands", "messages")
 HUMAN_NAMES = {"user", "human", "admin", "customer"}
+# Roles of chat APIs; any other role is a speaker's name (Magentic-One logs, Who&When's
+# hand-crafted split: "WebSurfer", "Orchestrator (thought)", "Orchestrator (-> WebSurfer)").
+CHAT_ROLES = {"system", "user", "assistant", "tool", "function", "developer", "ipython", "model"}
+# Speakers that run code or commands and post their output: their turns are execution results.
+EXECUTOR_NAME = re.compile(r"terminal|executor|interpreter|shell|console|sandbox", re.I)
+# "Orchestrator (thought)" -> "Orchestrator" (the agent), "thought" (its channel).
+SPEAKER_CHANNEL = re.compile(r"^\s*(.*?)\s*\(([^()]*)\)\s*$")
+# The flags labelled logs carry for "the run did what it was asked": Who&When's
+# algorithm-generated split says is_correct, its hand-crafted split is_corrected.
+SUCCESS_FLAGS = ("is_correct", "is_corrected")
 
 
 def _digest(prefix: str, data: Any) -> str:
@@ -97,7 +113,7 @@ def _is_message(item: Any) -> bool:
     return isinstance(item, dict) and "role" in item
 
 
-def _message_list(data: Any) -> list | None:
+def message_list(data: Any) -> list | None:
     if isinstance(data, list) and data and all(_is_message(m) for m in data):
         return data
     if isinstance(data, dict):
@@ -127,7 +143,7 @@ def detect_format(path: str | Path | None, data: Any) -> str:
             return "swe-agent"
         if isinstance(data.get("history"), list) and any(_is_event(e) for e in data["history"]):
             return "openhands"
-        if _message_list(data) is not None:
+        if message_list(data) is not None:
             return "messages"
     if isinstance(data, list) and data:
         if any(_is_event(e) for e in data):
@@ -136,7 +152,7 @@ def detect_format(path: str | Path | None, data: Any) -> str:
             _is_event(e) for r in data for e in r["history"]
         ):
             return "openhands"
-        if all(_message_list(r) is not None for r in data) or _message_list(data) is not None:
+        if all(message_list(r) is not None for r in data) or message_list(data) is not None:
             return "messages"
     if name.endswith((".traj", ".traj.json")):
         return "swe-agent"
@@ -565,6 +581,15 @@ def _is_execution_result(content: Any) -> bool:
     return isinstance(content, str) and content.startswith("exitcode:")
 
 
+def _speaker(role: str) -> tuple[str, str | None]:
+    """A non-chat role -> (agent name, channel): "Orchestrator (-> WebSurfer)" is the
+    Orchestrator speaking on its "-> WebSurfer" channel."""
+    m = SPEAKER_CHANNEL.match(role)
+    if m and m.group(1):
+        return m.group(1), m.group(2).strip() or None
+    return role.strip(), None
+
+
 def _messages_run(messages: list, extra: dict, trace_id: str, path: str) -> InvocationData:
     for i, message in enumerate(messages):
         if not isinstance(message, dict):
@@ -572,14 +597,37 @@ def _messages_run(messages: list, extra: dict, trace_id: str, path: str) -> Invo
         if not nonblank(message.get("role")):
             raise FormatError.at(f"{path}[{i}].role", "is required and must be a non-empty string")
     inv = InvocationData(trace_id=trace_id)
-    # A log is multi-agent when its assistant turns are signed: then a named "user" is an agent.
-    multi_agent = any(m["role"] == "assistant" and nonblank(m.get("name")) for m in messages)
+    # A log is multi-agent when its assistant turns are signed, or its roles are speakers'
+    # names: then a named "user" is an agent.
+    multi_agent = any(
+        (m["role"] == "assistant" and nonblank(m.get("name")))
+        or m["role"].strip().lower() not in CHAT_ROLES for m in messages
+    )
     calls: dict[str, StepData] = {}
     open_calls: list[StepData] = []
     pending_since = 0
     for i, message in enumerate(messages):
         role, name, content = message["role"], nonblank(message.get("name")), message.get("content")
         span_id = f"msg-{i}"
+        if role.strip().lower() not in CHAT_ROLES:
+            speaker, channel = _speaker(role)
+            if speaker.lower() in HUMAN_NAMES:
+                role, name = "user", None
+            else:
+                extra_attrs = {"role": role, **({"channel": channel} if channel else {})}
+                if EXECUTOR_NAME.search(speaker) or _is_execution_result(content):
+                    inv.steps.append(StepData(
+                        span_id=span_id, kind="tool", name=speaker, tool_name="code_execution",
+                        tool_result=content, agent_name=speaker, status="ok", seq=i,
+                        attributes=extra_attrs))
+                    continue
+                inv.steps.append(StepData(
+                    span_id=span_id, kind="llm", name=speaker, status="ok",
+                    input=messages[pending_since:i] or None, output=message,
+                    agent_name=speaker, seq=i,
+                    attributes={"context_messages": i, **extra_attrs}))
+                pending_since = i + 1
+                continue
         if role in ("tool", "function"):
             call_id = nonblank(message.get("tool_call_id"))
             step = calls.pop(call_id, None) if call_id else None
@@ -630,10 +678,11 @@ def _messages_run(messages: list, extra: dict, trace_id: str, path: str) -> Invo
                 "system_prompt"):
         if extra.get(key) is not None:
             attrs[key] = structured(extra[key]) if key == "system_prompt" else extra[key]
-    correct = extra.get("is_correct")
-    if correct is not None:
-        attrs["is_correct"] = correct
-        inv.status = "ok" if str(correct).lower() == "true" else "error"
+    for flag in SUCCESS_FLAGS:
+        if extra.get(flag) is not None:
+            attrs[flag] = extra[flag]
+            inv.status = "ok" if str(extra[flag]).lower() == "true" else "error"
+            break
     inv.attributes = attrs or None
     inv.name = _first_line(extra.get("question")) or _first_line(
         inv.input if isinstance(inv.input, str) else None
@@ -643,14 +692,14 @@ def _messages_run(messages: list, extra: dict, trace_id: str, path: str) -> Invo
 
 def parse_messages(data: Any, trace_id: str | None = None) -> list[InvocationData]:
     """A message log (or a list of runs holding one) -> one invocation per run."""
-    single = _message_list(data)
+    single = message_list(data)
     if single is not None:
         runs = [(single, data if isinstance(data, dict) else {})]
         key = next((k for k in ("messages", "history", "traj") if isinstance(data, dict)
                     and data.get(k) is single), None)
         paths = [key or ""]
-    elif isinstance(data, list) and data and all(_message_list(r) is not None for r in data):
-        runs = [(_message_list(r), r if isinstance(r, dict) else {}) for r in data]
+    elif isinstance(data, list) and data and all(message_list(r) is not None for r in data):
+        runs = [(message_list(r), r if isinstance(r, dict) else {}) for r in data]
         paths = [f"[{n}]" for n in range(len(runs))]
     elif isinstance(data, list) and not data:
         raise FormatError.at("", "the message list is empty")

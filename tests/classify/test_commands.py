@@ -105,9 +105,13 @@ def test_it_evaluates_the_public_datasets(fmt, folder, floors):
 
     out = _run("evaluate_classifier", str(path), "--format", fmt)
 
+    # The tuning part, the untouched part, then all cases, each with its baselines.
+    heads = [x for x in out.splitlines() if x.startswith(f"{fmt}: ")]
+    assert [h.rsplit(" ", 1)[-1] for h in heads] == ["[tuning]", "[holdout]", "[all]"], out
     for name, floor in floors.items():
-        line = next(x for x in out.splitlines() if x.startswith(name + ":"))
-        assert float(line.split(":")[1].split("%")[0]) >= floor, out
+        lines = [x for x in out.splitlines() if x.startswith(name + ":")]
+        assert len(lines) == 3 and all("(" in x for x in lines), out
+        assert float(lines[-1].split(":")[1].split("%")[0]) >= floor, out
     assert not Project.objects.filter(name__startswith=f"eval-{fmt}").exists()
 
 

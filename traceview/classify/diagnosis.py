@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -74,26 +74,9 @@ def invocations_classify(invocation_ids: list[int]) -> dict[int, Diagnosis]:
             scope_audit(canonical.steps, agent.allowed_tools, agent.confirm_tools)
             if agent else [],
         ))
-    stored: list[_Result] = []
     with transaction.atomic():
-        for r in results:
-            invocation = r.invocation
-            # The version guard drops a verdict on stale data (the newer data's ingest made the
-            # invocation due again); the count guard one whose violations a scope re-audit
-            # rewrote meanwhile (the sweep enqueues it again).
-            updated = Invocation.objects.filter(
-                id=invocation.id, data_version=invocation.data_version,
-                scope_violation_count=invocation.scope_violation_count,
-            ).update(
-                classified_version=invocation.data_version,
-                scope_violation_count=len(r.violations),
-                status=r.status,
-                category=r.verdict.category or "",
-                depth=r.depth,
-                completed_at=F("completed_at") if invocation.completed_at else timezone.now(),
-            )
-            if updated:
-                stored.append(r)
+        claimed = _results_claim(results)
+        stored = [r for r in results if r.invocation.id in claimed]
         # Only what had or has violations is written: most invocations cost no query here.
         scope_violations_write(
             [r.invocation.id for r in stored if r.invocation.scope_violation_count],
@@ -136,6 +119,40 @@ def invocations_classify(invocation_ids: list[int]) -> dict[int, Diagnosis]:
     # judge's own queue (nothing at all when the judge is off).
     invocations_judge_enqueue([(r.invocation, r.verdict) for r in stored])
     return diagnoses
+
+
+def _results_claim(results: list[_Result]) -> set[int]:
+    """Write each result's summary onto its invocation row, where the row is still as it was
+    read; the ids written.
+
+    The version guard drops a verdict on stale data (the newer data's ingest made the invocation
+    due again); the count guard one whose violations a scope re-audit rewrote meanwhile (the
+    sweep enqueues it again). One UPDATE ... FROM (VALUES ...) RETURNING for the lot (PostgreSQL,
+    and SQLite since 3.35) rather than a conditional UPDATE per invocation: the ORM's update()
+    cannot take per-row values nor say which rows matched, and a statement per row was a third
+    of the worker's queries."""
+    if not results:
+        return set()
+    table = connection.ops.quote_name(Invocation._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows, params = [], []
+    for r in results:
+        inv = r.invocation
+        rows.append("(%s, %s, %s, %s, %s, %s, %s)")
+        params += [inv.id, inv.data_version, inv.scope_violation_count, len(r.violations),
+                   r.status, r.verdict.category or "", r.depth]
+    # VALUES columns are column1..column7 in both PostgreSQL and SQLite.
+    sql = (
+        f"UPDATE {table} SET classified_version = v.column2, scope_violation_count = v.column4, "
+        f"status = v.column5, category = v.column6, depth = v.column7, "
+        f"completed_at = COALESCE({table}.completed_at, %s) "
+        f"FROM (VALUES {', '.join(rows)}) AS v "
+        f"WHERE {table}.id = v.column1 AND {table}.data_version = v.column2 "
+        f"AND {table}.scope_violation_count = v.column3 RETURNING {table}.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [now, *params])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def invocations_due(limit: int = 1000) -> list[int]:

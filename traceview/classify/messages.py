@@ -13,15 +13,29 @@ the messages say:
   successful run only weakens it (it may be other code), it does not count as a recovery.
 - `messages.ignored_error` (cause, tool): the message right after a failed execution carries on
   as if it had worked (claims success or a result): the error was ignored.
+- `messages.orchestrator_stalled` (cause): an orchestrator's own judgment of the run, written
+  into the log, says it is not progressing: a progress ledger (Magentic-One's JSON of
+  `is_request_satisfied`, `is_in_loop`, `is_progress_being_made`, `next_speaker`,
+  `instruction_or_question`, each with a reason and an answer, or any object judging progress or
+  a loop that way) answering no progress or in a loop, or a replanning message ("we are stuck",
+  "stalled", "new plan", an updated fact sheet). The first such judgment points back to the turn
+  it judged: for a loop, the answer to the first of the repeated instructions; else the last
+  contribution before it (a worker the reason names, else any worker). Loops are planning; a
+  worker's turn that did not deliver is tool (in an orchestrated team the workers are the
+  orchestrator's tools); the orchestrator's own turn is planning.
 - `messages.first_contribution` (cause, planning, weak): in a failed run with no other signal,
-  the first message after the task statement from a speaker that is not an executor. Mistakes in
-  multi-agent chats compound from the first unverified contribution; this rule is weak and loses
-  to any strong signal.
+  the first message after the task statement from a speaker that is not an executor, and not an
+  orchestrator's ledger, routing decision or plan (those are its judgments, not contributions).
+  Mistakes in multi-agent chats compound from the first unverified contribution; this rule is
+  weak and loses to any strong signal.
 """
 
 from __future__ import annotations
 
+import ast
+import json
 import re
+from dataclasses import dataclass
 
 from traceview.classify import helpers
 from traceview.classify.base import CAUSE, Finding, TraceView, is_tool_step, rule
@@ -166,7 +180,219 @@ def ignored_error(view: TraceView) -> list[Finding]:
     return []
 
 
-@rule("messages.first_contribution", "planning")
+# --- orchestrator judgments --------------------------------------------------------------------
+
+# Speakers that direct the others rather than do the work.
+_ORCHESTRATOR_NAME = re.compile(
+    r"orchestrat|supervisor|manager|coordinator|router|planner|leader|controller", re.I
+)
+# Channels a speaker's role carries ("Orchestrator (thought)", "Orchestrator (-> WebSurfer)"):
+# thinking aloud and addressing another speaker are the orchestrator's, not contributions.
+_ROUTING_CHANNEL = re.compile(r"^\s*(?:->|→|to\b)\s*(.+)$|^thought$|^termination", re.I)
+# "Next speaker WebSurfer", {"next": "researcher"}, "Routing to: coder".
+_ROUTING_TEXT = re.compile(
+    r"^\s*(?:next speaker|next agent|routing to|route to|handing (?:off|over) to|"
+    r"transfer(?:ring)? to)\b[\s:]*([\w.-]+)", re.I
+)
+# Replanning: the orchestrator says the plan is not working and writes a new one.
+_REPLAN = re.compile(
+    r"\b(?:we are stuck|we're stuck|(?:we have |we've |i have |i've )?stalled|"
+    r"re-?planning|new plan|revised plan|updated plan|update the plan|revise the plan|"
+    r"updated fact sheet|change (?:of|the) (?:plan|approach)|"
+    r"(?:try|take) a different (?:approach|strategy|plan))\b",
+    re.I,
+)
+# Keys a progress ledger judges by, whatever the framework calls them.
+_KEY_PROGRESS = re.compile(r"progress", re.I)
+_KEY_LOOP = re.compile(r"loop|stuck|stall|repeat", re.I)
+_KEY_SATISFIED = re.compile(r"satisf|complete|done|finished", re.I)
+_KEY_NEXT = re.compile(r"^(?:next|route|goto|next_?(?:speaker|agent|worker|node|step))$", re.I)
+_KEY_INSTRUCTION = re.compile(r"instruction|question|task_for|message_to", re.I)
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0"}
+
+
+@dataclass(slots=True)
+class Judgment:
+    """What one orchestrator turn says about the run."""
+
+    pos: int
+    stuck: bool  # it judged the run not progressing or in a loop, or replanned
+    loop: bool  # ... in a loop, specifically
+    matched: str  # what matched, for the evidence
+    reason: str
+    next_speaker: str | None = None
+    instruction: str | None = None
+
+
+def _answer(value) -> tuple[object, str]:
+    """A ledger entry -> (answer, reason): {"answer": .., "reason": ..} or a bare value."""
+    if isinstance(value, dict):
+        return value.get("answer", value.get("value")), str(value.get("reason") or "")
+    return value, ""
+
+
+def _truth(value) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower() if value is not None else ""
+    return True if text in _TRUE else False if text in _FALSE else None
+
+
+def _json_object(text: str) -> dict | None:
+    """The first JSON (or Python literal) object in `text`, if any."""
+    start = text.find("{")
+    end = text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    body = text[start : end + 1]
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(body)
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            continue
+        return value if isinstance(value, dict) else None
+    return None
+
+
+def _ledger(obj: dict) -> dict[str, tuple[str, object, str]] | None:
+    """A progress ledger's judgments by kind -> (key, answer, reason); None when `obj` judges
+    neither progress nor a loop nor the request nor whom to hand to next."""
+    found: dict[str, tuple[str, object, str]] = {}
+    for key, value in obj.items():
+        if not isinstance(key, str):
+            continue
+        answer, reason = _answer(value)
+        for kind, pattern in (("progress", _KEY_PROGRESS), ("loop", _KEY_LOOP),
+                              ("satisfied", _KEY_SATISFIED), ("next", _KEY_NEXT),
+                              ("instruction", _KEY_INSTRUCTION)):
+            if kind not in found and pattern.search(key) and (
+                    kind != "next" or pattern.match(key) or "speaker" in key.lower()):
+                found[kind] = (key, answer, reason)
+                break
+    # A progress or loop judgment makes a ledger; so does the request judged beside a hand-off.
+    # A bare {"next": ...} is a supervisor's routing decision. Other objects are data.
+    if {"progress", "loop"} & set(found) or {"satisfied", "next"} <= set(found):
+        return found
+    return found if "next" in found and len(obj) <= 3 else None
+
+
+def _channel(view: TraceView, i: int) -> str:
+    attrs = view.steps[i].attributes or {}
+    return str(attrs.get("channel") or "")
+
+
+def judgment(view: TraceView, i: int) -> Judgment | None:
+    """What step `i` says as an orchestrator: a ledger, a routing decision or a replan."""
+    s = view.steps[i]
+    if _is_executor(view, i) or s.kind == "agent":
+        return None
+    text = _text(view, i)[:6_000]
+    obj = _json_object(text) if "{" in text else None
+    ledger = _ledger(obj) if obj else None
+    if ledger:
+        progress = ledger.get("progress")
+        loop = ledger.get("loop")
+        no_progress = progress is not None and _truth(progress[1]) is False
+        in_loop = loop is not None and _truth(loop[1]) is True
+        matched = "; ".join(
+            f"{key}: {str(answer).lower()}" for key, answer, _ in (
+                x for x in (progress, loop) if x is not None)
+        )
+        reasons = [r for flag, x in ((no_progress, progress), (in_loop, loop)) if flag
+                   for r in (x[2],) if r]
+        nxt = ledger.get("next")
+        instruction = ledger.get("instruction")
+        return Judgment(
+            pos=i, stuck=no_progress or in_loop, loop=in_loop,
+            matched="ledger " + (matched or "without a progress judgment"),
+            reason=" ".join(reasons),
+            next_speaker=str(nxt[1]).strip() if nxt and nxt[1] else None,
+            instruction=str(instruction[1]) if instruction and instruction[1] else None,
+        )
+    head = text[:400]
+    m = _REPLAN.search(head)
+    if m and _orchestrating(view, i):
+        return Judgment(pos=i, stuck=True, loop=False, matched=f"replanning: {m.group(0)!r}",
+                        reason=helpers.excerpt(text, m))
+    channel = _channel(view, i)
+    route = _ROUTING_TEXT.match(head)
+    addressed = _ROUTING_CHANNEL.match(channel) if channel else None
+    if route or (addressed and addressed.group(1)):
+        to = route.group(1) if route else addressed.group(1).strip()
+        return Judgment(pos=i, stuck=False, loop=False, matched=f"routing to {to}", reason="",
+                        next_speaker=to, instruction=None if route else text[:1_000])
+    if addressed or (channel and _ORCHESTRATOR_NAME.search(s.agent_name or "")):
+        return Judgment(pos=i, stuck=False, loop=False, matched=f"{channel} channel", reason="")
+    return None
+
+
+def _orchestrating(view: TraceView, i: int) -> bool:
+    """Whether step `i` is an orchestrator's: its speaker is named like one, or speaks on a
+    channel of its own (thought, -> another speaker)."""
+    return bool(_ORCHESTRATOR_NAME.search(view.steps[i].agent_name or "") or _channel(view, i))
+
+
+def _words(text: str) -> set[str]:
+    return helpers.content_words(text[:1_000])
+
+
+def _similar(a: str, b: str) -> bool:
+    wa, wb = _words(a), _words(b)
+    return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= 0.6
+
+
+@rule("messages.orchestrator_stalled", "planning")
+def orchestrator_stalled(view: TraceView) -> list[Finding]:
+    if not is_message_only(view):
+        return []
+    judgments = [j for i in range(len(view.steps)) if (j := judgment(view, i)) is not None]
+    first = next((j for j in judgments if j.stuck), None)
+    if first is None:
+        return []
+    orchestrators = {view.steps[j.pos].agent_name for j in judgments}
+    judged = {j.pos for j in judgments}
+
+    def worker(k: int) -> bool:
+        s = view.steps[k]
+        return (s.kind != "agent" and k not in judged and s.agent_name not in orchestrators
+                and (s.agent_name or "").lower() not in ("user", "human"))
+
+    root = None
+    how = ""
+    if first.loop:
+        # The loop started where the instruction now repeated was first given.
+        current = first.instruction or next(
+            (j.instruction for j in reversed(judgments) if j.pos < first.pos and j.instruction),
+            None)
+        earlier = next((j for j in judgments if j.pos < first.pos and j.instruction
+                        and current and _similar(j.instruction, current)), None)
+        if earlier is not None:
+            root = next((k for k in range(earlier.pos + 1, first.pos) if worker(k)), None)
+            how = f"the answer to the first of the repeated instructions ({earlier.matched})"
+    if root is None:
+        named = [k for k in range(first.pos - 1, -1, -1) if worker(k)
+                 and view.steps[k].agent_name
+                 and view.steps[k].agent_name.lower() in first.reason.lower()]
+        if named:
+            root, how = named[0], "the last turn of the worker its reason names"
+        else:
+            root = next((k for k in range(first.pos - 1, -1, -1) if worker(k)), None)
+            how = "the last worker turn before it"
+    if root is None:
+        root, how = first.pos, "no worker turn before it: the orchestrator's own judgment"
+    s = view.steps[root]
+    by_worker = worker(root) and root != first.pos
+    category = "planning" if first.loop or not by_worker else "tool"
+    who = view.steps[first.pos].agent_name or "the orchestrator"
+    detail = (f"{who} at {view.steps[first.pos].span_id} judged the run stuck ({first.matched}"
+              + (f": {first.reason[:120]}" if first.reason else "")
+              + f"); root at {how}, {s.agent_name or 'a turn'} at {s.span_id}")
+    return [view.finding("messages.orchestrator_stalled", category, root, helpers.excerpt(detail),
+                         0.7, role=CAUSE, fails_run=False)]
+
+
+@rule("messages.first_contribution", "planning", version=2)
 def first_contribution(view: TraceView) -> list[Finding]:
     """Weak: in a failed chat with no other signal, the first contribution after the opening.
 
@@ -177,7 +403,7 @@ def first_contribution(view: TraceView) -> list[Finding]:
     if not is_message_only(view) or not view.run_failed:
         return []
     for i in range(1, len(view.steps)):
-        if _is_executor(view, i) or view.steps[i].kind == "agent":
+        if _is_executor(view, i) or view.steps[i].kind == "agent" or judgment(view, i):
             continue
         text = _text(view, i)
         if len(text.strip()) < 20:

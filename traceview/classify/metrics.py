@@ -19,7 +19,8 @@ rule that only encodes a positional prior shows as no better than one:
   (seeded, averaged over `draws` draws), and where the caller supplies it a keyword baseline
   that reads only the error texts (`keyword_verdict`);
 - root step: the first step, the step at the most common index of expected roots, and a
-  uniformly random step (seeded, averaged), for cases whose `steps` (span ids in order) are known.
+  uniformly random step (seeded, averaged), for cases whose `steps` (span ids in order) are known;
+- agent: the first speaker, the most common expected agent, and a random speaker of the case.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Outcome:
     expected_agent: str | None = None
     predicted_agent: str | None = None
     steps: tuple = ()  # the case's span ids in order, for the positional baselines
+    agents: tuple = ()  # the agent name of each of those steps, for the agent baselines
     keyword: str | None = None  # the keyword baseline's category and root step
     keyword_root: str | None = None
 
@@ -157,6 +159,7 @@ class Baselines:
     category_accuracy: dict
     per_class_f1: dict  # baseline -> class -> F1
     root_accuracy: dict
+    agent_accuracy: dict = field(default_factory=dict)
 
 
 def _with(outcomes: list[Outcome], predicted: list, roots: list | None = None) -> list[Outcome]:
@@ -211,7 +214,28 @@ def baselines(outcomes: list[Outcome], classes: tuple | None = None, seed: int =
                                      for _ in range(draws)])
         if keyword:
             root["keyword"] = hit_rate(lambda o: o.keyword_root)
-    return Baselines(macro, accuracy, per_class, root)
+    return Baselines(macro, accuracy, per_class, root, _agent_baselines(outcomes))
+
+
+def _agent_baselines(outcomes: list[Outcome]) -> dict:
+    """Agent accuracy of the trivial pickers: the agent of the first step that names one, the
+    most common expected agent, and a uniformly random agent among those the case names."""
+    named = [o for o in outcomes if o.expected_agent is not None and any(o.agents)]
+    if not named:
+        return {}
+
+    def hit_rate(pick) -> float:
+        return sum(pick(o) == o.expected_agent for o in named) / len(named)
+
+    counts = Counter(o.expected_agent for o in named)
+    common = min(counts, key=lambda a: (-counts[a], a))
+    rng = random.Random(0)
+    return {
+        "first speaker": hit_rate(lambda o: next(a for a in o.agents if a)),
+        "most common": hit_rate(lambda o: common),
+        "random": _mean([hit_rate(lambda o: rng.choice(sorted({a for a in o.agents if a})))
+                         for _ in range(100)]),
+    }
 
 
 def _name(cls: str | None) -> str:
@@ -275,5 +299,6 @@ def render(report: Report, base: Baselines | None = None) -> str:
     lines.append(f"root-step accuracy: {_pct(report.root_accuracy)} over {report.root_n} cases"
                  + _beside(base.root_accuracy, _pct))
     if report.agent_n:
-        lines.append(f"agent accuracy: {_pct(report.agent_accuracy)} over {report.agent_n} cases")
+        lines.append(f"agent accuracy: {_pct(report.agent_accuracy)} over {report.agent_n} cases"
+                     + _beside(base.agent_accuracy, _pct))
     return "\n".join(lines)

@@ -1,7 +1,9 @@
 """Measure the classifier on labelled traces, through the real stored path.
 
     python manage.py evaluate_classifier PATH --format who-and-when|agentrx|bioagent|labelled-jsonl
+                                         [--labels FILE] [--part both|tuning|holdout]
                                          [--project NAME] [--keep] [--cases]
+                                         [--show-holdout-cases]
     python manage.py evaluate_classifier tests/classify/recorded --format recorded
                                          [--cases] [--show-holdout-cases]
     either with [--judge [--judge-cap-usd DOLLARS]]
@@ -9,12 +11,16 @@
 The traces are parsed by the ingest parsers, stored in a scratch project with `invocations_store`
 and classified one by one with `invocation_classify`, exactly as a worker would; the report
 compares the stored diagnoses with the labels (traceview.classify.metrics) and prints the trivial
-baselines on the same cases beside each figure. The recorded corpus is not parsed here: its
-captured requests are posted, with their headers and in their captured order, to the ingest
-routes they were sent to, and the tuning and holdout splits are reported apart (holdout only in
-aggregate unless --show-holdout-cases). Everything runs in one transaction that is rolled back
-at the end, so the scratch project leaves nothing behind (and nothing is handed to the broker)
-unless --keep commits it.
+baselines on the same cases beside each figure. The public datasets (who-and-when, agentrx,
+bioagent) are split by a seeded digest of each case's key (`dataset_part`) into a tuning part and
+a holdout part kept untouched while tuning; both are reported apart, then all cases together,
+the holdout cases only in aggregate unless --show-holdout-cases (--part tuning evaluates the
+tuning part alone, so that tuning never runs the holdout). The recorded corpus is not parsed
+here: its captured requests are posted, with their headers and in their captured order, to the
+ingest routes they were sent to, and the tuning and holdout splits are reported apart
+(holdout only in aggregate unless --show-holdout-cases). Everything runs in one transaction
+that is rolled back at the end, so the scratch project leaves nothing behind (and nothing is
+handed to the broker) unless --keep commits it.
 
 --judge also asks the language-model judge (traceview.judge) about every case, synchronously,
 and prints the same figures for its verdicts, with its calls, tokens and cost. Its spending is
@@ -41,6 +47,7 @@ from ingest.formats.labelled import (
     RECORDED_SPLITS,
     LabelledTrace,
     RecordedCapture,
+    dataset_part,
     load_labelled,
     load_recorded,
 )
@@ -59,6 +66,7 @@ from traceview.models import ApiKey, Invocation, JudgeVerdict, Project, Step
 # The evaluation waits for an unavailable endpoint fewer times than the worker does: a dead
 # endpoint should end a run over many cases in minutes, not hours.
 JUDGE_RETRIES = 2
+DATASET_FORMATS = ("who-and-when", "agentrx", "bioagent")
 
 
 class _Discard(Exception):
@@ -71,6 +79,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("path")
         parser.add_argument("--format", required=True, choices=FORMATS, dest="fmt")
+        parser.add_argument("--labels", help="agentrx: the ground-truth file, when it is not "
+                                             "under PATH (PATH then holds the runs it labels)")
+        parser.add_argument("--part", choices=("both", "tuning", "holdout"), default="both",
+                            help="public datasets: which part to evaluate (default both)")
         parser.add_argument("--project", help="scratch project name (must not exist yet)")
         parser.add_argument("--keep", action="store_true", help="keep the scratch project")
         parser.add_argument("--cases", action="store_true", help="print one line per case")
@@ -82,7 +94,8 @@ class Command(BaseCommand):
                             help="the most the judge may spend on this evaluation")
 
     def handle(self, path, fmt, project=None, keep=False, cases=False,
-               show_holdout_cases=False, judge=False, judge_cap=None, **options):
+               show_holdout_cases=False, judge=False, judge_cap=None, labels=None,
+               part="both", **options):
         self.judge_config = judge_config() if judge else None
         if judge and self.judge_config is None:
             self.stdout.write(
@@ -95,7 +108,8 @@ class Command(BaseCommand):
         # Per split: each case's judge outcome with the verdict it came from.
         self.judged: dict[str | None, list[tuple[Outcome, JudgeVerdict]]] = {}
         try:
-            labelled = load_recorded(path) if fmt == "recorded" else load_labelled(fmt, path)
+            labelled = (load_recorded(path) if fmt == "recorded"
+                        else load_labelled(fmt, path, labels))
         except FormatError as exc:
             raise CommandError(f"cannot read {path}: {exc.errors}") from None
         if not labelled:
@@ -108,6 +122,8 @@ class Command(BaseCommand):
                 scratch = Project.objects.create(name=name)
                 if fmt == "recorded":
                     results = self._evaluate_recorded(scratch, labelled)
+                elif fmt in DATASET_FORMATS:
+                    results = self._evaluate_parts(scratch, labelled, part)
                 else:
                     results = {None: self._evaluate(scratch, labelled)}
                 if not keep:
@@ -115,7 +131,7 @@ class Command(BaseCommand):
         except _Discard:
             pass
         for split, (outcomes, lines) in results.items():
-            if cases and (split != "holdout" or show_holdout_cases):
+            if cases and split != "all" and (split != "holdout" or show_holdout_cases):
                 for line in lines:
                     self.stdout.write(line)
             self.stdout.write(f"{fmt}: {path}" + (f" [{split}]" if split else ""))
@@ -134,7 +150,7 @@ class Command(BaseCommand):
         )
 
     def _evaluate(
-        self, project: Project, labelled: list[LabelledTrace]
+        self, project: Project, labelled: list[LabelledTrace], split: str | None = None
     ) -> tuple[list[Outcome], list[str]]:
         invocations = [case.invocation for case in labelled]
         invocations_store(project, invocations)
@@ -147,8 +163,24 @@ class Command(BaseCommand):
             outcome, line = _judge(inv_id, case.key, case.category, case.root_step, case.agent)
             outcomes.append(outcome)
             lines.append(line + (f" ({case.source_label})" if case.source_label else "")
-                         + self._second_opinion(inv_id, outcome, None))
+                         + self._second_opinion(inv_id, outcome, split))
         return outcomes, lines
+
+    def _evaluate_parts(
+        self, project: Project, labelled: list[LabelledTrace], part: str
+    ) -> dict[str, tuple[list[Outcome], list[str]]]:
+        """A public dataset's tuning and holdout parts apart, then all of it together."""
+        parts = ("tuning", "holdout") if part == "both" else (part,)
+        results = {}
+        for name in parts:
+            cases = [c for c in labelled if dataset_part(c.key) == name]
+            if cases:
+                results[name] = self._evaluate(project, cases, name)
+        if len(results) > 1:
+            results["all"] = ([o for outcomes, _ in results.values() for o in outcomes], [])
+            if self.judge_config is not None:
+                self.judged["all"] = [j for name in parts for j in self.judged.get(name, [])]
+        return results
 
     def _evaluate_recorded(
         self, project: Project, captures: list[RecordedCapture]
@@ -259,7 +291,8 @@ def _judge(inv_id: int, key: str, category, root_step, agent) -> tuple[Outcome, 
         for span, status, error_type, error_message, _ in steps
     ])
     outcome = Outcome(category, predicted, root_step, root, agent, predicted_agent,
-                      steps=tuple(s[0] for s in steps), keyword=keyword,
+                      steps=tuple(s[0] for s in steps), agents=tuple(s[4] for s in steps),
+                      keyword=keyword,
                       keyword_root=keyword_root)
     rule = diagnosis.evidence[0]["rule"] if diagnosis.evidence else "-"
     return outcome, (f"{key}: expected {category} at {root_step}; "

@@ -1,0 +1,65 @@
+"""The write side of a batch: one statement claims the rows still as they were read."""
+
+import pytest
+
+from ingest.store import invocations_store
+from traceview.classify.diagnosis import invocations_classify
+from traceview.models import Diagnosis, Invocation, Project
+
+from .builders import Run
+
+
+def _runs(n):
+    out = []
+    for k in range(n):
+        run = Run(status="error" if k % 2 else "ok")
+        run.inv.trace_id = f"batch-{k}"
+        run.llm("Let me look.")
+        if k % 2:
+            run.tool("lookup_order", {"id": k}, None, status="error", error_type="HTTPError",
+                     error_message="503 Service Unavailable")
+        else:
+            run.tool("lookup_order", {"id": k}, {"status": "shipped"})
+        run.llm("Done.")
+        out.append(run.inv)
+    return out
+
+
+@pytest.mark.django_db
+def test_it_stores_a_batch_and_skips_rows_that_changed_since_they_were_read(
+        django_assert_max_num_queries, monkeypatch):
+    project = Project.objects.create(name="batch")
+    invocations_store(project, _runs(6))
+    rows = {i.trace_id: i for i in Invocation.objects.filter(project=project)}
+    ids = sorted(i.id for i in rows.values())
+    stale = rows["batch-3"].id
+    done_before = rows["batch-0"]
+    Invocation.objects.filter(id=done_before.id).update(completed_at="2026-01-01T00:00:00Z")
+
+    # New data for one of them lands while the rules run: its row moves on after being read.
+    from traceview.classify import diagnosis
+
+    real = diagnosis.invocations_canonical
+
+    def canonical_then_new_data(invocations):
+        loaded = real(invocations)
+        Invocation.objects.filter(id=stale).update(data_version=99)
+        return loaded
+
+    monkeypatch.setattr(diagnosis, "invocations_canonical", canonical_then_new_data)
+    # Load, steps, the claim, search, diagnoses, then grouping of the 2 failures kept.
+    with django_assert_max_num_queries(40):
+        stored = invocations_classify(ids)
+
+    assert set(stored) == set(ids) - {stale}
+    after = {i.id: i for i in Invocation.objects.filter(project=project)}
+    assert after[stale].classified_version == 0 and not Diagnosis.objects.filter(
+        invocation_id=stale).exists()
+    for inv_id in set(ids) - {stale}:
+        inv = after[inv_id]
+        assert inv.classified_version == inv.data_version
+        assert inv.completed_at is not None
+        assert inv.category == stored[inv_id].category
+    assert {after[i].category for i in ids if i != stale} == {"", "tool"}
+    assert after[done_before.id].completed_at.year == 2026 and (
+        after[done_before.id].completed_at.month, after[done_before.id].completed_at.day) == (1, 1)
