@@ -87,6 +87,14 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
     declared = view.declared_tools
     error_text = view.text(i, "error") or view.events_text(i)
     if s.status == "error" or s.error_type or s.error_message:
+        limit = helpers.limit_kind(error_text)
+        if limit is not None:
+            # The run's owners stopped this call (a run deadline passed, too many sub-agents, a
+            # budget spent): a budget failure, which budget.limit_error roots; not the tool's.
+            detail = f"{name or 'tool'} stopped by a {limit[0]} limit: " + helpers.excerpt(
+                error_text, limit[1]
+            )
+            return ToolProblem("budget.limit_error", detail, 0.9)
         kind, strength, m = _classify_error_text(error_text)
         if kind == "tool.error_status" and declared is not None and name and name not in declared:
             kind = "tool.unknown_tool"
@@ -187,11 +195,7 @@ def provider_error(view: TraceView) -> list[Finding]:
         if s.status != "error" and not s.error_type and not s.error_message:
             continue
         text = view.text(i, "error") or view.events_text(i)
-        if (
-            helpers.CONTEXT_LENGTH.search(text)
-            or helpers.TURN_LIMIT.search(text)
-            or helpers.COST_LIMIT.search(text)
-        ):
+        if helpers.CONTEXT_LENGTH.search(text) or helpers.limit_kind(text):
             continue
         kind, _, m = _classify_error_text(text)
         # A later successful LLM call means the client retried its way past it.
