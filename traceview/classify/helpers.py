@@ -310,24 +310,46 @@ GIVING_UP = _rx(
     r"\bunfortunately,? (?:I|we|there)",
     r"\bI (?:do not|don't) have (?:access|the ability|enough information)\b",
 )
-SUCCESS_CLAIM = _rx(
-    r"\b(?:successfully|done|completed|finished|has been|have been|was|were) "
-    r"(?:\w+ ){0,3}(?:created|updated|sent|saved|booked|processed|completed|deployed|fixed|"
-    r"cancel(?:l)?ed|refunded|exchanged|returned|resolved|submitted|scheduled|deleted|written|"
-    r"applied|placed|changed|modified)\b",
-    r"\bsuccessfully\b",
-    r"\ball (?:set|done)\b",
-    r"\btask (?:is )?(?:complete|completed|done)\b",
-    r"\bI(?:'ve| have) (?:\w+ ){0,2}(?:created|updated|sent|saved|booked|processed|completed|"
-    r"fixed|cancel(?:l)?ed|refunded|exchanged|submitted|scheduled|deleted|changed|modified)\b",
+_DONE_VERBS = (
+    r"(?:created|updated|sent|saved|booked|processed|completed|deployed|fixed|cancel(?:l)?ed|"
+    r"refunded|exchanged|returned|resolved|submitted|scheduled|rescheduled|deleted|written|"
+    r"applied|placed|changed|modified|paid|transferred|issued|approved|registered|reserved|"
+    r"ordered|purchased|uploaded|published|merged|committed|pushed|installed|configured|"
+    r"enabled|disabled|renewed|reset|shipped|credited|charged|converted|added|removed|posted|"
+    r"filed|logged|recorded|notified|emailed|moved|renamed|restarted|rolled back|migrated|"
+    r"assigned|closed|granted|revoked|activated|upgraded|confirmed|executed|generated|"
+    r"delivered|finali[sz]ed|patched|set up|cleared|unlocked|blocked|imported|exported)"
 )
+# A final answer that says the job was done. Read sentence by sentence: a sentence that also
+# negates ("nothing was booked", "could not be processed") claims nothing.
+SUCCESS_CLAIM = _rx(
+    r"\b(?:successfully|done|completed|finished|has been|have been|had been|was|were|is|are|"
+    r"got|now) (?:\w+ ){0,3}" + _DONE_VERBS + r"\b",
+    r"\bsuccessfully\b",
+    r"\ball (?:set|done|good)\b",
+    r"\b(?:task|job|request|order|booking|payment|refund|transfer|change) (?:is |was |has been )?"
+    r"(?:complete|completed|done|confirmed|through)\b",
+    r"\bwent through\b",
+    r"\b(?:I|we)(?:'ve| have)? (?:gone ahead and )?(?:\w+ ){0,2}" + _DONE_VERBS + r"\b",
+)
+NEGATION = re.compile(
+    r"\b(?:not|no|nothing|never|none|nobody|cannot|unable|failed|fail|fails|unsuccessful|"
+    r"unfortunately|yet to|pending)\b|n't\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 CANNOT_DO = _rx(
-    r"\b(?:not|un)supported (?:operation|query|request|input|format|action)\b",
-    r"\b(?:operation|query|request|input|format|action) (?:is )?not supported\b",
-    r"\bthis tool (?:only|can ?not|cannot|does not|doesn't)\b",
-    r"\bonly supports?\b",
+    r"\bunsupported\b",
+    r"\bnot (?:yet )?supported\b",
+    r"\b(?:this|the) (?:tool|endpoint|api|function|service|method|index|database|source) "
+    r"(?:only|can ?not|cannot|can't|does not|doesn't|is not (?:able|meant|designed))\b",
+    r"\bonly (?:returns?|supports?|handles?|accepts?|provides?|covers?|finds?|lists?|quotes?|"
+    r"knows|works (?:with|for|on)|searches|indexes|contains)\b",
+    r"\b(?:does not|doesn't|do not|don't) (?:support|provide|return|handle|cover|offer|include)\b",
     r"\bnot implemented\b",
-    r"\bcannot (?:handle|process|be used for)\b",
+    r"\b(?:cannot|can't|unable to) (?:handle|process|be used for|answer|provide|return|"
+    r"look up|convert)\b",
+    r"\bout of (?:scope|coverage)\b",
 )
 EMPTY_RESULT = _rx(
     r"^\s*(?:\[\s*\]|\{\s*\}|null|none|\"\"|'')\s*$",
@@ -432,3 +454,26 @@ def requested_calls(value: Any) -> set[str]:
             if isinstance(name, str) and name.strip():
                 names.add(name.strip())
     return names
+
+
+def success_claim(text: str) -> re.Match | None:
+    """The words of `text` that claim the job was done, or None. A sentence that also negates
+    claims nothing, and neither does an answer that gives up."""
+    if not text or GIVING_UP.search(text):
+        return None
+    for sentence in _SENTENCE.finditer(text):
+        piece = sentence.group(0)
+        if SUCCESS_CLAIM.search(piece) and not NEGATION.search(piece):
+            return SUCCESS_CLAIM.search(text, sentence.start())
+    return None
+
+
+# A figure an agent states: an amount, a decimal or version, or a number of two or more digits
+# (single digits are too common in prose to prove anything).
+FIGURE = re.compile(
+    r"(?<![\w.#/-])\$?(\d{1,3}(?:,\d{3})+(?:\.\d+)*|\d+(?:\.\d+)+|\d{2,})(?![\w/-])"
+)
+
+
+def figures(text: str) -> set[str]:
+    return {m.group(1).replace(",", "") for m in FIGURE.finditer(text or "")}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from traceview.classify import helpers
-from traceview.classify.base import CAUSE, SYMPTOM, Finding, ToolProblem, TraceView, rule
+from traceview.classify.base import CAUSE, Finding, ToolProblem, TraceView, rule
 from traceview.classify.messages import is_message_only
 
 HEAD = 400  # status lines and "Error:" prefixes are only trusted near the top of a result
@@ -213,35 +213,6 @@ def provider_error(view: TraceView) -> list[Finding]:
             )
         )
     return out
-
-
-@rule("tool.answer_over_failure", "tool")
-def answer_over_failure(view: TraceView) -> list[Finding]:
-    """A final answer that claims success right after a tool call failed and was never redone.
-
-    The answer is the symptom; the failed call is the cause, so the finding names the tool step.
-    """
-    answer_pos, answer = view.final_answer()
-    if not answer or not view.tool_steps:
-        return []
-    last_tool = view.tool_steps[-1]
-    if answer_pos is not None and answer_pos < last_tool:
-        return []
-    if view.problem(last_tool) is None or view.recovered(last_tool):
-        return []
-    m = helpers.SUCCESS_CLAIM.search(answer)
-    if not m:
-        return []
-    return [
-        view.finding(
-            "tool.answer_over_failure",
-            "tool",
-            last_tool,
-            "final answer claims success after this call failed: " + helpers.excerpt(answer, m),
-            0.9,
-            role=SYMPTOM,
-        )
-    ]
 
 
 # A figure an agent states: an amount, a decimal, or a number of two or more digits (single
