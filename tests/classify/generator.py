@@ -524,20 +524,22 @@ def tool_rate_limit(r):
     return b.done("tool_rate_limit", "tool", bad)
 
 
-def tool_answer_over_failure(r):
-    # The root said OK, but the last call failed and the answer claims it worked.
+def planning_false_success(r):
+    # The root said OK, but the last call failed and the answer claims it worked: the failure
+    # was seen, the claim is the mistake (CLASSIFICATION.md: planning, rooted at the LLM call
+    # that produced the answer).
     b = Builder(r, status="ok")
     b.ordinary()
     b.llm()
     etype, msg = r.choice(EXCEPTIONS)
-    bad = b.tool(
+    b.tool(
         r.choice(["send_email", "update_record", "create_ticket"]),
         status="error",
         error_type=etype,
         error_message=msg,
     )
-    b.answer(r.choice(CLAIMS))
-    return b.done("tool_answer_over_failure", "tool", bad)
+    bad = b.answer(r.choice(CLAIMS))
+    return b.done("planning_false_success", "planning", bad)
 
 
 # --- budget ---------------------------------------------------------------------------------
@@ -901,7 +903,7 @@ GENERATORS = [
     tool_unknown,
     tool_timeout,
     tool_rate_limit,
-    tool_answer_over_failure,
+    planning_false_success,
     budget_turn_limit,
     budget_crossed,
     budget_after_recovered_tool,

@@ -84,17 +84,19 @@ def test_it_flags_a_call_to_a_tool_the_agent_does_not_have():
 def test_it_fails_an_ok_run_whose_answer_claims_success_over_a_failed_call():
     run = Run(status="ok")
     run.tool("lookup", {"id": 1}, {"name": "Ann"})
-    bad = run.tool(
+    run.tool(
         "send_email",
         {"to": "ann"},
         None,
         status="error",
         error_message="SMTP 550 mailbox unavailable",
     )
-    run.llm("The email has been sent successfully.")
+    bad = run.llm("The email has been sent successfully.")
     d = classify(run.inv)
-    assert (d.category, d.root_step) == ("tool", bad)
-    assert any(e.rule == "tool.answer_over_failure" for e in d.evidence)
+    # CLASSIFICATION.md: a false success claim is planning, rooted at the claiming LLM call
+    # (the failed call before it was seen; the claim is the mistake).
+    assert (d.category, d.root_step) == ("planning", bad)
+    assert d.evidence[0].rule == "planning.false_success"
 
 
 def test_it_treats_a_provider_outage_as_a_tool_failure():

@@ -37,6 +37,9 @@ class Finding:
     fails_run: bool = True
     # A failure the agent got past (the same tool succeeded later): evidence, never the root.
     recovered: bool = False
+    # Categories of earlier live findings this one takes over from: an answer that claims a
+    # success over a failed tool call makes that failure handled; the claim is the mistake.
+    overrides: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,8 @@ class TraceView:
     tool_steps: list[int]  # positions of tool and retrieval steps
     llm_steps: list[int]
     declared_tools: frozenset[str] | None
+    # Positions of steps that other steps name as their parent (agent runs, chains, turns).
+    containers: frozenset[int]
     # What went wrong with a tool step: the tool rules' judgement (classify.tool), handed in by
     # the engine so that these shared pieces know nothing of the individual rules.
     tool_problem: Callable[[TraceView, int], ToolProblem | None]
@@ -112,8 +117,14 @@ class TraceView:
             if s.parent_span_id is None or s.parent_span_id not in pos:
                 root = s
                 break
-        tool_steps = [i for i, s in enumerate(steps) if is_tool_step(s)]
+        declared = _declared_tools(inv, steps)
         llm_steps = [i for i, s in enumerate(steps) if s.kind == "llm"]
+        # Names the agent had as tools: declared, or asked for by a model call. A step of no
+        # particular kind named like one is that tool's call (Langfuse keeps tool observations
+        # as plain spans, kind "other").
+        tool_names = set(declared or ()) | _requested_tools(steps, llm_steps)
+        tool_steps = [i for i, s in enumerate(steps) if is_tool_step(s, tool_names)]
+        containers = frozenset(pos[s.parent_span_id] for s in steps if s.parent_span_id in pos)
         return cls(
             inv=inv,
             steps=steps,
@@ -121,7 +132,8 @@ class TraceView:
             root=root,
             tool_steps=tool_steps,
             llm_steps=llm_steps,
-            declared_tools=_declared_tools(inv, steps),
+            declared_tools=declared,
+            containers=containers,
             tool_problem=tool_problem,
         )
 
@@ -204,20 +216,58 @@ class TraceView:
         return self.root is not None and self.root.status == "error"
 
     def final_answer(self) -> tuple[int | None, str]:
-        """The step that gave the final answer and its text (the invocation output if sent)."""
+        """The step that gave the final answer and its text: the last model reply to the user
+        (of the invocation output when that is a conversation), else the invocation output."""
         last_llm = self.llm_steps[-1] if self.llm_steps else None
-        if self.inv.output is not None:
-            return last_llm, helpers.text_of(self.inv.output, 4_000)
+        output = self.inv.output
+        if output is not None:
+            reply = helpers.last_reply(output)
+            if reply is not None:
+                return last_llm, reply[-4_000:]
+            if helpers.messages_of(output) is None:
+                return last_llm, helpers.text_of(output, 4_000)
         if last_llm is not None:
+            reply = helpers.last_reply(self.steps[last_llm].output)
+            if reply is not None:
+                return last_llm, reply[-4_000:]
             return last_llm, self.text(last_llm, "output")[-4_000:]
         return None, ""
+
+    def innermost(self, positions: list[int]) -> int:
+        """Of steps that all carry the same error, the deepest: a runtime re-raises a failure
+        on every span that contains the one where it happened (the agent run, the graph), so
+        the one that contains none of the others is where it happened. The earliest such."""
+        marked = set(positions)
+        inner = []
+        for i in positions:
+            if i not in self.containers:
+                inner.append(i)
+                continue
+            # A container that holds another carrier only passes the error on.
+            if not any(self._inside(j, i) for j in marked if j != i):
+                inner.append(i)
+        return min(inner) if inner else min(positions)
+
+    def _inside(self, j: int, ancestor: int) -> bool:
+        target = self.steps[ancestor].span_id
+        parent = self.steps[j].parent_span_id
+        for _ in range(64):
+            if parent is None or parent not in self.pos:
+                return False
+            if parent == target:
+                return True
+            parent = self.steps[self.pos[parent]].parent_span_id
+        return False
 
     def finding(
         self, rule: str, category: str, i: int | None, detail: str, strength: float, **kw: Any
     ) -> Finding:
         step = self.steps[i].span_id if i is not None else None
-        # A symptom on a span that contains the run (an agent span) happened when the run ended.
-        at_end = i is None or (kw.get("role") == SYMPTOM and self.steps[i].kind == "agent")
+        # A symptom on a span that contains others (an agent run, a graph) happened when it
+        # ended.
+        at_end = i is None or (
+            kw.get("role") == SYMPTOM and (self.steps[i].kind == "agent" or i in self.containers)
+        )
         return Finding(
             rule=rule,
             category=category,
@@ -229,10 +279,18 @@ class TraceView:
         )
 
 
-def is_tool_step(s: StepData) -> bool:
+def is_tool_step(s: StepData, tool_names: set[str] | frozenset[str] = frozenset()) -> bool:
     if s.kind in TOOL_KINDS:
         return True
-    return s.kind in (None, "other") and bool(s.tool_name)
+    return s.kind in (None, "other") and bool(s.tool_name or (s.name and s.name in tool_names))
+
+
+def _requested_tools(steps: list[StepData], llm_steps: list[int]) -> set[str]:
+    """Names of the tools the model calls asked for (OpenAI-style `tool_calls` in their output)."""
+    names: set[str] = set()
+    for i in llm_steps:
+        names |= helpers.requested_calls(steps[i].output)
+    return names
 
 
 def _tool_names(value: Any) -> set[str]:

@@ -23,6 +23,8 @@ cause instead.
 
 from __future__ import annotations
 
+import json
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -30,10 +32,34 @@ from traceview.classify import helpers
 from traceview.classify.base import SYMPTOM, Finding, TraceView, rule
 from traceview.core.trace import BUDGET_FIELDS
 
-_PREFIXES = ("traceview.budget.", "budget.", "agent.budget.", "gen_ai.agent.budget.")
-_ALIASES = {"max_turns": "max_turns", "max_iterations": "max_turns", "max_llm_calls": "max_turns"}
+_PREFIXES = ("traceview.budget.", "budget.", "budgets.", "agent.budget.", "gen_ai.agent.budget.",
+             "limits.", "metadata.budget.", "metadata.")
+# What senders call each budget. A bare `max_tokens` is the model's output cap, not a run budget,
+# unless it sits under a budget prefix or in a `budget` object.
+_ALIASES = {
+    "max_turns": "max_turns", "max_iterations": "max_turns", "max_llm_calls": "max_turns",
+    "max_requests": "max_turns", "request_limit": "max_turns",
+    "max_total_tokens": "max_tokens", "total_tokens_limit": "max_tokens",
+    "token_budget": "max_tokens", "token_limit": "max_tokens", "max_tokens_total": "max_tokens",
+    "max_cost": "max_cost_usd", "max_budget": "max_cost_usd", "max_budget_usd": "max_cost_usd",
+    "cost_budget": "max_cost_usd", "cost_limit": "max_cost_usd", "cost_budget_usd": "max_cost_usd",
+    "budget_usd": "max_cost_usd", "max_spend": "max_cost_usd", "max_spend_usd": "max_cost_usd",
+    "deadline": "max_duration_s", "deadline_s": "max_duration_s",
+    "deadline_seconds": "max_duration_s", "max_duration": "max_duration_s",
+    "time_limit_s": "max_duration_s", "time_limit": "max_duration_s",
+    "max_runtime_s": "max_duration_s", "max_wall_clock_s": "max_duration_s",
+    "wall_clock_limit_s": "max_duration_s", "max_execution_time": "max_duration_s",
+    "max_sub_agents": "max_subagents", "subagent_limit": "max_subagents",
+    "max_delegations": "max_subagents",
+}
+_BUDGET_CONTAINERS = ("budget", "budgets", "limits")
 # Keys of invocation attributes whose values may carry a limit message.
 _STATUS_KEYS = ("error", "exit", "status", "reason", "stop", "termination", "outcome")
+# Which budget a limit error is about, for rooting it where that budget was crossed.
+_KIND_BUDGETS = {
+    "tokens": ("max_tokens",), "cost": ("max_cost_usd",), "deadline": ("max_duration_s",),
+    "subagents": ("max_subagents",), "turns": ("max_turns", "max_steps", "max_depth"),
+}
 
 
 def _number(value: Any) -> Decimal | None:
@@ -46,19 +72,41 @@ def _number(value: Any) -> Decimal | None:
     return number if number.is_finite() and number >= 0 else None
 
 
-def _budget_attributes(view: TraceView) -> list[tuple[str, Any]]:
-    # Budgets sent with the trace: on the invocation, or on its root span where span-based
-    # formats (OTLP, the OpenAI Agents SDK) carry what describes the whole run, and inside a
-    # `metadata` object there (the Agents SDK's trace and span metadata). Later sources win.
-    sources = [view.inv.attributes or {}]
+def _object(value: Any) -> dict | None:
+    # Exporters that only carry strings (OpenInference's `metadata`, LangChain's) send the
+    # object as JSON text.
+    if isinstance(value, str) and value.strip()[:1] == "{" and len(value) < 20_000:
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dict) else None
+
+
+def _budget_attributes(view: TraceView) -> list[tuple[str, Any, bool]]:
+    # Budgets sent with the trace: on the invocation, on its root span (where span-based formats
+    # put what describes the whole run), among the OTLP resource attributes, and inside a
+    # `metadata` object there (the Agents SDK's trace metadata, OpenInference's `metadata` JSON),
+    # possibly under a `budget` object. Later sources win. The flag says the pair sits in a
+    # budget object, where every limit name counts.
+    sources: list[dict] = []
     if view.root is not None and view.root.attributes:
-        sources.insert(0, view.root.attributes)
-    pairs: list[tuple[str, Any]] = []
+        sources.append(view.root.attributes)
+    sources.append(view.inv.attributes or {})
+    pairs: list[tuple[str, Any, bool]] = []
     for attrs in sources:
-        meta = attrs.get("metadata")
-        if isinstance(meta, dict):
-            pairs += list(meta.items())
-        pairs += list(attrs.items())
+        layers = [attrs]
+        for key in ("otel.resource", "resource", "metadata"):
+            inner = _object(attrs.get(key))
+            if inner is not None:
+                layers.append(inner)
+        for layer in layers:
+            for key, value in layer.items():
+                inner = _object(value) if key.lower() in _BUDGET_CONTAINERS else None
+                if inner is not None:
+                    pairs += [(k, v, True) for k, v in inner.items()]
+                else:
+                    pairs.append((key, value, False))
     return pairs
 
 
@@ -69,59 +117,67 @@ def budgets_of(view: TraceView) -> dict[str, Decimal]:
         number = _number((view.inv.budgets or {}).get(key))
         if number is not None:
             found[key] = number
-    for key, value in _budget_attributes(view):
+    for key, value, in_budget in _budget_attributes(view):
         name = key.lower()
         for prefix in _PREFIXES:
             if name.startswith(prefix):
                 name = name[len(prefix) :]
+                in_budget = in_budget or "budget" in prefix or "limits" in prefix
                 break
-        else:
-            # Bare names only count on the invocation itself when they are budget names;
-            # `max_tokens` bare is a model parameter (the output cap), not a run budget.
-            if name == "max_tokens":
-                continue
+        if name == "max_tokens" and not in_budget:
+            continue
         name = _ALIASES.get(name, name)
         if name in BUDGET_FIELDS or name == "max_turns":
             number = _number(value)
-            if number is not None:
+            if number is not None and number > 0:
                 found[name] = number
     return found
 
 
-@rule("budget.limit_error", "budget")
-def limit_error(view: TraceView) -> list[Finding]:
-    out = []
-    for i, _s in enumerate(view.steps):
+def _limit_errors(view: TraceView) -> tuple[int, str, re.Match, str] | None:
+    """The step where a limit error happened: (position, kind, match, text) of the innermost
+    step whose error names one of the owners' limits."""
+    carriers: dict[int, tuple[str, re.Match, str]] = {}
+    for i in range(len(view.steps)):
         text = view.text(i, "error") or view.events_text(i)
-        if not text:
-            continue
-        m = helpers.TURN_LIMIT.search(text) or helpers.COST_LIMIT.search(text)
-        if m:
-            out.append(
-                view.finding(
-                    "budget.limit_error",
-                    "budget",
-                    i,
-                    "limit reached: " + helpers.excerpt(text, m),
-                    0.95,
-                    role=SYMPTOM,
-                )
+        found = helpers.limit_kind(text)
+        if found:
+            carriers[i] = (found[0], found[1], text)
+    if not carriers:
+        return None
+    i = view.innermost(list(carriers))
+    return (i, *carriers[i])
+
+
+@rule("budget.limit_error", "budget", version=2)
+def limit_error(view: TraceView) -> list[Finding]:
+    found = _limit_errors(view)
+    if found is not None:
+        i, kind, m, text = found
+        detail = f"{kind} limit reached: " + helpers.excerpt(text, m)
+        crossing = _crossed_by_usage(view, kind, text)
+        if crossing is not None:
+            # A token or cost budget is where the running total first went over it, which is
+            # before the runtime noticed.
+            j, name, limit, used = crossing
+            detail = (
+                f"{name} {_fmt(limit)} crossed at this step ({_fmt(used)} used); the run then "
+                "stopped: " + helpers.excerpt(text, m)
             )
-            break
-    if out:
-        return out
+            return [view.finding("budget.limit_error", "budget", j, detail, 0.95, role=SYMPTOM)]
+        return [view.finding("budget.limit_error", "budget", i, detail, 0.95, role=SYMPTOM)]
     last = len(view.steps) - 1 if view.steps else None
     for key, value in (view.inv.attributes or {}).items():
         if not any(k in key.lower() for k in _STATUS_KEYS):
             continue
         text = helpers.text_of(value, 1_000)
-        m = helpers.TURN_LIMIT.search(text) or helpers.COST_LIMIT.search(text)
-        if m:
-            detail = f"invocation attribute {key}: " + helpers.excerpt(text, m)
+        hit = helpers.limit_kind(text)
+        if hit:
+            detail = f"invocation attribute {key}: " + helpers.excerpt(text, hit[1])
             return [view.finding("budget.limit_error", "budget", last, detail, 0.9, role=SYMPTOM)]
     answer_pos, answer = view.final_answer()
     tail = answer[-600:]
-    m = helpers.TURN_LIMIT.search(tail) or helpers.COST_LIMIT.search(tail)
+    m = helpers.TURN_LIMIT.search(tail) or helpers.COST_BUDGET.search(tail)
     if m:
         at = answer_pos if answer_pos is not None else last
         return [
@@ -137,13 +193,33 @@ def limit_error(view: TraceView) -> list[Finding]:
     return []
 
 
-@rule("budget.crossed", "budget")
+def _crossed_by_usage(
+    view: TraceView, kind: str, text: str
+) -> tuple[int, str, Decimal, Any] | None:
+    """For a token or cost limit error: the step after which the run's usage first went over
+    the budget (declared, else the limit the error states)."""
+    if kind not in ("tokens", "cost"):
+        return None
+    name = "max_tokens" if kind == "tokens" else "max_cost_usd"
+    limit = budgets_of(view).get(name) or _number(helpers.limit_number(text))
+    if not limit:
+        return None
+    at = _crossing(view, name, limit)
+    return (at[0], name, limit, at[1]) if at is not None else None
+
+
+@rule("budget.crossed", "budget", version=2)
 def crossed(view: TraceView) -> list[Finding]:
     budgets = budgets_of(view)
     if not budgets or not view.steps:
         return []
+    # A limit error already roots its own budget where the run stopped.
+    found = _limit_errors(view)
+    covered = _KIND_BUDGETS.get(found[1], ()) if found else ()
     out = []
     for name, limit in budgets.items():
+        if name in covered:
+            continue
         at = _crossing(view, name, limit)
         if at is not None:
             i, used = at
@@ -177,7 +253,14 @@ def _crossing(view: TraceView, name: str, limit: Decimal) -> tuple[int, Any] | N
     if name in ("max_tokens", "max_cost_usd"):
         total = Decimal(0)
         reported = False
-        for i, s in enumerate(steps):
+        # Model calls carry the usage; spans around them (agent runs, turns) often repeat the
+        # sum of their children, so they are counted only when no model call reports any.
+        field_of = "input_tokens" if name == "max_tokens" else "cost_usd"
+        if any(getattr(steps[i], field_of) is not None for i in view.llm_steps):
+            counted = [(i, steps[i]) for i in view.llm_steps]
+        else:
+            counted = list(enumerate(steps))
+        for i, s in counted:
             if name == "max_tokens":
                 used = (s.input_tokens or 0) + (s.output_tokens or 0)
                 reported |= s.input_tokens is not None or s.output_tokens is not None

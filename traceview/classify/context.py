@@ -73,18 +73,20 @@ def _cut_near_window(view: TraceView, i: int) -> tuple[int, int] | None:
 
 @rule("context.length_error", "context")
 def length_error(view: TraceView) -> list[Finding]:
-    out = []
+    # The error is re-raised on every span around the failing call (the agent run, the graph):
+    # the root is the innermost step carrying it, the model call that was refused.
+    carriers = []
     for i, _s in enumerate(view.steps):
         text = view.text(i, "error") or view.events_text(i)
-        if not text:
-            continue
+        if text and helpers.CONTEXT_LENGTH.search(text):
+            carriers.append(i)
+    out = []
+    if carriers:
+        i = view.innermost(carriers)
+        text = view.text(i, "error") or view.events_text(i)
         m = helpers.CONTEXT_LENGTH.search(text)
-        if m:
-            detail = "context length exceeded: " + helpers.excerpt(text, m)
-            out.append(
-                view.finding("context.length_error", "context", i, detail, 0.95, role=SYMPTOM)
-            )
-            break
+        detail = "context length exceeded: " + helpers.excerpt(text, m)
+        out.append(view.finding("context.length_error", "context", i, detail, 0.95, role=SYMPTOM))
     if not out:
         for key, value in (view.inv.attributes or {}).items():
             if "error" in key.lower() or "reason" in key.lower():

@@ -81,7 +81,7 @@ def run_findings(invocation: InvocationData) -> tuple[TraceView, list[Finding]]:
 
 def run_rules(invocation: InvocationData) -> Diagnosis:
     view, findings = run_findings(invocation)
-    live = [f for f in findings if not f.recovered]
+    live = _handled(f for f in findings if not f.recovered)
     failed = view.run_failed or any(f.fails_run and f.strength >= STRONG for f in live)
     if not failed:
         # What the rules saw in the final answer without enough to fail the run.
@@ -118,6 +118,21 @@ def run_rules(invocation: InvocationData) -> Diagnosis:
         confidence=round(max(0.05, min(0.99, confidence)), 3),
         evidence=[Evidence(f.rule, f.step, _clip(f.detail)) for f in ordered[:MAX_EVIDENCE]],
     )
+
+
+def _handled(findings) -> list[Finding]:
+    """Live findings less those a later strong finding takes over from (`Finding.overrides`):
+    a tool failure the agent saw and then claimed success over is handled; the claim is the
+    failure."""
+    findings = list(findings)
+    takers = [f for f in findings if f.overrides and f.strength >= STRONG]
+    if not takers:
+        return findings
+    return [
+        f
+        for f in findings
+        if not any(f.category in t.overrides and f.pos < t.pos for t in takers if f is not t)
+    ]
 
 
 def _clip(detail: str) -> str:

@@ -129,15 +129,81 @@ TURN_LIMIT = _rx(
     r"\bstopped due to (?:iteration|time) limit\b",
     r"\bagent stopped due to max",
 )
-COST_LIMIT = _rx(
+
+# Limits of the run that its owners set, named in an error text. Which limit decides where the
+# failure is rooted (budget.py), so each has its own vocabulary; `limit_kind` tries them from the
+# most specific. A run deadline names the run (or the wall clock); one call's own deadline
+# ("deadline exceeded" from an RPC) is a tool timeout and stays out of here.
+SUBAGENT_LIMIT = _rx(
+    r"\bsub[ _-]?agents?\b[^\n]{0,60}?\b(?:limit|at most|max(?:imum)?|too many|exceeded|allowed)\b",
+    r"\b(?:limit|at most|max(?:imum)?|too many|more than)\b[^\n]{0,40}?\bsub[ _-]?agents?\b",
+    r"\btoo many (?:parallel |concurrent )?(?:agents|delegations|workers|delegates)\b",
+    r"\bmax(?:imum)?[ _-]*(?:number[ _-]*of[ _-]*)?(?:delegations|delegates|workers|agents)\b"
+    r"[^\n]{0,30}?\b(?:exceeded|reached|hit)\b",
+)
+DEADLINE_LIMIT = _rx(
+    r"\b(?:run|job|task|agent|session|workflow|request|overall|global|total|whole)(?:'s)?\b"
+    r"[^\n]{0,30}?\b(?:deadline|time[ _-]?limit|time[ _-]?budget|time[ _-]?box)\b",
+    r"\b(?:deadline|time[ _-]?limit|time[ _-]?budget)\b[^\n]{0,30}?\b(?:of|for) (?:the |this )?"
+    r"(?:run|job|task|agent|session|workflow)\b",
+    r"\bwall[ _-]?clock\b[^\n]{0,40}?\b(?:limit|budget|deadline|exceeded|passed|reached)\b",
+    r"\b(?:run|agent|task|job|workflow)[ _-]?(?:deadline|timeout|time[ _-]?limit)[ _-]?"
+    r"(?:exceeded|error|reached|expired)",
+    r"\bdeadline (?:has |had )?(?:passed|expired|elapsed)\b",
+    r"\bmax(?:imum)?[ _-]?(?:execution|run)[ _-]?time\b[^\n]{0,30}?\b(?:exceeded|reached)\b",
+)
+TOKEN_BUDGET = _rx(
+    r"\b(?:\w+[ _-])?tokens?[ _-]*(?:budget|limit|cap|quota)\b[^\n]{0,40}?\b(?:exceeded|"
+    r"exhausted|reached|hit|crossed|used up|over)\b",
+    r"\b(?:exceeded|exhausted|reached|hit|crossed|over)\b[^\n]{0,30}?\b(?:\w+_)?tokens?[ _-]*"
+    r"(?:budget|limit|cap|quota)\b",
+    r"\busage[ _-]?limit[ _-]?exceeded\b[^\n]{0,200}?\btokens?\b",
+)
+COST_BUDGET = _rx(
     r"\bexit[_ ]cost\b",
-    r"\b(?:cost|budget|spend(?:ing)?|token)[ _-]*(?:limit|budget|cap)[ _-]*"
-    r"(?:exceeded|reached|hit)\b",
-    r"\b(?:exceeded|reached|hit)\b[^\n]{0,30}?\b(?:cost|budget|spend(?:ing)?|token)[ _-]*"
-    r"(?:limit|budget|cap)\b",
-    r"\bbudget[ _-]*exceeded\b",
+    r"\bbudget[ _-]?exceeded",
+    r"\bbudget (?:has been |was |is |got )?(?:exceeded|exhausted|used up|overrun|spent)\b",
+    r"\b(?:cost|spend(?:ing)?|budget|price|dollar)[ _-]*(?:limit|budget|cap)\b[^\n]{0,30}?"
+    r"\b(?:exceeded|reached|hit|exhausted|crossed)\b",
+    r"\b(?:exceeded|reached|hit|crossed|over)\b[^\n]{0,30}?\b(?:cost|spend(?:ing)?|budget|price)"
+    r"[ _-]*(?:limit|budget|cap)\b",
+    r"\bover (?:the |its |your )?(?:cost |spend(?:ing)? )?budget\b",
     r"\bexit[_ ](?:format|context)?[_ ]?(?:time|timeout)\b",
 )
+LIMIT_NUMBER = re.compile(
+    r"(?:limit|budget|cap|quota|max(?:imum)?|at most)(?:[ _](?:budget|limit))?\s*(?:of|is|was|"
+    r"set to)?\s*[:=]?\s*\$?\s*(\d[\d,]*(?:\.\d+)?)",
+    re.IGNORECASE,
+)
+
+
+def limit_kind(text: str) -> tuple[str, re.Match] | None:
+    """Which of the owners' limits an error text says the run hit: subagents, deadline,
+    tokens, cost or turns (turns, steps, iterations, recursion), with the words that said so."""
+    if not text:
+        return None
+    for kind, pattern in (
+        ("subagents", SUBAGENT_LIMIT),
+        ("deadline", DEADLINE_LIMIT),
+        ("tokens", TOKEN_BUDGET),
+        ("cost", COST_BUDGET),
+        ("turns", TURN_LIMIT),
+    ):
+        m = pattern.search(text)
+        if m:
+            return kind, m
+    # pydantic-ai's UsageLimitExceeded names the limit it hit: requests are turns.
+    m = re.search(r"\busage[ _-]?limit[ _-]?exceeded\b|\brequest_limit\b", text, re.IGNORECASE)
+    if m:
+        return "turns", m
+    return None
+
+
+def limit_number(text: str) -> str | None:
+    """The limit an error text states ("over its limit of 3500", "Max budget: 0.015")."""
+    m = LIMIT_NUMBER.search(text or "")
+    return m.group(1).replace(",", "") if m else None
+
 
 # --- context: provider context-length errors -----------------------------------------------
 CONTEXT_LENGTH = _rx(
@@ -244,24 +310,46 @@ GIVING_UP = _rx(
     r"\bunfortunately,? (?:I|we|there)",
     r"\bI (?:do not|don't) have (?:access|the ability|enough information)\b",
 )
-SUCCESS_CLAIM = _rx(
-    r"\b(?:successfully|done|completed|finished|has been|have been|was|were) "
-    r"(?:\w+ ){0,3}(?:created|updated|sent|saved|booked|processed|completed|deployed|fixed|"
-    r"cancel(?:l)?ed|refunded|exchanged|returned|resolved|submitted|scheduled|deleted|written|"
-    r"applied|placed|changed|modified)\b",
-    r"\bsuccessfully\b",
-    r"\ball (?:set|done)\b",
-    r"\btask (?:is )?(?:complete|completed|done)\b",
-    r"\bI(?:'ve| have) (?:\w+ ){0,2}(?:created|updated|sent|saved|booked|processed|completed|"
-    r"fixed|cancel(?:l)?ed|refunded|exchanged|submitted|scheduled|deleted|changed|modified)\b",
+_DONE_VERBS = (
+    r"(?:created|updated|sent|saved|booked|processed|completed|deployed|fixed|cancel(?:l)?ed|"
+    r"refunded|exchanged|returned|resolved|submitted|scheduled|rescheduled|deleted|written|"
+    r"applied|placed|changed|modified|paid|transferred|issued|approved|registered|reserved|"
+    r"ordered|purchased|uploaded|published|merged|committed|pushed|installed|configured|"
+    r"enabled|disabled|renewed|reset|shipped|credited|charged|converted|added|removed|posted|"
+    r"filed|logged|recorded|notified|emailed|moved|renamed|restarted|rolled back|migrated|"
+    r"assigned|closed|granted|revoked|activated|upgraded|confirmed|executed|generated|"
+    r"delivered|finali[sz]ed|patched|set up|cleared|unlocked|blocked|imported|exported)"
 )
+# A final answer that says the job was done. Read sentence by sentence: a sentence that also
+# negates ("nothing was booked", "could not be processed") claims nothing.
+SUCCESS_CLAIM = _rx(
+    r"\b(?:successfully|done|completed|finished|has been|have been|had been|was|were|is|are|"
+    r"got|now) (?:\w+ ){0,3}" + _DONE_VERBS + r"\b",
+    r"\bsuccessfully\b",
+    r"\ball (?:set|done|good)\b",
+    r"\b(?:task|job|request|order|booking|payment|refund|transfer|change) (?:is |was |has been )?"
+    r"(?:complete|completed|done|confirmed|through)\b",
+    r"\bwent through\b",
+    r"\b(?:I|we)(?:'ve| have)? (?:gone ahead and )?(?:\w+ ){0,2}" + _DONE_VERBS + r"\b",
+)
+NEGATION = re.compile(
+    r"\b(?:not|no|nothing|never|none|nobody|cannot|unable|failed|fail|fails|unsuccessful|"
+    r"unfortunately|yet to|pending)\b|n't\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
 CANNOT_DO = _rx(
-    r"\b(?:not|un)supported (?:operation|query|request|input|format|action)\b",
-    r"\b(?:operation|query|request|input|format|action) (?:is )?not supported\b",
-    r"\bthis tool (?:only|can ?not|cannot|does not|doesn't)\b",
-    r"\bonly supports?\b",
+    r"\bunsupported\b",
+    r"\bnot (?:yet )?supported\b",
+    r"\b(?:this|the) (?:tool|endpoint|api|function|service|method|index|database|source) "
+    r"(?:only|can ?not|cannot|can't|does not|doesn't|is not (?:able|meant|designed))\b",
+    r"\bonly (?:returns?|supports?|handles?|accepts?|provides?|covers?|finds?|lists?|quotes?|"
+    r"knows|works (?:with|for|on)|searches|indexes|contains)\b",
+    r"\b(?:does not|doesn't|do not|don't) (?:support|provide|return|handle|cover|offer|include)\b",
     r"\bnot implemented\b",
-    r"\bcannot (?:handle|process|be used for)\b",
+    r"\b(?:cannot|can't|unable to) (?:handle|process|be used for|answer|provide|return|"
+    r"look up|convert)\b",
+    r"\bout of (?:scope|coverage)\b",
 )
 EMPTY_RESULT = _rx(
     r"^\s*(?:\[\s*\]|\{\s*\}|null|none|\"\"|'')\s*$",
@@ -288,3 +376,104 @@ STOPWORDS = frozenset(
 
 def content_words(text: str) -> set[str]:
     return {w for w in WORD.findall(text.lower()) if w not in STOPWORDS}
+
+
+# --- conversations -----------------------------------------------------------------------------
+_ASSISTANT_ROLES = frozenset({"assistant", "ai", "model", "bot"})
+
+
+def messages_of(value: Any) -> list[dict] | None:
+    """The message list of a conversation value (a list of messages, or `{"messages": [...]}`),
+    or None when `value` is not one."""
+    if isinstance(value, dict) and isinstance(value.get("messages"), list):
+        value = value["messages"]
+    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value[:5]):
+        if any(_role(m) for m in value[:5]):
+            return value
+    return None
+
+
+def _role(message: dict) -> str:
+    data = message.get("data") if isinstance(message.get("data"), dict) else {}
+    role = message.get("role") or message.get("type") or data.get("type") or ""
+    return str(role).lower()
+
+
+def _content(message: dict) -> str:
+    data = message.get("data") if isinstance(message.get("data"), dict) else {}
+    content = message.get("content", data.get("content"))
+    if content is None and isinstance(message.get("parts"), list):
+        content = [p for p in message["parts"] if not isinstance(p, dict) or
+                   p.get("type") in (None, "text")]
+    if isinstance(content, list):
+        content = " ".join(
+            str(p.get("text") or p.get("content") or "") if isinstance(p, dict) else str(p)
+            for p in content
+        )
+    return content.strip() if isinstance(content, str) and content.strip() != "None" else ""
+
+
+def _calls(message: dict) -> list:
+    data = message.get("data") if isinstance(message.get("data"), dict) else {}
+    calls = message.get("tool_calls") or data.get("tool_calls") or []
+    if message.get("function_call"):
+        calls = [*calls, message["function_call"]]
+    if isinstance(message.get("parts"), list):
+        calls = [*calls, *(p for p in message["parts"]
+                           if isinstance(p, dict) and p.get("type") == "tool_call")]
+    return calls if isinstance(calls, list) else []
+
+
+def last_reply(value: Any) -> str | None:
+    """What a model (or a run) last said to its user: the text of the last assistant message
+    that calls no tool; a plain string as it is; None when there is no such reply."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, dict) and not isinstance(value.get("messages"), list):
+        value = [value]
+    messages = messages_of(value)
+    if messages is None:
+        return None
+    last = next((m for m in reversed(messages) if _role(m)), None)
+    if last is None or _role(last) not in _ASSISTANT_ROLES or _calls(last):
+        return None
+    return _content(last) or None
+
+
+def requested_calls(value: Any) -> set[str]:
+    """Names of the tools an assistant message asked to call."""
+    if isinstance(value, dict) and not isinstance(value.get("messages"), list):
+        value = [value]
+    names: set[str] = set()
+    for m in messages_of(value) or ():
+        for call in _calls(m):
+            if not isinstance(call, dict):
+                continue
+            fn = call.get("function") if isinstance(call.get("function"), dict) else call
+            name = fn.get("name")
+            if isinstance(name, str) and name.strip():
+                names.add(name.strip())
+    return names
+
+
+def success_claim(text: str) -> re.Match | None:
+    """The words of `text` that claim the job was done, or None. A sentence that also negates
+    claims nothing, and neither does an answer that gives up."""
+    if not text or GIVING_UP.search(text):
+        return None
+    for sentence in _SENTENCE.finditer(text):
+        piece = sentence.group(0)
+        if SUCCESS_CLAIM.search(piece) and not NEGATION.search(piece):
+            return SUCCESS_CLAIM.search(text, sentence.start())
+    return None
+
+
+# A figure an agent states: an amount, a decimal or version, or a number of two or more digits
+# (single digits are too common in prose to prove anything).
+FIGURE = re.compile(
+    r"(?<![\w.#/-])\$?(\d{1,3}(?:,\d{3})+(?:\.\d+)*|\d+(?:\.\d+)+|\d{2,})(?![\w/-])"
+)
+
+
+def figures(text: str) -> set[str]:
+    return {m.group(1).replace(",", "") for m in FIGURE.finditer(text or "")}

@@ -194,8 +194,11 @@ def no_progress(view: TraceView) -> list[Finding]:
     return []
 
 
-@rule("planning.wrong_tool", "planning")
+@rule("planning.wrong_tool", "planning", version=2)
 def wrong_tool(view: TraceView) -> list[Finding]:
+    """A tool that answered it cannot do this (unsupported, "this endpoint only returns ...")
+    and the agent went on without another tool that worked: it picked a tool that cannot do
+    the job. A failure on its own, whatever the answer says afterwards."""
     for n, i in enumerate(view.tool_steps):
         if view.steps[i].status == "error":
             continue
@@ -214,16 +217,49 @@ def wrong_tool(view: TraceView) -> list[Finding]:
         detail = f"{name or 'tool'} cannot do what it was asked: " + helpers.excerpt(head, m)
         return [
             view.finding(
-                "planning.wrong_tool",
-                "planning",
-                i,
-                helpers.excerpt(detail),
-                0.75,
-                role=CAUSE,
-                fails_run=False,
+                "planning.wrong_tool", "planning", i, helpers.excerpt(detail), 0.75, role=CAUSE
             )
         ]
     return []
+
+
+@rule("planning.false_success", "planning")
+def false_success(view: TraceView) -> list[Finding]:
+    """A final answer that claims the job was done after a tool call failed and nothing
+    succeeded after it: a success the trace does not support. The failure was seen and handled
+    (`overrides`); the claim is the mistake, rooted at the model call that made it."""
+    answer_pos, answer = view.final_answer()
+    if not answer or not view.tool_steps:
+        return []
+    failed = None
+    for i in view.tool_steps:
+        if answer_pos is not None and i > answer_pos:
+            break
+        problem = view.problem(i)
+        if problem is None:
+            failed = None  # a later success: the agent had something to report
+        elif failed is None and problem.rule.startswith("tool.") and not view.recovered(i):
+            failed = i
+    if failed is None:
+        return []
+    m = helpers.success_claim(answer)
+    if not m:
+        return []
+    detail = (
+        f"the final answer claims success after {view.tool_name(failed) or 'a tool call'} "
+        "failed and was never redone; claim: " + helpers.excerpt(answer, m)
+    )
+    return [
+        view.finding(
+            "planning.false_success",
+            "planning",
+            answer_pos,
+            helpers.excerpt(detail),
+            0.9,
+            role=CAUSE,
+            overrides=("tool",),
+        )
+    ]
 
 
 @rule("planning.gave_up", "planning")
@@ -239,24 +275,70 @@ def gave_up(view: TraceView) -> list[Finding]:
     return [view.finding("planning.gave_up", "planning", answer_pos, detail, 0.7, role=SYMPTOM)]
 
 
-@rule("planning.premature_answer", "planning")
+def _instructions(view: TraceView) -> str:
+    """What the agent was told before its first model call: system or developer messages."""
+    for value in [view.inv.input] + [view.steps[i].input for i in view.llm_steps[:1]]:
+        messages = helpers.messages_of(value)
+        if not messages:
+            continue
+        told = [
+            helpers.text_of(m.get("content"), 2_000)
+            for m in messages
+            if str(m.get("role") or "").lower() in ("system", "developer")
+        ]
+        if told:
+            return "\n".join(told)
+    return ""
+
+
+# "Read files with read_file", "use the search_docs tool", "call get_weather": an instruction
+# to use a tool by its name.
+_USE_TOOL = re.compile(
+    r"\b(?:with|use|using|call|calling|via|through|run|query)\s+(?:the\s+)?`?"
+    r"([a-z][a-z0-9]*(?:_[a-z0-9]+)+)`?",
+    re.IGNORECASE,
+)
+
+
+@rule("planning.premature_answer", "planning", version=2)
 def premature_answer(view: TraceView) -> list[Finding]:
-    if not view.run_failed or view.tool_steps or not view.declared_tools:
+    """The agent answered without calling any tool although it had tools for the job: tools it
+    was told to use by name, or (any tools it declared) an answer stating figures found nowhere
+    in what it was given. Rooted at the model call that answered."""
+    if view.tool_steps:
         return []
     answer_pos, answer = view.final_answer()
-    if answer_pos is None:
+    if answer_pos is None or not answer or view.steps[answer_pos].status == "error":
         return []
-    tools = ", ".join(sorted(view.declared_tools)[:6])
-    detail = f"answered without calling any of its tools ({tools})"
+    if helpers.messages_of(view.steps[answer_pos].input) is None:
+        # Not a model call that saw a conversation: a message of a chat log.
+        return []
+    told = _instructions(view)
+    named = {m.group(1) for m in _USE_TOOL.finditer(told)}
+    if view.declared_tools is not None:
+        named &= set(view.declared_tools)
+    why = None
+    if named:
+        why = f"it was told to use {', '.join(sorted(named)[:4])}"
+    elif view.declared_tools:
+        given = helpers.text_of(view.inv.input, 20_000) + "\n" + view.text(answer_pos, "input")
+        unexplained = sorted(helpers.figures(answer) - helpers.figures(given))
+        if unexplained:
+            tools = ", ".join(sorted(view.declared_tools)[:6])
+            why = f"it had {tools} and states {', '.join(unexplained[:3])}, which it was not given"
+    if why is None:
+        return []
+    detail = "answered without calling any tool: " + why + "; answer: " + helpers.excerpt(
+        answer, limit=100
+    )
     return [
         view.finding(
             "planning.premature_answer",
             "planning",
             answer_pos,
             helpers.excerpt(detail),
-            0.65,
+            0.75,
             role=CAUSE,
-            fails_run=False,
         )
     ]
 

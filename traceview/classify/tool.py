@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 
 from traceview.classify import helpers
-from traceview.classify.base import CAUSE, SYMPTOM, Finding, ToolProblem, TraceView, rule
+from traceview.classify.base import CAUSE, Finding, ToolProblem, TraceView, rule
 from traceview.classify.messages import is_message_only
 
 HEAD = 400  # status lines and "Error:" prefixes are only trusted near the top of a result
@@ -87,6 +87,14 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
     declared = view.declared_tools
     error_text = view.text(i, "error") or view.events_text(i)
     if s.status == "error" or s.error_type or s.error_message:
+        limit = helpers.limit_kind(error_text)
+        if limit is not None:
+            # The run's owners stopped this call (a run deadline passed, too many sub-agents, a
+            # budget spent): a budget failure, which budget.limit_error roots; not the tool's.
+            detail = f"{name or 'tool'} stopped by a {limit[0]} limit: " + helpers.excerpt(
+                error_text, limit[1]
+            )
+            return ToolProblem("budget.limit_error", detail, 0.9)
         kind, strength, m = _classify_error_text(error_text)
         if kind == "tool.error_status" and declared is not None and name and name not in declared:
             kind = "tool.unknown_tool"
@@ -187,11 +195,7 @@ def provider_error(view: TraceView) -> list[Finding]:
         if s.status != "error" and not s.error_type and not s.error_message:
             continue
         text = view.text(i, "error") or view.events_text(i)
-        if (
-            helpers.CONTEXT_LENGTH.search(text)
-            or helpers.TURN_LIMIT.search(text)
-            or helpers.COST_LIMIT.search(text)
-        ):
+        if helpers.CONTEXT_LENGTH.search(text) or helpers.limit_kind(text):
             continue
         kind, _, m = _classify_error_text(text)
         # A later successful LLM call means the client retried its way past it.
@@ -209,35 +213,6 @@ def provider_error(view: TraceView) -> list[Finding]:
             )
         )
     return out
-
-
-@rule("tool.answer_over_failure", "tool")
-def answer_over_failure(view: TraceView) -> list[Finding]:
-    """A final answer that claims success right after a tool call failed and was never redone.
-
-    The answer is the symptom; the failed call is the cause, so the finding names the tool step.
-    """
-    answer_pos, answer = view.final_answer()
-    if not answer or not view.tool_steps:
-        return []
-    last_tool = view.tool_steps[-1]
-    if answer_pos is not None and answer_pos < last_tool:
-        return []
-    if view.problem(last_tool) is None or view.recovered(last_tool):
-        return []
-    m = helpers.SUCCESS_CLAIM.search(answer)
-    if not m:
-        return []
-    return [
-        view.finding(
-            "tool.answer_over_failure",
-            "tool",
-            last_tool,
-            "final answer claims success after this call failed: " + helpers.excerpt(answer, m),
-            0.9,
-            role=SYMPTOM,
-        )
-    ]
 
 
 # A figure an agent states: an amount, a decimal, or a number of two or more digits (single
