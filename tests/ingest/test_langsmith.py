@@ -27,14 +27,14 @@ pytest.importorskip("langchain_core")
 from langchain_core.tracers.context import tracing_v2_enabled  # noqa: E402
 
 from ingest.formats.langsmith import parse_error  # noqa: E402
-from tests.ingest.clients.langchain_agent import (  # noqa: E402
+from tests.ingest.langchain_agent import (  # noqa: E402
     scripted_model,
     support_agent_for,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
 REPO = Path(__file__).resolve().parents[2]
-AGENT = REPO / "tests" / "ingest" / "clients" / "langchain_agent.py"
+AGENT = REPO / "tests" / "ingest" / "langchain_agent.py"
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 in it knows about TraceView or LangSmith. Run with the environment a README row names:
 
     LANGSMITH_TRACING=true LANGSMITH_ENDPOINT=<traceview> LANGSMITH_API_KEY=<key> \\
-        python tests/ingest/clients/langchain_agent.py 4411
+        python tests/ingest/langchain_agent.py 4411
 
 Order 13 makes the tool fail, which fails the run. Prints the answer, or the error.
 """
