@@ -67,6 +67,10 @@ def page(chromium, live_server, user):
     """A logged-in page, recording dialogs and CSP complaints so tests can assert none."""
     context = chromium.new_context(viewport={"width": 1500, "height": 1000})
     context.set_default_timeout(15_000)
+    # Assertions wait as long as actions: on a loaded CI machine plotly may take over 5 s to draw.
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
     pg = context.new_page()
     pg.dialogs = []
     pg.console_errors = []
