@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from ingest.formats.trajectories import parse_messages
 from traceview.classify.engine import classify
 
@@ -16,7 +18,8 @@ def _verdict(history, failed=True):
 
 def test_it_roots_a_stall_at_the_turn_the_ledger_judged():
     d, evidence = _verdict(magentic_run()["history"])
-    assert (d.category, d.root_step) == ("tool", "msg-8")
+    # The surfer chose the wrong report; nothing it used failed: its own choice.
+    assert (d.category, d.root_step) == ("planning", "msg-8")
     stalled = evidence["messages.orchestrator_stalled"]
     # The evidence says which judgment matched and where it points.
     assert "msg-9" in stalled.detail and "is_progress_being_made: false" in stalled.detail
@@ -34,7 +37,7 @@ def test_it_reads_replanning_as_a_stall():
     history[9] = {"role": "Orchestrator (thought)",
                   "content": "We are stuck. Replanning...\nNew plan: look in the press archive."}
     d, evidence = _verdict(history)
-    assert (d.category, d.root_step) == ("tool", "msg-8")
+    assert (d.category, d.root_step) == ("planning", "msg-8")
     assert "replanning" in evidence["messages.orchestrator_stalled"].detail
 
 
@@ -49,7 +52,7 @@ def test_it_reads_a_supervisor_that_routes_with_json_objects():
         {"role": "writer", "content": "Summary: the method reaches 91 % accuracy."},
     ]
     d, evidence = _verdict(history)
-    assert (d.category, d.root_step) == ("tool", "msg-2")
+    assert (d.category, d.root_step) == ("planning", "msg-2")
     assert "progress_made: no" in evidence["messages.orchestrator_stalled"].detail
 
 
@@ -77,3 +80,17 @@ def test_json_data_in_a_turn_is_not_a_ledger():
     d, evidence = _verdict(history)
     assert "messages.orchestrator_stalled" not in evidence
     assert d.root_step == "msg-1"
+
+
+@pytest.mark.parametrize("said, category", [
+    ("I clicked 'Annual report'. The page says: 403 Forbidden.", "tool"),
+    ("Navigation failed: the page load timed out after 30 s.", "tool"),
+    ("Error: the PDF viewer crashed.", "tool"),
+    ("The page is too long: maximum context length is 128000 tokens.", "context"),
+])
+def test_a_worker_turn_whose_tool_failed_is_rooted_by_what_failed(said, category):
+    history = magentic_history()
+    history[8] = {"role": "WebSurfer", "content": said}
+    d, evidence = _verdict(history)
+    assert (d.category, d.root_step) == (category, "msg-8")
+    assert "failing" in evidence["messages.orchestrator_stalled"].detail or category == "context"
