@@ -94,3 +94,25 @@ def test_a_worker_turn_whose_tool_failed_is_rooted_by_what_failed(said, category
     d, evidence = _verdict(history)
     assert (d.category, d.root_step) == (category, "msg-8")
     assert "failing" in evidence["messages.orchestrator_stalled"].detail or category == "context"
+
+
+def test_an_orchestrators_repeated_routing_is_no_loop_of_its_own():
+    history = magentic_history()
+    # Magentic-One says "Next speaker X" before every turn: bookkeeping, not a repeated turn.
+    for at in (3, 6):
+        history.insert(at, {"role": "Orchestrator (thought)", "content": "Next speaker WebSurfer"})
+    d, evidence = _verdict(history)
+    assert (d.category, d.root_step) == ("planning", "msg-10")
+    assert evidence["messages.orchestrator_stalled"].step == "msg-10"
+    assert "planning.no_progress" not in evidence
+
+
+def test_the_same_instruction_again_and_again_is_still_a_loop():
+    history = magentic_history(stall=False)[:4]
+    for _ in range(3):
+        history += [{"role": "Orchestrator (-> WebSurfer)", "content": "Search for the 2019 "
+                     "annual report of the museum, please."},
+                    {"role": "WebSurfer", "content": "I typed 'museum report 2019'. Results "
+                     "about the shop."}]
+    d, evidence = _verdict(history)
+    assert d.category == "planning" and "planning.no_progress" in evidence

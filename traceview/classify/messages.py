@@ -337,6 +337,17 @@ def judgment(view: TraceView, i: int) -> Judgment | None:
     return None
 
 
+def bookkeeping(view: TraceView, i: int) -> bool:
+    """Whether step `i` is an orchestrator's bookkeeping in a chat log: a ledger, a routing
+    decision ("Next speaker X"), a thought. Saying the same of it again is how orchestrators
+    work, not a turn that changed nothing; an instruction addressed to a worker is not
+    bookkeeping (the same instruction again and again is a loop)."""
+    if not is_message_only(view):
+        return False
+    j = judgment(view, i)
+    return j is not None and not (j.instruction and not j.matched.startswith("ledger"))
+
+
 def _orchestrating(view: TraceView, i: int) -> bool:
     """Whether step `i` is an orchestrator's: its speaker is named like one, or speaks on a
     channel of its own (thought, -> another speaker)."""
