@@ -16,10 +16,15 @@ def _verdict(history, failed=True):
     return d, {e.rule: e for e in d.evidence}
 
 
+def stalled_detail(d):
+    return next(e.detail for e in d.evidence if e.rule == "messages.orchestrator_stalled")
+
+
 def test_it_roots_a_stall_at_the_turn_the_ledger_judged():
     d, evidence = _verdict(magentic_run()["history"])
-    # The surfer chose the wrong report; nothing it used failed: its own choice.
-    assert (d.category, d.root_step) == ("planning", "msg-8")
+    # The surfer the orchestrator called came back with the wrong report.
+    assert (d.category, d.root_step) == ("tool", "msg-8")
+    assert "did not deliver" in stalled_detail(d)
     stalled = evidence["messages.orchestrator_stalled"]
     # The evidence says which judgment matched and where it points.
     assert "msg-9" in stalled.detail and "is_progress_being_made: false" in stalled.detail
@@ -37,7 +42,7 @@ def test_it_reads_replanning_as_a_stall():
     history[9] = {"role": "Orchestrator (thought)",
                   "content": "We are stuck. Replanning...\nNew plan: look in the press archive."}
     d, evidence = _verdict(history)
-    assert (d.category, d.root_step) == ("planning", "msg-8")
+    assert (d.category, d.root_step) == ("tool", "msg-8")
     assert "replanning" in evidence["messages.orchestrator_stalled"].detail
 
 
@@ -52,7 +57,7 @@ def test_it_reads_a_supervisor_that_routes_with_json_objects():
         {"role": "writer", "content": "Summary: the method reaches 91 % accuracy."},
     ]
     d, evidence = _verdict(history)
-    assert (d.category, d.root_step) == ("planning", "msg-2")
+    assert (d.category, d.root_step) == ("tool", "msg-2")
     assert "progress_made: no" in evidence["messages.orchestrator_stalled"].detail
 
 
@@ -93,7 +98,8 @@ def test_a_worker_turn_whose_tool_failed_is_rooted_by_what_failed(said, category
     history[8] = {"role": "WebSurfer", "content": said}
     d, evidence = _verdict(history)
     assert (d.category, d.root_step) == (category, "msg-8")
-    assert "failing" in evidence["messages.orchestrator_stalled"].detail or category == "context"
+    assert ("tool failing" if category == "tool" else "context overflowing") in evidence[
+        "messages.orchestrator_stalled"].detail
 
 
 def test_an_orchestrators_repeated_routing_is_no_loop_of_its_own():
@@ -102,7 +108,7 @@ def test_an_orchestrators_repeated_routing_is_no_loop_of_its_own():
     for at in (3, 6):
         history.insert(at, {"role": "Orchestrator (thought)", "content": "Next speaker WebSurfer"})
     d, evidence = _verdict(history)
-    assert (d.category, d.root_step) == ("planning", "msg-10")
+    assert (d.category, d.root_step) == ("tool", "msg-10")
     assert evidence["messages.orchestrator_stalled"].step == "msg-10"
     assert "planning.no_progress" not in evidence
 

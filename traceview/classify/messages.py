@@ -20,10 +20,11 @@ the messages say:
   a loop that way) answering no progress or in a loop, or a replanning message ("we are stuck",
   "stalled", "new plan", an updated fact sheet). The first such judgment points back to the turn
   it judged: for a loop, the answer to the first of the repeated instructions; else the last
-  contribution before it (a worker the reason names, else any worker). Loops are planning; so
-  is a worker's turn that did not deliver by its own choices, and the orchestrator's own turn;
-  a worker's turn whose tools failed (an error, an HTTP status, a timeout, a failed run) is
-  tool, one whose context overflowed is context.
+  contribution before it (a worker the reason names, else any worker). Loops are planning, and
+  so is the orchestrator's own turn. A worker's turn that did not deliver is tool: the
+  orchestrator hands a worker a job as an agent calls a tool, and judged that what it called
+  failed (the evidence quotes the turn when it reports its own tools failing); one whose
+  context overflowed is context.
 - `messages.first_contribution` (cause, planning, weak): in a failed run with no other signal,
   the first message after the task statement from a speaker that is not an executor, and not an
   orchestrator's ledger, routing decision or plan (those are its judgments, not contributions).
@@ -364,10 +365,11 @@ def _similar(a: str, b: str) -> bool:
 
 
 def _worker_failure(view: TraceView, i: int) -> tuple[str, str]:
-    """The category of a worker's turn that did not deliver, and what says so: its tools
-    failing (an error, an HTTP status, a timeout, a failed run) is tool, its context window
-    overflowing is context; otherwise its own choices (where to look, what to read) are
-    planning."""
+    """The category of a worker's turn that did not deliver, and what says so: its context
+    window overflowing is context; anything else is tool. The orchestrator hands a worker a
+    job as an agent calls a tool, and judged that the result did not deliver it: whether the
+    worker's own tools failed (an error, an HTTP status, a timeout, a failed run: quoted when
+    the turn says so) or it misused or misread them, what the orchestrator called failed."""
     text = _text(view, i)[:3_000]
     m = helpers.CONTEXT_LENGTH.search(text)
     if m:
@@ -380,7 +382,7 @@ def _worker_failure(view: TraceView, i: int) -> tuple[str, str]:
     m = _execution_failed(text) if _is_executor(view, i) else None
     if m:
         return "tool", "its tool failing: " + helpers.excerpt(text, m, 60)
-    return "planning", "no tool failing in it: the worker's own choices"
+    return "tool", "the worker the orchestrator called did not deliver"
 
 
 @rule("messages.orchestrator_stalled", "planning")
