@@ -339,12 +339,11 @@ def judgment(view: TraceView, i: int) -> Judgment | None:
 
 
 def bookkeeping(view: TraceView, i: int) -> bool:
-    """Whether step `i` is an orchestrator's bookkeeping in a chat log: a ledger, a routing
-    decision ("Next speaker X"), a thought. Saying the same of it again is how orchestrators
-    work, not a turn that changed nothing; an instruction addressed to a worker is not
-    bookkeeping (the same instruction again and again is a loop)."""
-    if not is_message_only(view):
-        return False
+    """Whether step `i` of a chat log (the caller checked `is_message_only`) is an
+    orchestrator's bookkeeping: a ledger, a routing decision ("Next speaker X"), a thought.
+    Saying the same of it again is how orchestrators work, not a turn that changed nothing; an
+    instruction addressed to a worker is not bookkeeping (the same instruction again and again
+    is a loop)."""
     j = judgment(view, i)
     return j is not None and not (j.instruction and not j.matched.startswith("ledger"))
 
