@@ -63,3 +63,29 @@ def test_it_stores_a_batch_and_skips_rows_that_changed_since_they_were_read(
     assert {after[i].category for i in ids if i != stale} == {"", "tool"}
     assert after[done_before.id].completed_at.year == 2026 and (
         after[done_before.id].completed_at.month, after[done_before.id].completed_at.day) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_it_groups_a_batch_into_its_issues_counting_each_invocation_once(
+        django_assert_max_num_queries):
+    from traceview.triage.models import Issue, IssueActivity, IssueInvocation
+
+    project = Project.objects.create(name="batch-groups")
+    invocations_store(project, _runs(12))
+    ids = sorted(Invocation.objects.filter(project=project).values_list("id", flat=True))
+
+    # 6 failures of one kind: one issue read, created, linked and counted for the lot.
+    with django_assert_max_num_queries(25):
+        invocations_classify(ids)
+
+    [issue] = Issue.objects.filter(project=project)
+    assert issue.times_seen == 6 and issue.category == "tool"
+    assert IssueInvocation.objects.filter(issue=issue).count() == 6
+    assert IssueActivity.objects.filter(issue=issue, kind="created").count() == 1
+    assert issue.first_seen <= issue.last_seen
+
+    # Classified again (the sweep, a retried task): linked already, counted once.
+    invocations_classify(ids)
+    issue.refresh_from_db()
+    assert issue.times_seen == 6
+    assert IssueInvocation.objects.filter(issue=issue).count() == 6

@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from ingest.formats.trajectories import parse_messages
 from traceview.classify.engine import classify
 
@@ -14,9 +16,15 @@ def _verdict(history, failed=True):
     return d, {e.rule: e for e in d.evidence}
 
 
+def stalled_detail(d):
+    return next(e.detail for e in d.evidence if e.rule == "messages.orchestrator_stalled")
+
+
 def test_it_roots_a_stall_at_the_turn_the_ledger_judged():
     d, evidence = _verdict(magentic_run()["history"])
+    # The surfer the orchestrator called came back with the wrong report.
     assert (d.category, d.root_step) == ("tool", "msg-8")
+    assert "did not deliver" in stalled_detail(d)
     stalled = evidence["messages.orchestrator_stalled"]
     # The evidence says which judgment matched and where it points.
     assert "msg-9" in stalled.detail and "is_progress_being_made: false" in stalled.detail
@@ -77,3 +85,40 @@ def test_json_data_in_a_turn_is_not_a_ledger():
     d, evidence = _verdict(history)
     assert "messages.orchestrator_stalled" not in evidence
     assert d.root_step == "msg-1"
+
+
+@pytest.mark.parametrize("said, category", [
+    ("I clicked 'Annual report'. The page says: 403 Forbidden.", "tool"),
+    ("Navigation failed: the page load timed out after 30 s.", "tool"),
+    ("Error: the PDF viewer crashed.", "tool"),
+    ("The page is too long: maximum context length is 128000 tokens.", "context"),
+])
+def test_a_worker_turn_whose_tool_failed_is_rooted_by_what_failed(said, category):
+    history = magentic_history()
+    history[8] = {"role": "WebSurfer", "content": said}
+    d, evidence = _verdict(history)
+    assert (d.category, d.root_step) == (category, "msg-8")
+    assert ("tool failing" if category == "tool" else "context overflowing") in evidence[
+        "messages.orchestrator_stalled"].detail
+
+
+def test_an_orchestrators_repeated_routing_is_no_loop_of_its_own():
+    history = magentic_history()
+    # Magentic-One says "Next speaker X" before every turn: bookkeeping, not a repeated turn.
+    for at in (3, 6):
+        history.insert(at, {"role": "Orchestrator (thought)", "content": "Next speaker WebSurfer"})
+    d, evidence = _verdict(history)
+    assert (d.category, d.root_step) == ("tool", "msg-10")
+    assert evidence["messages.orchestrator_stalled"].step == "msg-10"
+    assert "planning.no_progress" not in evidence
+
+
+def test_the_same_instruction_again_and_again_is_still_a_loop():
+    history = magentic_history(stall=False)[:4]
+    for _ in range(3):
+        history += [{"role": "Orchestrator (-> WebSurfer)", "content": "Search for the 2019 "
+                     "annual report of the museum, please."},
+                    {"role": "WebSurfer", "content": "I typed 'museum report 2019'. Results "
+                     "about the shop."}]
+    d, evidence = _verdict(history)
+    assert d.category == "planning" and "planning.no_progress" in evidence

@@ -139,3 +139,31 @@ def test_it_reclassifies_stored_invocations_with_the_current_rules():
     assert not Diagnosis.objects.filter(invocation__project=other).exists()
     assert "changed: 0" in _run("reclassify", "--project", "p1")
     assert "reclassified 0 invocations" in _run("reclassify", "--since", "2999-01-01")
+
+
+@pytest.mark.django_db
+def test_it_evaluates_hand_crafted_runs_with_agentrx_labels_of_them(tmp_path):
+    from .chatlogs import magentic_run
+
+    runs = tmp_path / "hand_crafted"
+    runs.mkdir()
+    truth = []
+    for n in range(1, 9):
+        (runs / f"{n}.json").write_text(json.dumps(magentic_run(loop=n % 2 == 0)))
+        truth.append({"trajectory_id": n, "root_cause": {"failure_id": 1}, "failures": [
+            {"failure_id": 1, "step_number": 9, "failed_agent": "WebSurfer",
+             "failure_category": "Intent Plan Misalignment" if n < 7 else "Invalid Invocation"}]})
+    labels = tmp_path / "labels" / "magentic_ground_truth.json"
+    labels.parent.mkdir()
+    labels.write_text(json.dumps(truth))
+
+    by_step = _run("evaluate_classifier", str(runs), "--format", "who-and-when")
+    by_category = _run("evaluate_classifier", str(runs), "--format", "agentrx",
+                       "--labels", str(labels))
+
+    # Who&When's labels: step 8 of each run; the stalls (odd runs) are rooted there.
+    assert "root-step accuracy: 50.0 % over 8 cases" in by_step.split("[all]")[1]
+    assert "agent accuracy: 100.0 % over 8 cases" in by_step.split("[all]")[1]
+    # AgentRx's: planning for 1-6, tool for 7-8; the rules say tool for the stalls (odd runs,
+    # a worker that did not deliver) and planning for the loops (even runs): 2, 4, 6 and 7.
+    assert "category accuracy: 50.0 %" in by_category.split("[all]")[1]

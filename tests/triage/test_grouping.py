@@ -198,7 +198,7 @@ def test_it_makes_one_issue_when_workers_group_the_same_fingerprint_at_once(
     from traceview.classify.diagnosis import invocation_classify as classify_only
 
     # Classify without grouping, so the race below is the grouping alone.
-    monkeypatch.setattr("traceview.classify.diagnosis.invocation_group", lambda _id, **kw: None)
+    monkeypatch.setattr("traceview.classify.diagnosis.invocations_group", lambda items: None)
     for inv_id in ids:
         classify_only(inv_id)
     assert Issue.objects.count() == 0

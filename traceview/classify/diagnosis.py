@@ -24,7 +24,7 @@ from traceview.core.queries import agent_depth, invocations_canonical
 from traceview.core.search import search_document
 from traceview.core.trace import InvocationData
 from traceview.judge.services import invocations_judge_enqueue
-from traceview.triage.services import invocation_group
+from traceview.triage.services import invocations_group
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +109,12 @@ def invocations_classify(invocation_ids: list[int]) -> dict[int, Diagnosis]:
         )
     # Outside the diagnoses' transaction, so issue rows are not locked while they are written;
     # grouping is idempotent, so a retried classification regroups without counting twice.
-    for r in stored:
-        if r.verdict.category or r.invocation.category:
-            # Only a failure joins an issue, and only an invocation that was one can be in one
-            # to leave: most invocations succeed and skip grouping's reads.
-            invocation_group(r.invocation.id, steps=r.canonical.steps, invocation=r.invocation,
-                             diagnosis=diagnoses[r.invocation.id])
+    # Only a failure joins an issue, and only an invocation that was one can be in one to
+    # leave: most invocations succeed and skip grouping's reads.
+    invocations_group([
+        (r.invocation, diagnoses[r.invocation.id], r.canonical.steps) for r in stored
+        if r.verdict.category or r.invocation.category
+    ])
     # Last, once the rules' verdicts are stored: the ones worth a second opinion go to the
     # judge's own queue (nothing at all when the judge is off).
     invocations_judge_enqueue([(r.invocation, r.verdict) for r in stored])

@@ -20,9 +20,11 @@ the messages say:
   a loop that way) answering no progress or in a loop, or a replanning message ("we are stuck",
   "stalled", "new plan", an updated fact sheet). The first such judgment points back to the turn
   it judged: for a loop, the answer to the first of the repeated instructions; else the last
-  contribution before it (a worker the reason names, else any worker). Loops are planning; a
-  worker's turn that did not deliver is tool (in an orchestrated team the workers are the
-  orchestrator's tools); the orchestrator's own turn is planning.
+  contribution before it (a worker the reason names, else any worker). Loops are planning, and
+  so is the orchestrator's own turn. A worker's turn that did not deliver is tool: the
+  orchestrator hands a worker a job as an agent calls a tool, and judged that what it called
+  failed (the evidence quotes the turn when it reports its own tools failing); one whose
+  context overflowed is context.
 - `messages.first_contribution` (cause, planning, weak): in a failed run with no other signal,
   the first message after the task statement from a speaker that is not an executor, and not an
   orchestrator's ledger, routing decision or plan (those are its judgments, not contributions).
@@ -208,6 +210,15 @@ _KEY_LOOP = re.compile(r"loop|stuck|stall|repeat", re.I)
 _KEY_SATISFIED = re.compile(r"satisf|complete|done|finished", re.I)
 _KEY_NEXT = re.compile(r"^(?:next|route|goto|next_?(?:speaker|agent|worker|node|step))$", re.I)
 _KEY_INSTRUCTION = re.compile(r"instruction|question|task_for|message_to", re.I)
+# How a worker reports that the tool it drives failed it, in its own words.
+_TOOL_TROUBLE = re.compile(
+    r"\b[45]\d\d (?:Forbidden|Not Found|Unauthori[sz]ed|Service Unavailable|Bad Gateway|"
+    r"Internal Server Error|Too Many Requests|Gateway Time-?out)\b|"
+    r"\b(?:failed|unable|could not|couldn't|cannot|can't) (?:to )?(?:load|open|access|reach|"
+    r"download|connect)\b|\baccess (?:is )?denied\b|\bcaptcha\b|\b(?:site|page|request) "
+    r"(?:was |is )?blocked\b|\bcrash(?:ed|es)?\b",
+    re.I,
+)
 _TRUE = {"true", "yes", "y", "1"}
 _FALSE = {"false", "no", "n", "0"}
 
@@ -295,10 +306,10 @@ def judgment(view: TraceView, i: int) -> Judgment | None:
         loop = ledger.get("loop")
         no_progress = progress is not None and _truth(progress[1]) is False
         in_loop = loop is not None and _truth(loop[1]) is True
-        matched = "; ".join(
-            f"{key}: {str(answer).lower()}" for key, answer, _ in (
-                x for x in (progress, loop) if x is not None)
-        )
+        # Only the judgments that say stuck; a ledger that says neither quotes both.
+        said = [x for flag, x in ((no_progress, progress), (in_loop, loop)) if flag] or [
+            x for x in (progress, loop) if x is not None]
+        matched = "; ".join(f"{key}: {str(answer).lower()}" for key, answer, _ in said)
         reasons = [r for flag, x in ((no_progress, progress), (in_loop, loop)) if flag
                    for r in (x[2],) if r]
         nxt = ledger.get("next")
@@ -327,6 +338,16 @@ def judgment(view: TraceView, i: int) -> Judgment | None:
     return None
 
 
+def bookkeeping(view: TraceView, i: int) -> bool:
+    """Whether step `i` of a chat log (the caller checked `is_message_only`) is an
+    orchestrator's bookkeeping: a ledger, a routing decision ("Next speaker X"), a thought.
+    Saying the same of it again is how orchestrators work, not a turn that changed nothing; an
+    instruction addressed to a worker is not bookkeeping (the same instruction again and again
+    is a loop)."""
+    j = judgment(view, i)
+    return j is not None and not (j.instruction and not j.matched.startswith("ledger"))
+
+
 def _orchestrating(view: TraceView, i: int) -> bool:
     """Whether step `i` is an orchestrator's: its speaker is named like one, or speaks on a
     channel of its own (thought, -> another speaker)."""
@@ -340,6 +361,27 @@ def _words(text: str) -> set[str]:
 def _similar(a: str, b: str) -> bool:
     wa, wb = _words(a), _words(b)
     return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= 0.6
+
+
+def _worker_failure(view: TraceView, i: int) -> tuple[str, str]:
+    """The category of a worker's turn that did not deliver, and what says so: its context
+    window overflowing is context; anything else is tool. The orchestrator hands a worker a
+    job as an agent calls a tool, and judged that the result did not deliver it: whether the
+    worker's own tools failed (an error, an HTTP status, a timeout, a failed run: quoted when
+    the turn says so) or it misused or misread them, what the orchestrator called failed."""
+    text = _text(view, i)[:3_000]
+    m = helpers.CONTEXT_LENGTH.search(text)
+    if m:
+        return "context", "context overflowing: " + helpers.excerpt(text, m, 60)
+    for pattern in (helpers.HTTP_ERROR, _TOOL_TROUBLE, helpers.TIMEOUT, helpers.ERROR_PREFIX,
+                    helpers.TRACEBACK, helpers.COMMAND_FAILED):
+        m = pattern.search(text)
+        if m:
+            return "tool", "its tool failing: " + helpers.excerpt(text, m, 60)
+    m = _execution_failed(text) if _is_executor(view, i) else None
+    if m:
+        return "tool", "its tool failing: " + helpers.excerpt(text, m, 60)
+    return "tool", "the worker the orchestrator called did not deliver"
 
 
 @rule("messages.orchestrator_stalled", "planning")
@@ -369,25 +411,30 @@ def orchestrator_stalled(view: TraceView) -> list[Finding]:
                         and current and _similar(j.instruction, current)), None)
         if earlier is not None:
             root = next((k for k in range(earlier.pos + 1, first.pos) if worker(k)), None)
-            how = f"the answer to the first of the repeated instructions ({earlier.matched})"
+            how = (f"answering the first of the repeated instructions, at "
+                   f"{view.steps[earlier.pos].span_id}")
     if root is None:
         named = [k for k in range(first.pos - 1, -1, -1) if worker(k)
                  and view.steps[k].agent_name
                  and view.steps[k].agent_name.lower() in first.reason.lower()]
         if named:
-            root, how = named[0], "the last turn of the worker its reason names"
+            root, how = named[0], "the worker its reason names"
         else:
             root = next((k for k in range(first.pos - 1, -1, -1) if worker(k)), None)
-            how = "the last worker turn before it"
+            how = "the last worker turn"
     if root is None:
-        root, how = first.pos, "no worker turn before it: the orchestrator's own judgment"
+        root, how = first.pos, "no worker turn before it"
     s = view.steps[root]
-    by_worker = worker(root) and root != first.pos
-    category = "planning" if first.loop or not by_worker else "tool"
+    category, why = "planning", "the orchestrator's own turn"
+    if first.loop:
+        why = "a loop"
+    elif worker(root) and root != first.pos:
+        category, why = _worker_failure(view, root)
     who = view.steps[first.pos].agent_name or "the orchestrator"
-    detail = (f"{who} at {view.steps[first.pos].span_id} judged the run stuck ({first.matched}"
-              + (f": {first.reason[:120]}" if first.reason else "")
-              + f"); root at {how}, {s.agent_name or 'a turn'} at {s.span_id}")
+    # What matched and why first: the engine clips details, and the reason quoted is longest.
+    detail = (f"{who} at {view.steps[first.pos].span_id} judged the run stuck ({first.matched})"
+              f"; root {s.agent_name or 'a turn'} at {s.span_id} ({how}); {why}"
+              + (f"; its reason: {first.reason}" if first.reason else ""))
     return [view.finding("messages.orchestrator_stalled", category, root, helpers.excerpt(detail),
                          0.7, role=CAUSE, fails_run=False)]
 

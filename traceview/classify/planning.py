@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 
-from traceview.classify import helpers
+from traceview.classify import helpers, messages
 from traceview.classify.base import CAUSE, SYMPTOM, Finding, TraceView, rule
 from traceview.classify.messages import is_message_only
 
@@ -130,6 +130,8 @@ def _turns(view: TraceView) -> list[tuple[int, str]]:
     tools = iter(view.tool_steps)
     nxt = next(tools, None)
     llm = view.llm_steps
+    # An orchestrator's ledgers, routing and thoughts in a chat log repeat by design.
+    chat = messages.is_message_only(view)
     for k, i in enumerate(llm):
         end = llm[k + 1] if k + 1 < len(llm) else len(view.steps)
         calls = []
@@ -143,6 +145,8 @@ def _turns(view: TraceView) -> list[tuple[int, str]]:
         text = view.text(i, "output").strip()[:2_000]
         # A loop is rooted at its first call; a turn without calls at the model call itself.
         at = first_call if first_call is not None else i
+        if chat and messages.bookkeeping(view, i):
+            continue
         turns.append((at, f"{s.agent_name or ''}\x00{text}\x00" + "\x00".join(calls)))
     return turns
 

@@ -7,11 +7,14 @@ import base64
 import binascii
 import json
 
+import orjson
 from django.contrib.auth import get_user_model
 from django.db.models import (
     Q,
     QuerySet,
+    TextField,
 )
+from django.db.models.functions import Cast
 
 from traceview.core.models import Invocation, Project, Step
 from traceview.core.trace import InvocationData, StepData
@@ -93,9 +96,16 @@ _CANONICAL_STEP_FIELDS = (
     "error_message", "model", "input_tokens", "output_tokens", "cost_usd", "finish_reason",
     "tool_name", "tool_call_id", "agent_name", "seq",
 )
-_CANONICAL_PAYLOAD_FIELDS = (
-    "tool_arguments", "tool_result", "input", "output", "attributes", "events", "error_traceback",
-)
+_CANONICAL_JSON_FIELDS = ("tool_arguments", "tool_result", "input", "output", "attributes",
+                          "events")
+
+
+def _json(text: str):
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # What orjson refuses and the column can still hold (integers beyond 64 bits).
+        return json.loads(text)
 # Columns stored as "" for "not sent", which the canonical trace spells None.
 _BLANK_IS_NONE = {
     "parent_span_id", "error_type", "error_message", "model", "finish_reason", "tool_name",
@@ -143,15 +153,23 @@ def invocations_canonical(invocations: list[Invocation]) -> dict[int, Invocation
         )
     if not datas:
         return datas
+    # The JSON payloads come back as their text and are decoded here with orjson: the
+    # JSONField's json.loads was most of the time this load takes, and the worker loads every
+    # step of every invocation it classifies.
+    as_text = {f"_{f}": Cast(f"payload__{f}", TextField()) for f in _CANONICAL_JSON_FIELDS}
     rows = (
         Step.objects.filter(invocation_id__in=list(datas))
         .order_by("invocation_id", "started_at", "seq", "id")
-        .values_list("invocation_id", *_CANONICAL_STEP_FIELDS,
-                     *(f"payload__{f}" for f in _CANONICAL_PAYLOAD_FIELDS))
+        .annotate(**as_text)
+        .values_list("invocation_id", *_CANONICAL_STEP_FIELDS, "payload__error_traceback",
+                     *as_text)
     )
-    names = _CANONICAL_STEP_FIELDS + _CANONICAL_PAYLOAD_FIELDS
+    names = _CANONICAL_STEP_FIELDS + ("error_traceback",) + _CANONICAL_JSON_FIELDS
     for invocation_id, *row in rows:
         values = dict(zip(names, row, strict=True))
+        for key in _CANONICAL_JSON_FIELDS:
+            if values[key] is not None:
+                values[key] = _json(values[key])
         for key in _BLANK_IS_NONE:
             if not values[key]:
                 values[key] = None

@@ -19,29 +19,49 @@ STEP_TEXT_LIMIT = 2_000  # so one flooding payload cannot crowd out every other 
 _SEPARATORS = str.maketrans({"<": " ", ">": " ", "/": " ", "\x00": " "})
 
 
-def _strings(value: Any, out: list[str], budget: int) -> int:
-    """Collect string leaves (and dict keys) depth-first until `budget` characters are used."""
+def _strings(value: Any, out: list[str], budget: int, seen: set[str]) -> int:
+    """Collect string leaves (and dict keys) depth-first until `budget` characters are used,
+    skipping strings already in `seen` (and adding the others)."""
     stack = [value]
+    pop, extend, append = stack.pop, stack.extend, out.append
     while stack and budget > 0:
-        item = stack.pop()
-        if isinstance(item, str):
+        item = pop()
+        kind = type(item)
+        # Exact types first: payloads are decoded JSON, so nearly every value is one of these.
+        if kind is str or isinstance(item, str):
+            if item in seen:
+                continue
+            seen.add(item)
             piece = item[:budget]
-            out.append(piece)
+            append(piece)
             budget -= len(piece)
-        elif isinstance(item, dict):
-            stack.extend(reversed([*item.values()]))
-            stack.extend(reversed([k for k in item if isinstance(k, str)]))
-        elif isinstance(item, list | tuple):
-            stack.extend(reversed(item))
+        elif kind is dict or isinstance(item, dict):
+            content = item.get("content")
+            if content.__class__ is str and len(content) > 16 and content in seen and all(
+                    v.__class__ is str for v in item.values()):
+                continue  # a chat message already written (no tool calls): the same words
+            values = [*item.values()]
+            values.reverse()
+            extend(values)
+            keys = [k for k in item if isinstance(k, str)]
+            keys.reverse()
+            extend(keys)
+        elif kind is list or kind is tuple or isinstance(item, list | tuple):
+            extend(reversed(item))
         elif isinstance(item, int | float) and not isinstance(item, bool):
-            out.append(str(item))
+            append(str(item))
     return budget
 
 
 def search_document(invocation: InvocationData) -> str:
     parts = [invocation.trace_id, invocation.name or "", invocation.agent or ""]
-    _strings(invocation.input, parts, STEP_TEXT_LIMIT)
-    _strings(invocation.output, parts, STEP_TEXT_LIMIT)
+    # Each model call's input repeats the conversation so far: a message already written is
+    # skipped, which leaves the words the same (a search matches words, not how often they
+    # occur) and keeps the document, and the time it takes, linear in the run instead of
+    # quadratic, with room under the limits for what is new.
+    seen: set[str] = set()
+    _strings(invocation.input, parts, STEP_TEXT_LIMIT, seen)
+    _strings(invocation.output, parts, STEP_TEXT_LIMIT, seen)
     total = sum(len(p) for p in parts)
     for step in invocation.steps:
         if total >= DOCUMENT_LIMIT:
@@ -51,7 +71,7 @@ def search_document(invocation: InvocationData) -> str:
         piece = [f for f in fields if f]
         budget = STEP_TEXT_LIMIT
         for payload in (step.input, step.output, step.tool_arguments, step.tool_result):
-            budget = _strings(payload, piece, budget)
+            budget = _strings(payload, piece, budget, seen)
         text = " ".join(piece)
         parts.append(text)
         total += len(text) + 1

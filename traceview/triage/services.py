@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from celery import current_app
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.db.models.functions import Greatest, Least
 from django.utils import timezone
@@ -287,6 +287,106 @@ def invocation_group(
         # Refreshes the issue itself when it changes it.
         _issue_after_occurrence(issue, invocation, seen_at)
     return issue
+
+
+def invocations_group(
+    items: list[tuple[Invocation, Diagnosis, list[StepData] | None]],
+) -> None:
+    """Group a batch of just-classified invocations (each with the diagnosis just written and
+    its steps) as `invocation_group` does one by one, in a few statements for the lot: the
+    batch's issues read in one query, its new links inserted in one statement, one counter
+    update per issue. A worker classifies invocations 50 at a time, and grouping them one by one
+    was five or six queries a failure.
+
+    New failures take the batch path. An invocation that was a failure before (it may have a
+    link to move or to drop), and one whose link another worker wrote meanwhile, go through
+    `invocation_group`, which handles every case."""
+    fresh = []
+    for invocation, diagnosis, steps in items:
+        if diagnosis.category and not invocation.category:
+            cause = invocation_root_cause(invocation, diagnosis, steps)
+            signature = root_cause_signature(cause)
+            agent_name = invocation.agent.name if invocation.agent else None
+            fp = fingerprint(agent_name, cause.category, signature)
+            fresh.append((invocation, cause, signature, fp))
+        elif diagnosis.category or invocation.category:
+            invocation_group(invocation.id, steps=steps, invocation=invocation,
+                             diagnosis=diagnosis)
+    if not fresh:
+        return
+    issues = {
+        (i.project_id, i.fingerprint): i
+        for i in Issue.objects.filter(
+            project_id__in={inv.project_id for inv, *_ in fresh},
+            fingerprint__in={fp for *_, fp in fresh},
+        )
+    }
+    created: set[int] = set()
+    for invocation, cause, signature, fp in fresh:
+        if (invocation.project_id, fp) not in issues:
+            seen_at = invocation.started_at or invocation.created_at
+            issue, new = _issue_get_or_create(invocation, cause, signature, fp, seen_at)
+            issues[(invocation.project_id, fp)] = issue
+            if new:
+                created.add(issue.id)
+    with transaction.atomic():
+        links = {
+            invocation.id: (invocation, issues[(invocation.project_id, fp)])
+            for invocation, _, _, fp in fresh
+        }
+        inserted = _links_insert([
+            (inv.id, issue.id, inv.agent_version, inv.started_at or inv.created_at)
+            for inv, issue in links.values()
+        ])
+        seen: dict[int, list] = {}
+        for inv_id in inserted:
+            invocation, issue = links[inv_id]
+            seen.setdefault(issue.id, []).append(invocation.started_at or invocation.created_at)
+        by_id = {issue.id: issue for _, issue in links.values()}
+        for issue_id, times in seen.items():
+            Issue.objects.filter(id=issue_id).update(
+                times_seen=F("times_seen") + len(times),
+                first_seen=Least(F("first_seen"), min(times)),
+                last_seen=Greatest(F("last_seen"), max(times)),
+            )
+            issue = by_id[issue_id]
+            if issue_id in created:
+                issue.refresh_from_db()
+                first = next(i for i in inserted if links[i][1].id == issue_id)
+                _activity(issue, None, "created", invocation=first)
+                if issue.assignee_id:
+                    _activity(issue, None, "assigned", assignee=_username(issue.assignee))
+                webhook_enqueue(issue, "issue.created")
+        for inv_id in inserted:
+            invocation, issue = links[inv_id]
+            _issue_after_occurrence(issue, invocation, invocation.started_at
+                                    or invocation.created_at)
+    # Linked by another worker meanwhile: the one-by-one path moves it if it must.
+    for inv_id in links.keys() - set(inserted):
+        invocation, _ = links[inv_id]
+        diagnosis = next(d for inv, d, _ in items if inv.id == inv_id)
+        steps = next(st for inv, _, st in items if inv.id == inv_id)
+        invocation_group(inv_id, steps=steps, invocation=invocation, diagnosis=diagnosis)
+
+
+def _links_insert(rows: list[tuple]) -> list[int]:
+    """Insert (invocation id, issue id, agent version, seen at) links where the invocation has
+    none; the invocation ids inserted. INSERT ... ON CONFLICT DO NOTHING RETURNING (PostgreSQL,
+    and SQLite since 3.35): the ORM's bulk_create cannot say which rows a conflict skipped, and
+    counting an occurrence twice is what the unique link exists to prevent."""
+    if not rows:
+        return []
+    table = connection.ops.quote_name(IssueInvocation._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+    params = [x for inv_id, issue_id, version, seen_at in rows for x in (
+        inv_id, issue_id, version or "", connection.ops.adapt_datetimefield_value(seen_at))]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (invocation_id, issue_id, agent_version, seen_at) "
+            f"VALUES {values} ON CONFLICT (invocation_id) DO NOTHING RETURNING invocation_id",
+            params,
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _issue_get_or_create(invocation, cause, signature, fp, seen_at) -> tuple[Issue, bool]:
