@@ -59,16 +59,20 @@ def _check_steps(count: int, what: str) -> None:
         )
 
 
+def _store(project: Project, invocations) -> None:
+    try:
+        invocations_store(project, invocations)
+    except FormatError as exc:  # what the store refuses as a whole (ids too long, say)
+        raise ExportRefused("invalid", str(exc)) from None
+
+
 def otlp_traces_export(
     project: Project, body: bytes, content_type: str | None
 ) -> ExportTraceServiceResponse:
     """Store an ExportTraceServiceRequest; the reply names the spans rejected, if any."""
     decoded = _decoding(decode_otlp_traces, body, content_type)
     _check_steps(len(decoded.spans), "spans")
-    try:
-        invocations_store(project, spans_to_invocations(decoded.spans))
-    except FormatError as exc:
-        raise ExportRefused("invalid", str(exc)) from None
+    _store(project, spans_to_invocations(decoded.spans))
     response = ExportTraceServiceResponse()
     if decoded.rejected:
         response.partial_success.rejected_spans = decoded.rejected
@@ -83,7 +87,7 @@ def otlp_logs_export(
     records are accepted and dropped (ingest/formats/otlp_logs.py)."""
     decoded = _decoding(logs_to_invocations, body, content_type)
     _check_steps(decoded.kept, "GenAI log events")
-    invocations_store(project, decoded.invocations)
+    _store(project, decoded.invocations)
     response = ExportLogsServiceResponse()
     if decoded.rejected:
         response.partial_success.rejected_log_records = decoded.rejected
