@@ -28,6 +28,7 @@ durations from the spans themselves, and aggregated histograms without trace ids
 attached to a run. `decode_otlp_metrics` returns how many data points were dropped.
 
 Protobuf bodies are decoded into the proto3 JSON mapping and read by the same code as JSON ones.
+Unlike trace exports, a protobuf logs body whose strings hold invalid UTF-8 is refused whole.
 """
 
 from __future__ import annotations
