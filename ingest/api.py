@@ -16,7 +16,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest.body import parse_json, read_body
-from ingest.exports import ExportRefused, otlp_traces_export
+from ingest.exports import (
+    ExportRefused,
+    otlp_logs_export,
+    otlp_metrics_export,
+    otlp_traces_export,
+)
 from ingest.formats.errors import FormatError
 from ingest.formats.langfuse import langfuse_batch_to_invocations
 from ingest.formats.langsmith import batch_runs, multipart_runs, runs_to_invocations
@@ -102,6 +107,50 @@ class OtlpTracesView(RawBodyView):
         content_type = request.META.get("CONTENT_TYPE", "")
         body = read_body(request._request)
         return otlp_reply(otlp_traces_export, request, body, content_type)
+
+
+class OtlpLogsView(RawBodyView):
+    """OTLP/HTTP logs (`/v1/logs`): GenAI message events join their steps; the rest is dropped."""
+
+    @extend_schema(
+        summary="Ingest OTLP/HTTP logs: GenAI message events (protobuf or JSON)",
+        description="gen_ai.{system,user,assistant,tool}.message and gen_ai.choice events become "
+        "the messages of the step their span id names, whether the span came before or comes "
+        "after. Other log records are accepted and dropped.",
+        request={"application/x-protobuf": bytes, "application/json": {"type": "object"}},
+        responses={
+            200: OpenApiResponse(description="ExportLogsServiceResponse"),
+            400: OpenApiResponse(description="undecodable body"),
+            413: OpenApiResponse(description="over TRACEVIEW_MAX_BODY_BYTES or "
+                                 "TRACEVIEW_MAX_STEPS_PER_REQUEST"),
+            415: OpenApiResponse(description="neither protobuf nor JSON"),
+        },
+    )
+    def post(self, request):
+        content_type = request.META.get("CONTENT_TYPE", "")
+        body = read_body(request._request)
+        return otlp_reply(otlp_logs_export, request, body, content_type)
+
+
+class OtlpMetricsView(RawBodyView):
+    """OTLP/HTTP metrics (`/v1/metrics`): decoded, answered, and dropped."""
+
+    @extend_schema(
+        summary="Accept OTLP/HTTP metrics (protobuf or JSON); nothing is kept",
+        description="Token usage and durations come from the spans; metrics exporters get a "
+        "correct ExportMetricsServiceResponse so that they neither fail nor retry.",
+        request={"application/x-protobuf": bytes, "application/json": {"type": "object"}},
+        responses={
+            200: OpenApiResponse(description="ExportMetricsServiceResponse"),
+            400: OpenApiResponse(description="undecodable body"),
+            413: OpenApiResponse(description="body above TRACEVIEW_MAX_BODY_BYTES"),
+            415: OpenApiResponse(description="neither protobuf nor JSON"),
+        },
+    )
+    def post(self, request):
+        content_type = request.META.get("CONTENT_TYPE", "")
+        body = read_body(request._request)
+        return otlp_reply(otlp_metrics_export, request, body, content_type)
 
 
 # What an ExportRefused answers over HTTP: the status, and the google.rpc code of the body

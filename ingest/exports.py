@@ -14,6 +14,10 @@ UNAVAILABLE with a retry delay.
 from __future__ import annotations
 
 from django.conf import settings
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceResponse,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from ingest.formats.errors import FormatError
@@ -23,6 +27,7 @@ from ingest.formats.otlp import (
     decode_otlp_traces,
     spans_to_invocations,
 )
+from ingest.formats.otlp_logs import decode_otlp_metrics, logs_to_invocations
 from ingest.store import invocations_store
 from traceview.models import Project
 
@@ -54,18 +59,46 @@ def _check_steps(count: int, what: str) -> None:
         )
 
 
+def _store(project: Project, invocations) -> None:
+    try:
+        invocations_store(project, invocations)
+    except FormatError as exc:  # what the store refuses as a whole (ids too long, say)
+        raise ExportRefused("invalid", str(exc)) from None
+
+
 def otlp_traces_export(
     project: Project, body: bytes, content_type: str | None
 ) -> ExportTraceServiceResponse:
     """Store an ExportTraceServiceRequest; the reply names the spans rejected, if any."""
     decoded = _decoding(decode_otlp_traces, body, content_type)
     _check_steps(len(decoded.spans), "spans")
-    try:
-        invocations_store(project, spans_to_invocations(decoded.spans))
-    except FormatError as exc:
-        raise ExportRefused("invalid", str(exc)) from None
+    _store(project, spans_to_invocations(decoded.spans))
     response = ExportTraceServiceResponse()
     if decoded.rejected:
         response.partial_success.rejected_spans = decoded.rejected
         response.partial_success.error_message = "; ".join(decoded.messages)[:4000]
     return response
+
+
+def otlp_logs_export(
+    project: Project, body: bytes, content_type: str | None
+) -> ExportLogsServiceResponse:
+    """Attach the GenAI message events of an ExportLogsServiceRequest to their steps; other log
+    records are accepted and dropped (ingest/formats/otlp_logs.py)."""
+    decoded = _decoding(logs_to_invocations, body, content_type)
+    _check_steps(decoded.kept, "GenAI log events")
+    _store(project, decoded.invocations)
+    response = ExportLogsServiceResponse()
+    if decoded.rejected:
+        response.partial_success.rejected_log_records = decoded.rejected
+        response.partial_success.error_message = "; ".join(decoded.messages)[:4000]
+    return response
+
+
+def otlp_metrics_export(
+    project: Project, body: bytes, content_type: str | None
+) -> ExportMetricsServiceResponse:
+    """Check an ExportMetricsServiceRequest decodes, and keep nothing of it: usage and durations
+    come from the spans. A correct reply, so that exporters neither fail nor retry."""
+    _decoding(decode_otlp_metrics, body, content_type)
+    return ExportMetricsServiceResponse()

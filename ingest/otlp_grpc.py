@@ -1,4 +1,5 @@
-"""OTLP over gRPC: the collector's `Export` services on a server of their own (port 4317).
+"""OTLP over gRPC: the collector's `Export` services (traces, logs, metrics) on a server of their
+own (port 4317).
 
 `opentelemetry-instrument` and most SDKs export over gRPC by default. The server hands each
 request's bytes to the same functions as the OTLP/HTTP views (ingest/exports.py), so decoding,
@@ -29,7 +30,12 @@ from google.rpc.error_details_pb2 import RetryInfo
 from rest_framework.exceptions import AuthenticationFailed
 
 from ingest.auth import api_key_authenticate
-from ingest.exports import ExportRefused, otlp_traces_export
+from ingest.exports import (
+    ExportRefused,
+    otlp_logs_export,
+    otlp_metrics_export,
+    otlp_traces_export,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +45,8 @@ RETRY_AFTER_S = 5
 # gRPC service name -> the export function its `Export` method calls.
 SERVICES = {
     "opentelemetry.proto.collector.trace.v1.TraceService": otlp_traces_export,
+    "opentelemetry.proto.collector.logs.v1.LogsService": otlp_logs_export,
+    "opentelemetry.proto.collector.metrics.v1.MetricsService": otlp_metrics_export,
 }
 
 REFUSAL_CODES = {

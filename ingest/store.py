@@ -39,6 +39,8 @@ from traceview.core.trace import (
     MAX_VALUE_CHARS,
     InvocationData,
     StepData,
+    events_join,
+    messages_from_events,
     session_of,
     truncate,
 )
@@ -575,6 +577,11 @@ def _store_steps(
             except StepPayload.DoesNotExist:
                 p = StepPayload(step=current)
                 new_payloads.append(p)
+            if "events" in payload:
+                # Events add up across requests, and the messages that events carry (GenAI
+                # log events, sent apart from their span) are the step's input and output.
+                payload["events"] = events_join(p.events, payload["events"])
+                payload.update(messages_from_events(payload["events"]))
             for k, v in payload.items():
                 if k == "attributes":
                     v = merge_attributes(p.attributes, v)

@@ -66,6 +66,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/traces", ingest_api.NativeTracesView.as_view(), name="api-traces"),
     path("v1/traces", ingest_api.OtlpTracesView.as_view(), name="otlp-traces"),
+    path("v1/logs", ingest_api.OtlpLogsView.as_view(), name="otlp-logs"),
+    path("v1/metrics", ingest_api.OtlpMetricsView.as_view(), name="otlp-metrics"),
     path("api/public/otel/v1/traces", ingest_api.OtlpTracesView.as_view(), name="langfuse-otlp"),
     path("v1/traces/ingest", ingest_api.OpenAIAgentsTracesView.as_view(), name="openai-agents"),
     path(

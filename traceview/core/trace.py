@@ -128,6 +128,33 @@ class InvocationData:
         return sorted(self.steps, key=step_order_key)
 
 
+def events_join(stored: list[dict] | None, new: list[dict]) -> list[dict]:
+    """A step's events across requests: those stored, then the new ones not among them, in time
+    order (events without a time last, in arrival order). Events only ever add up: a re-sent
+    span repeats its events, and log events for the span arrive in exports of their own."""
+    joined = list(stored or [])
+    joined += [event for event in new if event not in joined]
+    # Log events also carry their time in nanoseconds: messages emitted within one microsecond
+    # keep their order even when they arrive in separate exports.
+    return sorted(joined, key=lambda e: (e.get("time") is None, e.get("time") or "",
+                                         e.get("time_unix_nano") or 0))
+
+
+def messages_from_events(events: list[dict] | None) -> dict[str, list[dict]]:
+    """The messages that a step's events carry, by slot: {"input": [...], "output": [...]}.
+
+    Events that carry a message (`{"message": {...}, "slot": "input" | "output"}`) are the GenAI
+    message events that instrumentations export as logs (ingest/formats/otlp_logs.py); a slot
+    is present only when some event fills it.
+    """
+    found: dict[str, list[dict]] = {}
+    for event in events or ():
+        message, slot = event.get("message"), event.get("slot")
+        if isinstance(message, dict) and slot in ("input", "output"):
+            found.setdefault(slot, []).append(message)
+    return found
+
+
 def step_order_key(step: StepData) -> tuple:
     # Steps without a start time (trajectory files) sort after timed ones, by their sequence.
     ts = step.started_at.timestamp() if step.started_at else float("inf")
