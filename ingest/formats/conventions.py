@@ -386,6 +386,24 @@ def _langchain_message(raw: dict) -> dict | None:
     return out
 
 
+def unwrap_call(value: Any) -> Any:
+    """A decorated function's call as Langfuse's @observe and Traceloop's @task/@tool record it,
+    `{"args": [...], "kwargs": {...}}`, as the arguments it holds: the keyword arguments when
+    there are no positional ones, the one positional argument when there are no keyword ones
+    (messages, a tool's argument object); otherwise, and for any other value, unchanged."""
+    value = parse_json(value)
+    if not (isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}):
+        return value
+    args, kwargs = value.get("args", []), value.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        return value
+    if not args:
+        return kwargs
+    if not kwargs and len(args) == 1:
+        return parse_json(args[0])
+    return value
+
+
 def tool_message_content(value: Any) -> Any:
     """A tool's result as LangChain reports it, `{"output": <ToolMessage>}` (serialized or
     dumped), as the content the model was given; any other value unchanged."""
@@ -400,7 +418,12 @@ def tool_message_content(value: Any) -> Any:
 def _message_items(value: Any) -> Any:
     """The list of messages inside the containers that hold them: {"messages": ...},
     LangChain's batch of one ([[...]]), its LLMResult ({"generations": [[{"message"}]]}), an
-    OpenAI completion ({"choices": [{"message"}]})."""
+    OpenAI completion ({"choices": [{"message"}]}), a decorated call's arguments
+    ({"args": [...], "kwargs": {...}}: its `messages` keyword, else its first list argument)."""
+    if isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}:
+        kwargs = value.get("kwargs") if isinstance(value.get("kwargs"), dict) else {}
+        args = value.get("args") if isinstance(value.get("args"), list) else []
+        value = next((v for v in [kwargs.get("messages"), *args] if isinstance(v, list)), None)
     if isinstance(value, dict):
         for key in ("messages", "input", "prompt", "generations", "choices"):
             if isinstance(value.get(key), list):
@@ -623,10 +646,10 @@ def map_attributes(attrs: Mapping[str, Any], name: str | None = None) -> SpanFie
     # Messages and generic input/output.
     input_messages = _input_messages(attrs, indexed)
     output_messages = _output_messages(attrs, indexed)
-    generic_in = parse_json(_first(
+    generic_in = unwrap_call(parse_json(_first(
         attrs, "input.value", "traceloop.entity.input", "langfuse.observation.input",
         "ai.prompt", "ai.values", "ai.value", "gen_ai.prompt", "input",
-    ))
+    )))
     generic_out = parse_json(_first(
         attrs, "output.value", "traceloop.entity.output", "langfuse.observation.output",
         "ai.response.text", "ai.response.object", "gen_ai.output", "gen_ai.completion", "output",
@@ -652,12 +675,12 @@ def map_attributes(attrs: Mapping[str, Any], name: str | None = None) -> SpanFie
         attrs, "gen_ai.tool.call.id", "tool_call.id", "ai.toolCall.id",
     ))
     if kind in ("tool", "handoff"):
-        out.tool_arguments = parse_json(_first(
+        out.tool_arguments = unwrap_call(parse_json(_first(
             attrs, "gen_ai.tool.call.arguments", "tool_call.function.arguments",
             "ai.toolCall.args", "ai.toolCall.input", "gen_ai.tool.args", "tool_arguments",
             "gcp.vertex.agent.tool_call_args", "input.value", "traceloop.entity.input",
             "langfuse.observation.input", "input", "gen_ai.prompt",
-        ))
+        )))
         out.tool_result = tool_message_content(parse_json(_first(
             attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "ai.toolCall.output",
             "tool_response", "gcp.vertex.agent.tool_response", "output.value",

@@ -758,8 +758,10 @@ def spans_to_invocations(spans: Iterable[OtlpSpan]) -> list[InvocationData]:
         if root is not None:
             _apply_root(inv, *root)
         elif inv.agent is None:
+            # Without the root, what every span carries: the service, else the trace's name
+            # (Langfuse's, which _collect_invocation_attributes made the invocation's name).
             service = _service_name(inv.steps[0].attributes.get("otel.resource") or {})
-            inv.agent = service
+            inv.agent = service or inv.name
     return list(by_trace.values())
 
 
