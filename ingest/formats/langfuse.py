@@ -44,7 +44,9 @@ from ingest.formats.conventions import (
     as_decimal,
     as_int,
     map_attributes,
+    mcp_result,
     normalize_messages,
+    tool_arguments,
     tool_message_content,
     unwrap_call,
 )
@@ -385,6 +387,10 @@ def _refine_with_conventions(step: StepData, attrs: dict[str, Any]) -> None:
     if kind in ("tool", "handoff"):
         step.tool_name = fields.tool_name or step.tool_name or step.name
         step.tool_call_id = fields.tool_call_id or step.tool_call_id
+        step.tool_arguments = tool_arguments(step.tool_arguments)
+        step.tool_result, error = mcp_result(step.tool_result)
+        if error is not None:
+            step.status, step.error_type, step.error_message = "error", "MCP tool error", error
     step.model = step.model or fields.model
     step.agent_name = step.agent_name or fields.agent_name
     step.kind = kind

@@ -198,6 +198,9 @@ def span_record(span: Span[Any]) -> dict:
         }
         if data.mcp_data:
             attributes["mcp_data"] = data.mcp_data
+            server = data.mcp_data.get("server") if isinstance(data.mcp_data, dict) else None
+            if server:
+                attributes["traceview.mcp_server"] = server
     elif span_type == "handoff":
         record["name"] = f"handoff {data.from_agent} -> {data.to_agent}"
         record["input"] = {"from_agent": data.from_agent}
