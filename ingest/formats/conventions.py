@@ -12,9 +12,21 @@ knows these vocabularies, and one span may mix them:
 - Traceloop / OpenLLMetry (`traceloop.span.kind`, `traceloop.entity.*`, `llm.request.type`);
 - Vercel AI SDK (`ai.operationId`, `ai.model.id`, `ai.usage.*`, `ai.toolCall.*`, `ai.prompt*`,
   `ai.response.*`);
-- LangSmith's OTel export (`langsmith.span.kind`), and a few framework extras seen in real
-  traces (any-agent's `gen_ai.tool.args` / `gen_ai.output` / `gen_ai.usage.*_cost`, Logfire's
-  `operation.cost` / `tool_arguments` / `tool_response`, Google ADK's `gcp.vertex.agent.*`).
+- LangSmith's OTel export (`langsmith.span.kind`, `gen_ai.prompt` / `gen_ai.completion` holding
+  LangChain-serialized messages, which become ordinary messages), which is also how the Claude
+  Agent SDK's LangSmith integration exports (its `mcp__<server>__<tool>` tools, `{"input": ...}`
+  arguments, MCP results);
+- MCP tool calls (`mcp.method.name` = tools/call, `mcp.server.name`, `_meta` trace context in
+  the arguments, which is not an argument, and `isError` results, which fail the step); the
+  server goes to `SpanFields.mcp_server`;
+- decorated calls recorded as `{"args": [...], "kwargs": {...}}` (Langfuse @observe, Traceloop
+  @task/@tool), read as the arguments or messages they hold;
+- and framework extras seen in real traces: any-agent's `gen_ai.tool.args` / `gen_ai.output` /
+  `gen_ai.usage.*_cost`, Logfire's `operation.cost` / `tool_arguments` / `tool_response`, Google
+  ADK's `gcp.vertex.agent.*` and its `agent_run [agent]` / `invocation [app]` names, CrewAI's
+  agent role (from its agent span's input), the Vercel AI SDK's `ai.telemetry.functionId` as an
+  agent name. Microsoft Agent Framework, Strands, AutoGen/AG2 and smolagents (through
+  OpenInference) speak GenAI or OpenInference and need nothing of their own.
 
 How the kind is decided
 -----------------------
@@ -141,6 +153,8 @@ class SpanFields:
     trace_input: Any = None
     trace_output: Any = None
     version: str | None = None
+    # The MCP server a tool call went to (mcp.* attributes, or Claude's mcp__<server>__<tool>).
+    mcp_server: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -386,6 +400,76 @@ def _langchain_message(raw: dict) -> dict | None:
     return out
 
 
+_TOOL_SPAN_PREFIX = re.compile(r"^\s*(execute_tool|running tool:|tools/call)\s+", re.IGNORECASE)
+_BRACKETED_AGENT = re.compile(r"^\s*(?:invocation|agent_run|invoke_agent)\s*\[(.+)\]\s*$")
+_CLAUDE_MCP_TOOL = re.compile(r"^mcp__(.+?)__.+$")
+_CREWAI_ROLE = re.compile(r"\brole='([^']+)'")
+
+
+def _crewai_role(attrs: Mapping[str, Any], generic_in: Any) -> str | None:
+    """CrewAI's agent spans carry the agent only as its repr in their input."""
+    if "crew_key" not in attrs or not isinstance(generic_in, dict):
+        return None
+    found = _CREWAI_ROLE.search(str(generic_in.get("agent") or ""))
+    return found.group(1) if found else None
+
+
+def mcp_server(attrs: Mapping[str, Any], tool_name: str | None) -> str | None:
+    """The MCP server of a tool call, when the span says (mcp.server.name) or its tool name does
+    (Claude Agent SDK's mcp__<server>__<tool>)."""
+    named = as_text(_first(attrs, "mcp.server.name", "mcp.server"))
+    if named:
+        return named
+    found = _CLAUDE_MCP_TOOL.match(tool_name or "")
+    return found.group(1) if found else None
+
+
+def tool_arguments(value: Any) -> Any:
+    """A tool's arguments without the wrappers senders add: a decorated call's {args, kwargs},
+    Claude's `{"input": {...}}`, and MCP's `_meta` (trace context, not an argument)."""
+    value = unwrap_call(value)
+    if isinstance(value, dict) and set(value) == {"input"} and isinstance(value["input"], dict):
+        value = value["input"]
+    if isinstance(value, dict) and "_meta" in value:
+        value = {k: v for k, v in value.items() if k != "_meta"}
+    return value
+
+
+def mcp_result(value: Any) -> tuple[Any, str | None]:
+    """An MCP CallToolResult (`{"content": [parts], "isError": ...}`) as its text when all its
+    parts are text, and its error text when isError; other values unchanged, no error."""
+    value = parse_json(value)
+    if not (isinstance(value, dict) and isinstance(value.get("content"), list)
+            and set(value) <= {"content", "isError", "structuredContent", "_meta"}):
+        return value, None
+    parts = value["content"]
+    texts = [p.get("text") for p in parts if isinstance(p, dict) and p.get("type") == "text"]
+    result = value
+    if parts and len(texts) == len(parts) and all(isinstance(t, str) for t in texts):
+        result = "\n".join(texts)
+    if value.get("isError") is True:
+        return result, result if isinstance(result, str) else as_text(parts)
+    return result, None
+
+
+def unwrap_call(value: Any) -> Any:
+    """A decorated function's call as Langfuse's @observe and Traceloop's @task/@tool record it,
+    `{"args": [...], "kwargs": {...}}`, as the arguments it holds: the keyword arguments when
+    there are no positional ones, the one positional argument when there are no keyword ones
+    (messages, a tool's argument object); otherwise, and for any other value, unchanged."""
+    value = parse_json(value)
+    if not (isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}):
+        return value
+    args, kwargs = value.get("args", []), value.get("kwargs", {})
+    if not isinstance(args, list) or not isinstance(kwargs, dict):
+        return value
+    if not args:
+        return kwargs
+    if not kwargs and len(args) == 1:
+        return parse_json(args[0])
+    return value
+
+
 def tool_message_content(value: Any) -> Any:
     """A tool's result as LangChain reports it, `{"output": <ToolMessage>}` (serialized or
     dumped), as the content the model was given; any other value unchanged."""
@@ -400,7 +484,12 @@ def tool_message_content(value: Any) -> Any:
 def _message_items(value: Any) -> Any:
     """The list of messages inside the containers that hold them: {"messages": ...},
     LangChain's batch of one ([[...]]), its LLMResult ({"generations": [[{"message"}]]}), an
-    OpenAI completion ({"choices": [{"message"}]})."""
+    OpenAI completion ({"choices": [{"message"}]}), a decorated call's arguments
+    ({"args": [...], "kwargs": {...}}: its `messages` keyword, else its first list argument)."""
+    if isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}:
+        kwargs = value.get("kwargs") if isinstance(value.get("kwargs"), dict) else {}
+        args = value.get("args") if isinstance(value.get("args"), list) else []
+        value = next((v for v in [kwargs.get("messages"), *args] if isinstance(v, list)), None)
     if isinstance(value, dict):
         for key in ("messages", "input", "prompt", "generations", "choices"):
             if isinstance(value.get(key), list):
@@ -537,6 +626,9 @@ def _kind_votes(attrs: Mapping[str, Any], name: str | None) -> tuple[list[str], 
     ai_op = attrs.get("ai.operationId")
     if isinstance(ai_op, str) and ai_op.startswith("ai."):
         votes.append(_vercel_kind(ai_op))
+    mcp = _first(attrs, "mcp.method.name", "mcp.request.method", "rpc.method")
+    if isinstance(mcp, str) and mcp.strip() == "tools/call":
+        votes.append("tool")
     if any(k.startswith("gen_ai.handoff.") for k in attrs):
         votes.append("handoff")
     specific = [v for v in votes if v != "other"]
@@ -623,10 +715,10 @@ def map_attributes(attrs: Mapping[str, Any], name: str | None = None) -> SpanFie
     # Messages and generic input/output.
     input_messages = _input_messages(attrs, indexed)
     output_messages = _output_messages(attrs, indexed)
-    generic_in = parse_json(_first(
+    generic_in = unwrap_call(parse_json(_first(
         attrs, "input.value", "traceloop.entity.input", "langfuse.observation.input",
         "ai.prompt", "ai.values", "ai.value", "gen_ai.prompt", "input",
-    ))
+    )))
     generic_out = parse_json(_first(
         attrs, "output.value", "traceloop.entity.output", "langfuse.observation.output",
         "ai.response.text", "ai.response.object", "gen_ai.output", "gen_ai.completion", "output",
@@ -641,29 +733,35 @@ def map_attributes(attrs: Mapping[str, Any], name: str | None = None) -> SpanFie
         out.output = _documents(indexed["retrieval.documents."])
 
     # Tools.
+    mcp_error = None
     out.tool_name = as_text(_first(
         attrs, "gen_ai.tool.name", "tool.name", "tool_call.function.name", "ai.toolCall.name",
+        "mcp.tool.name",
     ))
     if out.tool_name is None and kind == "tool":
         out.tool_name = as_text(_first(attrs, "traceloop.entity.name")) or (
-            name.removeprefix("execute_tool ").removeprefix("running tool: ") if name else None
+            _TOOL_SPAN_PREFIX.sub("", name) if name else None
         )
     out.tool_call_id = as_text(_first(
         attrs, "gen_ai.tool.call.id", "tool_call.id", "ai.toolCall.id",
     ))
     if kind in ("tool", "handoff"):
-        out.tool_arguments = parse_json(_first(
+        out.tool_arguments = unwrap_call(parse_json(_first(
             attrs, "gen_ai.tool.call.arguments", "tool_call.function.arguments",
             "ai.toolCall.args", "ai.toolCall.input", "gen_ai.tool.args", "tool_arguments",
             "gcp.vertex.agent.tool_call_args", "input.value", "traceloop.entity.input",
             "langfuse.observation.input", "input", "gen_ai.prompt",
-        ))
+        )))
+        out.tool_arguments = tool_arguments(out.tool_arguments)
         out.tool_result = tool_message_content(parse_json(_first(
             attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "ai.toolCall.output",
             "tool_response", "gcp.vertex.agent.tool_response", "output.value",
             "traceloop.entity.output", "langfuse.observation.output", "gen_ai.output", "output",
             "gen_ai.completion",
         )))
+        out.tool_result, mcp_error = mcp_result(out.tool_result)
+    if kind == "tool":
+        out.mcp_server = mcp_server(attrs, out.tool_name)
     if kind == "handoff":
         src = _first(attrs, "gen_ai.handoff.from_agent")
         dst = _first(attrs, "gen_ai.handoff.to_agent")
@@ -674,15 +772,24 @@ def map_attributes(attrs: Mapping[str, Any], name: str | None = None) -> SpanFie
 
     # Agents.
     out.agent_name = as_text(_first(attrs, "gen_ai.agent.name", "agent.name", "agent_name"))
+    bracketed = _BRACKETED_AGENT.match(name or "")
+    if out.agent_name is None and bracketed:
+        # Google ADK: "agent_run [hello_agent]", and its root "invocation [hello_app]".
+        out.agent_name = bracketed.group(1)
     if out.agent_name is None and kind == "agent":
-        out.agent_name = as_text(_first(attrs, "traceloop.entity.name")) or (
-            name.removeprefix("invoke_agent ") if name else None
-        )
+        out.agent_name = as_text(_first(
+            attrs, "traceloop.entity.name", "ai.telemetry.functionId")) or _crewai_role(
+            attrs, generic_in) or (name.removeprefix("invoke_agent ") if name else None)
 
     # Errors the attributes state (exception events and OTel status are read by the caller).
     out.error_type = as_text(_first(attrs, "error.type", "exception.type"))
     out.error_message = as_text(_first(attrs, "exception.message"))
     out.error_traceback = as_text(_first(attrs, "exception.stacktrace"))
+    if mcp_error is not None:
+        # An MCP tool reports its failure in its result (isError), not as an exception.
+        out.failed = True
+        out.error_type = out.error_type or "MCP tool error"
+        out.error_message = out.error_message or mcp_error
     level = attrs.get("langfuse.observation.level")
     if isinstance(level, str) and level.upper() == "ERROR":
         out.failed = True

@@ -35,11 +35,21 @@ Mapping (batch):
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from ingest.formats.conventions import as_decimal, as_int, map_attributes
+from ingest.formats.conventions import (
+    as_decimal,
+    as_int,
+    map_attributes,
+    mcp_result,
+    normalize_messages,
+    tool_arguments,
+    tool_message_content,
+    unwrap_call,
+)
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
 from ingest.formats.values import ID_REASON, is_id, nonblank, structured
@@ -131,10 +141,13 @@ def _observation_step(body: dict, obs_type: str | None, is_create: bool) -> Step
     if kind == "tool":
         step.tool_name = step.name
         step.tool_call_id = nonblank(tool_call_id)
-        step.tool_arguments = body.get("input")
+        step.tool_arguments = unwrap_call(body.get("input"))
         step.tool_result = body.get("output")
+    elif kind == "llm":
+        step.input = _messages_or(unwrap_call(body.get("input")))
+        step.output = _messages_or(body.get("output"))
     else:
-        step.input = body.get("input")
+        step.input = unwrap_call(body.get("input"))
         step.output = body.get("output")
     inp, out, cost = _usage(body)
     if kind == "llm" or obs_type in ("generation", "embedding"):
@@ -159,6 +172,57 @@ def _observation_step(body: dict, obs_type: str | None, is_create: bool) -> Step
             step.status = "ok"
     step.attributes = attrs or None
     return step
+
+
+def _messages_or(value: Any) -> Any:
+    return normalize_messages(value) or value if value is not None else None
+
+
+# Span names that say the span runs a tool, whatever its observation type.
+_TOOL_SPAN_NAME = re.compile(r"^\s*(execute_tool|running tool|tool)\s*[: ]\s*(\S.*)$",
+                             re.IGNORECASE)
+
+
+def _tool_calls_requested(steps: list[StepData]) -> list[dict]:
+    """The tool calls the batch's generations asked for, in order."""
+    calls = []
+    for step in steps:
+        if step.kind == "llm":
+            for message in normalize_messages(step.output) or []:
+                calls.extend(c for c in message.get("tool_calls", []) if c.get("name"))
+    return calls
+
+
+def _spans_that_ran_tools(steps: list[StepData]) -> None:
+    """SDK v2 users often record a tool call as a plain `span`. It is a tool step when a
+    generation of the batch asked for a tool of its name (its call id is the call with the
+    same arguments, else the next unclaimed one), when its name says so (`tool: search`,
+    `execute_tool search`), or when its output is a tool message."""
+    calls = _tool_calls_requested(steps)
+    claimed: set[int] = set()
+    for step in steps:
+        attrs = step.attributes or {}
+        if step.kind != "other" or attrs.get("langfuse.observation_type") != "span":
+            continue
+        named = _TOOL_SPAN_NAME.match(step.name or "")
+        name = named.group(2).strip() if named else step.name
+        output = step.output if isinstance(step.output, dict) else {}
+        matching = [i for i, c in enumerate(calls) if c["name"] == name and i not in claimed]
+        call_id = nonblank(output.get("tool_call_id")) if output.get("role") == "tool" or (
+            output.get("type") == "tool") else None
+        if not (matching or named or call_id):
+            continue
+        exact = [i for i in matching if calls[i].get("arguments") == step.input]
+        if exact or matching:
+            index = (exact or matching)[0]
+            claimed.add(index)
+            call_id = call_id or calls[index].get("id")
+        step.kind, step.tool_name, step.tool_call_id = "tool", name, call_id or step.tool_call_id
+        step.tool_arguments, step.input = step.input, None
+        step.tool_result = tool_message_content(step.output)
+        if isinstance(step.tool_result, dict) and step.tool_result.get("role") == "tool":
+            step.tool_result = step.tool_result.get("content")
+        step.output = None
 
 
 def _merge_step(old: StepData, new: StepData) -> StepData:
@@ -287,6 +351,8 @@ def langfuse_batch_to_invocations(
             errors.append({"id": event_id, "status": 400, "message": str(exc)})
             continue
         successes.append({"id": event_id, "status": 201})
+    for inv in invocations.values():
+        _spans_that_ran_tools(inv.steps)
     return list(invocations.values()), successes, errors
 
 
@@ -321,6 +387,10 @@ def _refine_with_conventions(step: StepData, attrs: dict[str, Any]) -> None:
     if kind in ("tool", "handoff"):
         step.tool_name = fields.tool_name or step.tool_name or step.name
         step.tool_call_id = fields.tool_call_id or step.tool_call_id
+        step.tool_arguments = tool_arguments(step.tool_arguments)
+        step.tool_result, error = mcp_result(step.tool_result)
+        if error is not None:
+            step.status, step.error_type, step.error_message = "error", "MCP tool error", error
     step.model = step.model or fields.model
     step.agent_name = step.agent_name or fields.agent_name
     step.kind = kind

@@ -21,6 +21,14 @@ output_tokens: turn and task spans repeat their children's usage, so theirs stay
 error_type is the SDK's message ("Error running tool", ...), error_message the detail in
 `data.error` when there is one. An error on an agent span or on a root span means the run itself
 failed, so the invocation is reported as failed too; a tool error the agent recovered from does not.
+A function span's `mcp_data.server` (a tool served by an MCP server) is kept as
+`attributes["traceview.mcp_server"]`, as the OTLP route names MCP servers.
+
+What this export lacks: with the SDK's default model (the Responses API) a `response` span
+carries only `response_id` (and sometimes usage): no model, messages or output. That is stored
+as it is, a model call with its id. TraceView's `TraceViewProcessor` (sdk/) reads the response
+object inside the process instead, and adds the model, the input items, the output, usage and
+finish reason to the same step; it reports errors with the same fields as this route.
 """
 
 from __future__ import annotations
@@ -116,6 +124,9 @@ def _apply_span_data(step: StepData, data: dict) -> None:
         step.tool_result = data.get("output")
         if data.get("mcp_data") is not None:
             attrs["mcp_data"] = data["mcp_data"]
+            server = data["mcp_data"].get("server") if isinstance(data["mcp_data"], dict) else None
+            if isinstance(server, str) and server:
+                attrs["traceview.mcp_server"] = server
     elif kind_type == "handoff":
         source, target = nonblank(data.get("from_agent")), nonblank(data.get("to_agent"))
         step.name = f"handoff to {target}" if target else "handoff"

@@ -31,7 +31,8 @@ replacement characters instead of failing the batch.
 Attribute mapping (kinds, models, usage, messages, tools, errors) is conventions.py. Each step
 also keeps its span's raw attributes, plus what TraceView adds under keys that real conventions
 do not use: `otel.resource` (resource attributes), `otel.scope` ({name, version, attributes}),
-`otel.span_kind`, `otel.dropped_attributes_count`, `otel.links`. String values longer than
+`otel.span_kind`, `otel.dropped_attributes_count`, `otel.links`, and `traceview.mcp_server` (the
+MCP server a tool call went to, when the span names it). String values longer than
 MAX_VALUE_CHARS are cut there with a visible "…[truncated by TraceView: N characters]" marker.
 """
 
@@ -688,6 +689,8 @@ def span_to_step(span: OtlpSpan) -> tuple[StepData, SpanFields]:
         attributes["otel.dropped_attributes_count"] = span.dropped_attributes_count
     if span.links:
         attributes["otel.links"] = span.links
+    if fields.mcp_server:
+        attributes["traceview.mcp_server"] = fields.mcp_server
     llm = fields.kind == "llm"
     step = StepData(
         span_id=span.span_id,
@@ -758,8 +761,10 @@ def spans_to_invocations(spans: Iterable[OtlpSpan]) -> list[InvocationData]:
         if root is not None:
             _apply_root(inv, *root)
         elif inv.agent is None:
+            # Without the root, what every span carries: the service, else the trace's name
+            # (Langfuse's, which _collect_invocation_attributes made the invocation's name).
             service = _service_name(inv.steps[0].attributes.get("otel.resource") or {})
-            inv.agent = service
+            inv.agent = service or inv.name
     return list(by_trace.values())
 
 
@@ -805,9 +810,10 @@ def _apply_root(inv: InvocationData, step: StepData, fields: SpanFields, span: O
         step.kind = "agent"
         step.agent_name = step.agent_name or step.name
     named = span.attributes.get("gen_ai.agent.name") or span.attributes.get("agent.name")
+    bracketed = fields.agent_name if step.kind != "agent" else None  # ADK's "invocation [app]"
     agent = named if isinstance(named, str) and named else (
-        _service_name(span.resource) or fields.trace_name
-        or (step.name if _names_its_agent(step, span) else None))
+        _service_name(span.resource) or fields.trace_name or bracketed
+        or (step.agent_name or step.name if _names_its_agent(step, span) else None))
     if agent:
         inv.agent = agent[:200]
     if inv.name is None and step.name:

@@ -180,7 +180,7 @@ def test_it_reads_traceloop_entities():
         "traceloop.entity.output": '"done"',
     })
     assert fields.tool_name == "search"
-    assert fields.tool_arguments == {"args": [], "kwargs": {"q": "x"}}
+    assert fields.tool_arguments == {"q": "x"}  # the decorated call, as its arguments
 
 
 def test_it_marks_langfuse_error_levels_as_failures():

@@ -147,6 +147,9 @@ def client_for(live_server, key, monkeypatch):
     for client in clients:
         client.flush()
         client.cleanup()
+        # Its keep-alive connection holds a live-server thread and that thread's database
+        # connection open until the test database cannot be dropped.
+        client.session.close()
 
 
 @pytest.mark.parametrize("route", ROUTES)

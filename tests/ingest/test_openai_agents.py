@@ -154,6 +154,7 @@ def test_it_maps_function_handoff_guardrail_and_agent_spans():
                      "mcp_data": {"server": "s"}})
     assert (tool.kind, tool.tool_name, tool.tool_result) == ("tool", "f", "r")
     assert tool.attributes["mcp_data"] == {"server": "s"}
+    assert tool.attributes["traceview.mcp_server"] == "s"
     handoff = one_step({"type": "handoff", "from_agent": "A", "to_agent": "B"})
     assert (handoff.kind, handoff.agent_name) == ("handoff", "A")
     assert handoff.attributes["to_agent"] == "B"

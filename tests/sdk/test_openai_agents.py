@@ -191,7 +191,7 @@ def test_it_maps_handoffs_guardrails_and_a_handled_tool_error(ingest_server, pro
     assert guardrail["name"] == "no_profanity" and guardrail["output"] == {"triggered": False}
     (tool_step,) = [s for s in steps if s["kind"] == "tool"]
     assert tool_step["status"] == "error"
-    assert tool_step["error"]["message"].startswith("Error running tool")
+    assert tool_step["error"]["type"].startswith("Error running tool")
     assert tool_step["agent_name"] == "billing"
     assert {s["name"] for s in steps if s["kind"] == "agent"} == {"triage", "billing"}
 

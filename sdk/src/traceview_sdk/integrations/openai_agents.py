@@ -198,6 +198,9 @@ def span_record(span: Span[Any]) -> dict:
         }
         if data.mcp_data:
             attributes["mcp_data"] = data.mcp_data
+            server = data.mcp_data.get("server") if isinstance(data.mcp_data, dict) else None
+            if server:
+                attributes["traceview.mcp_server"] = server
     elif span_type == "handoff":
         record["name"] = f"handoff {data.from_agent} -> {data.to_agent}"
         record["input"] = {"from_agent": data.from_agent}
@@ -211,11 +214,16 @@ def span_record(span: Span[Any]) -> dict:
         record["name"] = getattr(data, "name", None) or exported.get("name") or span_type
         attributes["data"] = exported.get("data", exported)
     if span.error:
+        # The fields TraceView's reader of the SDK's own export gives the same span
+        # (ingest/formats/openai_agents.py), so one failure makes one issue whichever route
+        # brought it: the SDK's message is the type, the detail in data.error the message.
         message = span.error.get("message") or "error"
-        detail = (span.error.get("data") or {}).get("error")
-        record["error"] = {"message": f"{message}: {detail}" if detail else message}
-        if span.error.get("data"):
-            attributes["error_data"] = span.error["data"]
+        data = span.error.get("data")
+        detail = data.get("error") if isinstance(data, dict) else None
+        record["error"] = {"type": message[:200],
+                           "message": detail if isinstance(detail, str) and detail else message}
+        if data:
+            attributes["error.data"] = data
     record["attributes"] = {k: v for k, v in attributes.items() if v is not None}
     return record
 
