@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from ingest.store import MAX_TOTAL_COST
 from tests.conftest import post_native
 from tests.ingest.test_odd_input import ROOT, langfuse, otlp, post_batch, post_otlp, span
@@ -127,6 +130,21 @@ def test_it_refuses_otlp_json_nested_hundreds_deep(api, project):
     r = post_otlp(api, body.replace('"DEEP"', deep).encode())
     assert r.status_code == 400, r.content[:300]
     assert "nested deeper than" in r.json()["message"]
+
+
+def test_it_says_why_protobuf_values_nested_past_the_parsers_limit_are_refused(api, project):
+    request = ExportTraceServiceRequest()
+    pb_span = request.resource_spans.add().scope_spans.add().spans.add()
+    pb_span.trace_id, pb_span.span_id = b"\x01" * 16, b"\x02" * 8
+    attribute = pb_span.attributes.add()
+    attribute.key, value = "deep", attribute.value
+    for _ in range(40):
+        inner = value.kvlist_value.values.add()
+        inner.key, value = "k", inner.value
+    value.string_value = "bottom"
+    r = post_otlp(api, request.SerializeToString(), content_type="application/x-protobuf")
+    assert r.status_code == 400
+    assert "nested deeper than the protobuf parser's limit" in Status.FromString(r.content).message
 
 
 def test_it_keeps_what_a_trace_nests_at_ordinary_depths(api, project):
