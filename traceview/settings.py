@@ -161,6 +161,9 @@ TRACEVIEW_OTLP_GRPC_BIND = env.str("TRACEVIEW_OTLP_GRPC_BIND", default="127.0.0.
 TRACEVIEW_OTLP_GRPC_THREADS = env.int("TRACEVIEW_OTLP_GRPC_THREADS", default=8)
 TRACEVIEW_QUIET_PERIOD_S = env.int("TRACEVIEW_QUIET_PERIOD_S", default=30)
 TRACEVIEW_SWEEP_INTERVAL_S = env.float("TRACEVIEW_SWEEP_INTERVAL_S", default=10.0)
+# A classification handed to the broker this long ago and still not done is taken as lost (the
+# broker restarted without persistence, a worker died holding it) and the sweep enqueues it again.
+TRACEVIEW_STALE_ENQUEUE_S = env.float("TRACEVIEW_STALE_ENQUEUE_S", default=60.0)
 # How often the dashboards' hourly rollups are brought up to date (traceview.dashboards.rollups).
 TRACEVIEW_ROLLUP_INTERVAL_S = env.float("TRACEVIEW_ROLLUP_INTERVAL_S", default=60.0)
 # How far back a change of an agent's tool scope re-audits its invocations (agents.scope_audit).
