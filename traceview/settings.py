@@ -163,6 +163,9 @@ TRACEVIEW_QUIET_PERIOD_S = env.int("TRACEVIEW_QUIET_PERIOD_S", default=30)
 TRACEVIEW_SWEEP_INTERVAL_S = env.float("TRACEVIEW_SWEEP_INTERVAL_S", default=10.0)
 # A classification handed to the broker this long ago and still not done is taken as lost (the
 # broker restarted without persistence, a worker died holding it) and the sweep enqueues it again.
+# Networks (CIDRs) a webhook may post to although they are not public: for a receiver inside your
+# own network (triage.webhook_http). Empty: public addresses only.
+TRACEVIEW_WEBHOOK_ALLOWED_NETWORKS = env.list("TRACEVIEW_WEBHOOK_ALLOWED_NETWORKS", default=[])
 TRACEVIEW_STALE_ENQUEUE_S = env.float("TRACEVIEW_STALE_ENQUEUE_S", default=60.0)
 # How often the dashboards' hourly rollups are brought up to date (traceview.dashboards.rollups).
 TRACEVIEW_ROLLUP_INTERVAL_S = env.float("TRACEVIEW_ROLLUP_INTERVAL_S", default=60.0)
