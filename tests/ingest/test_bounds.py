@@ -200,3 +200,9 @@ def test_it_refuses_a_native_id_longer_than_the_column(api, project):
     r = post_native(api, native(step(parent_span_id="p" * 129)))
     assert r.status_code == 400
     assert paths(r) == ["invocations[0].steps[0].parent_span_id"]
+
+
+def test_it_answers_405_to_a_langsmith_run_path_with_the_wrong_method(api, project):
+    # The same view served both paths: a POST with a run id, or a PATCH without, was a 500.
+    assert api.post("/runs/abc", {"id": "abc"}, format="json").status_code == 405
+    assert api.patch("/runs", {"id": "abc"}, format="json").status_code == 405
