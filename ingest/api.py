@@ -280,6 +280,14 @@ class LangSmithRunsView(RawBodyView):
             return Response({"errors": exc.errors}, status=400)
         return self.stored(request, invocations)
 
+    @extend_schema(
+        summary="Complete a LangSmith run",
+        request={"application/json": {"type": "object"}},
+        responses={
+            202: OpenApiResponse(description="committed: counts of invocations and steps"),
+            400: OpenApiResponse(description='{"errors": [{"path", "reason"}]}'),
+        },
+    )
     def patch(self, request, run_id: str):
         update = parse_json(read_body(request._request))
         if not isinstance(update, dict):
@@ -298,6 +306,9 @@ class LangSmithRunsView(RawBodyView):
 
     @staticmethod
     def stored(request, invocations):
-        result = invocations_store(request.auth.project, invocations)
+        try:
+            result = invocations_store(request.auth.project, invocations)
+        except FormatError as exc:
+            return Response({"errors": exc.errors}, status=400)
         return Response({"invocations": result.invocations, "steps": result.steps}, status=202)
 

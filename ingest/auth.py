@@ -14,6 +14,7 @@ from datetime import timedelta
 from urllib.parse import unquote
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
@@ -88,3 +89,13 @@ class HasProjectKey(BasePermission):
 
     def has_permission(self, request, view):
         return isinstance(request.auth, ApiKey)
+
+
+class ApiKeyScheme(OpenApiAuthenticationExtension):
+    """The key as the schema names it, so clients (and schemathesis) know to send it."""
+
+    target_class = ApiKeyAuthentication
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer"}

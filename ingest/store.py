@@ -690,7 +690,9 @@ def _copy_new_steps(new: list[tuple[int, str, dict, StepData]]) -> None:
         for d in [StepPayload._meta.get_field(c).get_default()]
     }
     step_table = Step._meta.db_table
-    with connection.cursor() as cursor:
+    # psycopg's copy() is not wrapped by Django's cursor: without this, a connection lost during
+    # the COPY raises psycopg's own OperationalError, which no handler maps to a 503.
+    with connection.wrap_database_errors, connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
             [step_table, len(new)],

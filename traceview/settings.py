@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "template_partials",
     "traceview",
     "ingest",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -68,7 +69,28 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "traceview.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
+
+# Login throttling (django-axes), on /login/ and /admin/login/ alike: after
+# TRACEVIEW_LOGIN_FAILURE_LIMIT wrong passwords for one account, or from one address, further
+# attempts (even with the right password) are refused with a 429 for
+# TRACEVIEW_LOGIN_COOLOFF_MINUTES. A success resets the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("TRACEVIEW_LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = env.float("TRACEVIEW_LOGIN_COOLOFF_MINUTES", default=15) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    # The address is the client's as the one proxy in front saw it, not the proxy's own: else
+    # one attacker would lock every user out.
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT = 1
 
 ROOT_URLCONF = "traceview.urls"
 WSGI_APPLICATION = "traceview.wsgi.application"
@@ -150,6 +172,12 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("BEHIND_TLS_PROXY", default=False) else None
 )
+# HTTPS only, for a site served only over TLS (all off by default, for `make run` on plain HTTP).
+# HSTS is hard to take back: browsers remember it for SECURE_HSTS_SECONDS.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 
 # Ingest reads bodies itself (streamed, decompressed, then size-checked), so Django's own
 # in-memory cap must not answer first with a 400.
@@ -161,6 +189,12 @@ TRACEVIEW_OTLP_GRPC_BIND = env.str("TRACEVIEW_OTLP_GRPC_BIND", default="127.0.0.
 TRACEVIEW_OTLP_GRPC_THREADS = env.int("TRACEVIEW_OTLP_GRPC_THREADS", default=8)
 TRACEVIEW_QUIET_PERIOD_S = env.int("TRACEVIEW_QUIET_PERIOD_S", default=30)
 TRACEVIEW_SWEEP_INTERVAL_S = env.float("TRACEVIEW_SWEEP_INTERVAL_S", default=10.0)
+# A classification handed to the broker this long ago and still not done is taken as lost (the
+# broker restarted without persistence, a worker died holding it) and the sweep enqueues it again.
+# Networks (CIDRs) a webhook may post to although they are not public: for a receiver inside your
+# own network (triage.webhook_http). Empty: public addresses only.
+TRACEVIEW_WEBHOOK_ALLOWED_NETWORKS = env.list("TRACEVIEW_WEBHOOK_ALLOWED_NETWORKS", default=[])
+TRACEVIEW_STALE_ENQUEUE_S = env.float("TRACEVIEW_STALE_ENQUEUE_S", default=60.0)
 # How often the dashboards' hourly rollups are brought up to date (traceview.dashboards.rollups).
 TRACEVIEW_ROLLUP_INTERVAL_S = env.float("TRACEVIEW_ROLLUP_INTERVAL_S", default=60.0)
 # How far back a change of an agent's tool scope re-audits its invocations (agents.scope_audit).

@@ -78,12 +78,17 @@ urlpatterns = [
     # LangSmith's client (LANGSMITH_ENDPOINT=<here>) calls these at the root; its OTel mode
     # (LANGSMITH_OTEL_ENABLED) exports OTLP to /otel/v1/traces.
     path("info", ingest_api.LangSmithInfoView.as_view(), name="langsmith-info"),
-    path("runs", ingest_api.LangSmithRunsView.as_view(), name="langsmith-runs"),
-    path("runs/batch", ingest_api.LangSmithRunsView.as_view(shape="batch"),
+    # Each path takes only its own method: a PATCH without a run id, or a POST with one, is a 405.
+    path("runs", ingest_api.LangSmithRunsView.as_view(http_method_names=["post"]),
+         name="langsmith-runs"),
+    path("runs/batch",
+         ingest_api.LangSmithRunsView.as_view(shape="batch", http_method_names=["post"]),
          name="langsmith-runs-batch"),
-    path("runs/multipart", ingest_api.LangSmithRunsView.as_view(shape="multipart"),
+    path("runs/multipart",
+         ingest_api.LangSmithRunsView.as_view(shape="multipart", http_method_names=["post"]),
          name="langsmith-runs-multipart"),
-    path("runs/<str:run_id>", ingest_api.LangSmithRunsView.as_view(), name="langsmith-run"),
+    path("runs/<str:run_id>", ingest_api.LangSmithRunsView.as_view(http_method_names=["patch"]),
+         name="langsmith-run"),
     path("otel/v1/traces", ingest_api.OtlpTracesView.as_view(), name="langsmith-otlp"),
     path("api/v1/invocations", api.InvocationListView.as_view(), name="api-invocation-list"),
     path(

@@ -260,6 +260,11 @@ def _decode_protobuf(body: bytes) -> DecodedTraces:
     try:
         request = ExportTraceServiceRequest.FromString(body)
     except DecodeError as exc:
+        if "MaxDepth" in str(exc):
+            raise OtlpDecodeError(
+                "an attribute value is nested deeper than the protobuf parser's limit of 100 "
+                "message levels (about 30 nested AnyValues); flatten it or send it as a string"
+            ) from None
         try:
             request = _lossy_request_class().FromString(body)
             lossy = True

@@ -238,6 +238,18 @@ def test_it_sees_a_dropped_system_instruction():
     assert (d.category, d.root_step) == ("context", bad)
 
 
+def test_it_sees_a_dropped_instruction_among_messages_that_are_plain_strings():
+    # Some senders mix bare strings into a message list; the rule once crashed on them.
+    run = Run()
+    system = {"role": "system", "content": "Always answer in French."}
+    history = [system, {"role": "user", "content": "hi"}, {"role": "user", "content": "ok"},
+               {"role": "assistant", "content": "bonjour"}, "a bare string"]
+    run.llm("bonjour", input=history)
+    bad = run.llm("Hello!", input=history[1:] + ["and now?"])
+    assert fired(run.inv, "context.instruction_dropped")
+    assert classify(run.inv).root_step == bad
+
+
 def test_it_ignores_a_new_conversation_with_another_system_prompt():
     run = Run()
     run.llm(

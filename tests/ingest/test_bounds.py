@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import json
 
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
 from ingest.store import MAX_TOTAL_COST
 from tests.conftest import post_native
 from tests.ingest.test_odd_input import ROOT, langfuse, otlp, post_batch, post_otlp, span
@@ -129,6 +132,21 @@ def test_it_refuses_otlp_json_nested_hundreds_deep(api, project):
     assert "nested deeper than" in r.json()["message"]
 
 
+def test_it_says_why_protobuf_values_nested_past_the_parsers_limit_are_refused(api, project):
+    request = ExportTraceServiceRequest()
+    pb_span = request.resource_spans.add().scope_spans.add().spans.add()
+    pb_span.trace_id, pb_span.span_id = b"\x01" * 16, b"\x02" * 8
+    attribute = pb_span.attributes.add()
+    attribute.key, value = "deep", attribute.value
+    for _ in range(40):
+        inner = value.kvlist_value.values.add()
+        inner.key, value = "k", inner.value
+    value.string_value = "bottom"
+    r = post_otlp(api, request.SerializeToString(), content_type="application/x-protobuf")
+    assert r.status_code == 400
+    assert "nested deeper than the protobuf parser's limit" in Status.FromString(r.content).message
+
+
 def test_it_keeps_what_a_trace_nests_at_ordinary_depths(api, project):
     assert post_native(api, native(step(input=nested(40)))).status_code == 202
     payload = Step.objects.get().payload.input
@@ -182,3 +200,9 @@ def test_it_refuses_a_native_id_longer_than_the_column(api, project):
     r = post_native(api, native(step(parent_span_id="p" * 129)))
     assert r.status_code == 400
     assert paths(r) == ["invocations[0].steps[0].parent_span_id"]
+
+
+def test_it_answers_405_to_a_langsmith_run_path_with_the_wrong_method(api, project):
+    # The same view served both paths: a POST with a run id, or a PATCH without, was a 500.
+    assert api.post("/runs/abc", {"id": "abc"}, format="json").status_code == 405
+    assert api.patch("/runs", {"id": "abc"}, format="json").status_code == 405

@@ -158,6 +158,19 @@ def test_it_serves_the_openapi_schema(client, db):
     assert b"/api/v1/traces" in r.content and b"/api/v1/invocations" in r.content
 
 
+def test_it_describes_nulls_errors_and_the_step_detail_in_the_schema(client, db):
+    schema = client.get("/api/schema/?format=json").json()
+    parts = schema["components"]["schemas"]
+    assert parts["Invocation"]["properties"]["duration_s"]["nullable"] is True
+    assert parts["StepDetail"]["properties"]["started_at"]["nullable"] is True
+    step = schema["paths"]["/api/v1/invocations/{id}/steps/{span_id}"]["get"]["responses"]
+    assert step["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/StepDetail")
+    assert {"tool_arguments", "error_traceback"} <= set(parts["StepDetail"]["properties"])
+    listing = schema["paths"]["/api/v1/invocations"]["get"]
+    assert {"400", "401"} <= set(listing["responses"]) and "404" in step
+    assert schema["components"]["securitySchemes"]["apiKey"]["scheme"] == "bearer"
+
+
 def test_it_keeps_revoked_keys_out(api, project, api_key):
     ApiKey.objects.update(revoked_at="2026-01-01T00:00:00Z")
     assert api.get("/api/v1/invocations").status_code == 401

@@ -176,7 +176,7 @@ def test_it_queues_issues_by_category_owner_and_state(project, user, bob, fail):
 
 
 def test_it_records_webhook_deliveries_for_new_and_regressed_issues(project, user, fail):
-    triage.webhook_configure(project, "http://127.0.0.1:9/hook")
+    triage.webhook_configure(project, "https://hooks.example/hook")
     fail("t0", start=later(-48))
     issue = Issue.objects.get()
     triage.issue_resolve(issue, user)

@@ -165,7 +165,8 @@ def _messages(value) -> list[dict] | None:
     if isinstance(value, dict) and isinstance(value.get("messages"), list):
         value = value["messages"]
     if isinstance(value, list) and value and all(isinstance(m, dict) for m in value[:3]):
-        return value
+        # Senders mix bare strings (and worse) into message lists: only messages count.
+        return [m for m in value if isinstance(m, dict)]
     return None
 
 

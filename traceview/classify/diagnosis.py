@@ -28,9 +28,6 @@ from traceview.triage.services import invocations_group
 
 log = logging.getLogger(__name__)
 
-# A message handed to the broker this long ago and still not processed is taken as lost.
-STALE_ENQUEUE = timedelta(minutes=10)
-
 
 def invocation_classify(invocation_id: int) -> Diagnosis | None:
     """Classify one invocation (see invocations_classify); its diagnosis, or None when nothing
@@ -156,15 +153,45 @@ def _results_claim(results: list[_Result]) -> set[int]:
 
 
 def invocations_due(limit: int = 1000) -> list[int]:
-    """Ids of complete invocations whose latest data is unclassified and not already queued."""
+    """Ids of complete invocations whose latest data is unclassified and not already queued, then
+    of classified ones whose grouping is missing (a worker died between storing the diagnosis and
+    grouping it) and whose last message is stale: classifying them again groups them."""
     now = timezone.now()
     quiet_since = now - timedelta(seconds=settings.TRACEVIEW_QUIET_PERIOD_S)
+    stale = now - timedelta(seconds=settings.TRACEVIEW_STALE_ENQUEUE_S)
     complete = Q(completed_at__isnull=False) | Q(last_data_at__lte=quiet_since)
-    not_queued = Q(enqueued_version__lt=F("data_version")) | Q(enqueued_at__lte=now - STALE_ENQUEUE)
-    return list(
+    not_queued = Q(enqueued_version__lt=F("data_version")) | Q(enqueued_at__lte=stale)
+    due = list(
         Invocation.objects.filter(classified_version__lt=F("data_version"))
         .filter(complete, not_queued)
         .order_by("last_data_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    if len(due) < limit:
+        due += [i for i in invocations_ungrouped(stale, limit - len(due)) if i not in due]
+    return due
+
+
+# How far back the sweep looks for diagnoses whose grouping is missing: the most recent
+# classifications only (a worker dies holding one batch), so that the check costs an index range.
+UNGROUPED_LOOKBACK = 5000
+
+
+def invocations_ungrouped(stale, limit: int) -> list[int]:
+    """Invocations whose diagnosis was stored more than the stale-enqueue time ago but whose
+    grouping is missing: a failure outside every issue, or a success still inside one. A worker
+    died between the two; classifying them again groups them. The diagnosis decides (triage
+    corrections change neither it nor the grouping), and a message sent since then (enqueued_at)
+    is waited for, so a worker grouping right now is not raced."""
+    recent = Diagnosis.objects.filter(classified_at__lte=stale).order_by("-classified_at")
+    ungrouped = (Q(diagnosis__category__gt="") & Q(issue_link__isnull=True)) | (
+        Q(diagnosis__category="") & Q(issue_link__isnull=False))
+    return list(
+        Invocation.objects.filter(
+            id__in=recent.values("invocation_id")[:UNGROUPED_LOOKBACK],
+            classified_version__gte=F("data_version"),
+        )
+        .filter(ungrouped, Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=stale))
         .values_list("id", flat=True)[:limit]
     )
 

@@ -60,13 +60,14 @@ class StepSummarySerializer(serializers.Serializer):
     kind = serializers.CharField()
     name = serializers.CharField()
     status = serializers.CharField()
-    started_at = serializers.DateTimeField()
-    ended_at = serializers.DateTimeField()
-    duration_s = serializers.FloatField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    ended_at = serializers.DateTimeField(allow_null=True)
+    duration_s = serializers.FloatField(allow_null=True)
     model = serializers.CharField()
-    input_tokens = serializers.IntegerField()
-    output_tokens = serializers.IntegerField()
-    cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6, coerce_to_string=False)
+    input_tokens = serializers.IntegerField(allow_null=True)
+    output_tokens = serializers.IntegerField(allow_null=True)
+    cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6, coerce_to_string=False,
+                                        allow_null=True)
     tool_name = serializers.CharField()
     agent_name = serializers.CharField()
     error_type = serializers.CharField()
@@ -74,6 +75,28 @@ class StepSummarySerializer(serializers.Serializer):
 
     def get_parent_span_id(self, step) -> str | None:
         return step.parent_span_id or None
+
+
+class StepDetailSerializer(StepSummarySerializer):
+    tool_call_id = serializers.CharField()
+    finish_reason = serializers.CharField()
+    tool_arguments = serializers.JSONField(allow_null=True)
+    tool_result = serializers.JSONField(allow_null=True)
+    input = serializers.JSONField(allow_null=True)
+    output = serializers.JSONField(allow_null=True)
+    attributes = serializers.JSONField()
+    events = serializers.JSONField()
+    error_traceback = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer: {"errors": [{"path", "reason"}]}."""
+
+    errors = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 404: ErrorSerializer,
+          503: ErrorSerializer}
 
 
 class DiagnosisSerializer(serializers.Serializer):
@@ -86,7 +109,7 @@ class DiagnosisSerializer(serializers.Serializer):
 
 class InvocationSerializer(serializers.ModelSerializer):
     agent = serializers.SerializerMethodField()
-    duration_s = serializers.FloatField(read_only=True)
+    duration_s = serializers.FloatField(read_only=True, allow_null=True)
     cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6, coerce_to_string=False)
     diagnosis = serializers.SerializerMethodField()
 
@@ -176,7 +199,8 @@ class ProjectScoped:
             "diagnosis")
 
 
-@extend_schema(parameters=[InvocationFilterSerializer])
+@extend_schema(parameters=[InvocationFilterSerializer],
+               responses={200: InvocationSerializer(many=True), **ERRORS})
 class InvocationListView(ProjectScoped, generics.ListAPIView):
     """Invocations of the key's project, newest first, cursor-paginated."""
 
@@ -184,6 +208,7 @@ class InvocationListView(ProjectScoped, generics.ListAPIView):
     pagination_class = NewestFirst
 
 
+@extend_schema(responses={200: InvocationDetailSerializer, **ERRORS})
 class InvocationDetailView(ProjectScoped, generics.RetrieveAPIView):
     """One invocation with a summary of its steps and its diagnosis."""
 
@@ -196,6 +221,9 @@ class InvocationDetailView(ProjectScoped, generics.RetrieveAPIView):
 class StepDetailView(generics.GenericAPIView):
     """One step with its full payload: messages, tool arguments and result, raw attributes."""
 
+    serializer_class = StepDetailSerializer
+
+    @extend_schema(responses={200: StepDetailSerializer, **ERRORS})
     def get(self, request, pk: int, span_id: str):
         invocation = generics.get_object_or_404(
             Invocation.objects.filter(project=request.auth.project), pk=pk

@@ -30,8 +30,6 @@ import json
 import re
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -54,6 +52,7 @@ from traceview.triage.models import (
     ProjectWebhook,
     WebhookDelivery,
 )
+from traceview.triage.webhook_http import target_check, webhook_post
 
 UNRESOLVED = ("open", "acknowledged")
 QUEUES = ("unresolved", *CATEGORIES, "mine", "unassigned", "resolved", "ignored")
@@ -756,7 +755,9 @@ def corrections_export(projects) -> Iterator[str]:
 
 
 def webhook_configure(project, url: str, is_active: bool = True) -> ProjectWebhook:
-    """Set the project's webhook URL; the signing secret is made once and kept."""
+    """Set the project's webhook URL; the signing secret is made once and kept. Raises
+    TargetRefused for a URL whose host resolves to an address it may not reach."""
+    target_check(url)
     hook, created = ProjectWebhook.objects.get_or_create(
         project=project,
         defaults={"url": url, "secret": secrets.token_hex(32), "is_active": is_active},
@@ -816,8 +817,8 @@ def webhook_deliver(delivery_id: int) -> WebhookDelivery | None:
         {**delivery.payload, "delivery": delivery.id}, separators=(",", ":")
     ).encode()
     timestamp = int(time.time())
-    request = urllib.request.Request(
-        delivery.webhook.url, data=body, method="POST",
+    status, error = webhook_post(
+        delivery.webhook.url, body, timeout=WEBHOOK_TIMEOUT_S,
         headers={
             "Content-Type": "application/json",
             "User-Agent": "TraceView-Webhook/1",
@@ -826,14 +827,6 @@ def webhook_deliver(delivery_id: int) -> WebhookDelivery | None:
             "X-TraceView-Signature": webhook_sign(delivery.webhook.secret, timestamp, body),
         },
     )
-    status, error = None, ""
-    try:
-        with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_S) as response:
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        status, error = exc.code, f"HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        error = f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
     now = timezone.now()
     ok = status is not None and 200 <= status < 300
     WebhookDelivery.objects.filter(id=delivery.id).update(

@@ -34,6 +34,7 @@ from traceview.triage.models import (
     ProjectWebhook,
     WebhookDelivery,
 )
+from traceview.triage.webhook_http import TargetRefused
 
 PAGE_SIZE = 50
 IGNORE_CHOICES = {
@@ -378,10 +379,12 @@ def webhook_view(request, pk: int):
         else:
             try:
                 URLValidator(schemes=["http", "https"])(url)
+                triage.webhook_configure(project, url, is_active=True)
             except ValidationError:
                 messages.error(request, "Enter an http or https URL.")
+            except TargetRefused as exc:
+                messages.error(request, f"Webhook not saved: {exc}.")
             else:
-                triage.webhook_configure(project, url, is_active=True)
                 messages.success(request, "Webhook saved.")
         return redirect("project-webhook", pk=pk)
     hook = ProjectWebhook.objects.filter(project=project).first()
