@@ -149,8 +149,7 @@ class TraceView:
                 if s.error_traceback:
                     cached += "\n" + helpers.text_of(s.error_traceback, 2_000)
             elif part == "result":
-                value = s.tool_result if s.tool_result is not None else s.output
-                cached = helpers.text_of(value)
+                cached = helpers.text_of(self.result_value(i))
             elif part == "output":
                 cached = helpers.text_of(s.output)
             elif part == "input":
@@ -179,6 +178,21 @@ class TraceView:
         return cached
 
     # --- tools -------------------------------------------------------------------------------
+    def result_value(self, i: int) -> Any:
+        """What tool step `i` returned, out of the message a framework wrapped it in (LangChain's
+        ToolMessage: `{"type": "tool", "data": {"content": ..., "tool_call_id": ...}}`), so that
+        equal results compare equal and an error inside reads as one."""
+        s = self.steps[i]
+        value = s.tool_result if s.tool_result is not None else s.output
+        for _ in range(2):
+            if not isinstance(value, dict):
+                break
+            if value.get("type") == "tool" and isinstance(value.get("data"), dict):
+                value = value["data"]
+            if "content" in value and ("tool_call_id" in value or value.get("type") == "tool"):
+                value = value["content"]
+        return value
+
     def tool_name(self, i: int) -> str:
         s = self.steps[i]
         return (s.tool_name or s.name or "").strip()

@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from traceview.classify import helpers
 from traceview.classify.base import CAUSE, SYMPTOM, Finding, TraceView, rule
@@ -41,7 +42,9 @@ _RETRIEVAL_NAMES = (
     "rag",
     "vector",
     "knowledge",
-    "find_doc",
+    "kb",
+    "passage",
+    "semantic",
 )
 
 
@@ -128,8 +131,7 @@ def tool_flood(view: TraceView) -> list[Finding]:
     default_model = next((view.steps[i].model for i in view.llm_steps if view.steps[i].model), None)
     out = []
     for i in view.tool_steps:
-        s = view.steps[i]
-        value = s.tool_result if s.tool_result is not None else s.output
+        value = view.result_value(i)
         tokens = helpers.estimate_tokens(helpers.size_of(value))
         if tokens < 2_000:
             continue
@@ -206,33 +208,62 @@ def instruction_dropped(view: TraceView) -> list[Finding]:
                 seen[who] = (anchor[0], anchor[1], set(contents))
             continue
         role, anchor, earlier = seen[who]
+        own = _anchor(msgs)
+        if anchor not in contents and own is not None and own[0] == role == "system":
+            # Its own, different instruction: another agent's conversation (a sub-agent run as
+            # a tool), not this one cut short.
+            continue
         if anchor not in contents and contents & earlier:
             detail = (
                 f"the {role} message earlier calls saw is gone from this call's "
                 f"{len(msgs)} messages: " + anchor
             )
+            at = _trimming_step(view, i)
+            answer_pos, _ = view.final_answer()
             return [
                 view.finding(
                     "context.instruction_dropped",
                     "context",
-                    i,
+                    at if at is not None else i,
                     helpers.excerpt(detail),
                     0.75,
                     role=CAUSE,
-                    fails_run=False,
+                    # The model answered without an instruction it had: the run failed.
+                    fails_run=answer_pos is not None and answer_pos >= i,
                 )
             ]
+        if anchor not in contents:
+            continue
         if len(earlier) < 2_000:
             earlier |= contents
     return []
+
+
+_TRIMMING = re.compile(r"trim|truncat|compact|summari[sz]|prune|condens|window|memory", re.I)
+
+
+def _trimming_step(view: TraceView, i: int) -> int | None:
+    """The step that trimmed the history before model call `i`, when the trace has one (a
+    `trim_messages` node, a memory or summarising step): the last such step since the model
+    call before it."""
+    before = [j for j in view.llm_steps if j < i]
+    start = before[-1] if before else 0
+    for j in range(i - 1, start, -1):
+        s = view.steps[j]
+        if s.kind not in ("llm", "agent") and _TRIMMING.search(s.name or ""):
+            return j
+    return None
 
 
 def _is_retrieval(view: TraceView, i: int) -> bool:
     s = view.steps[i]
     if s.kind == "retrieval":
         return True
-    name = view.tool_name(i).lower()
-    return any(k in name for k in _RETRIEVAL_NAMES)
+    # By the words of its name: "search_docs", "kb.lookup", "retrievePassages", not
+    # "delegate_research".
+    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", view.tool_name(i))
+    words = re.split(r"[^a-z0-9]+", name.lower())
+    return any(w.startswith(k) for w in words for k in _RETRIEVAL_NAMES)
 
 
 @rule("context.retrieval_empty", "context")
@@ -241,9 +272,8 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
     for i in view.tool_steps:
         if not _is_retrieval(view, i) or view.problem(i) is not None:
             continue
-        s = view.steps[i]
         result = view.text(i, "result")
-        value = s.tool_result if s.tool_result is not None else s.output
+        value = view.result_value(i)
         if isinstance(value, str) and value.strip()[:1] in ("[", "{") and len(value) < 2_000:
             # Exports that carry tool outputs as text (the OpenAI Agents SDK) send JSON as text.
             try:
@@ -257,32 +287,38 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
             )
         )
         why = "returned nothing"
-        strength = 0.7
+        strength, irrelevant = 0.7, False
         if not empty:
             m = helpers.EMPTY_RESULT.search(result[:300])
             if m and len(result) < 400:
                 empty, why = True, "returned nothing: " + helpers.excerpt(result, m)
         if not empty:
-            query = helpers.content_words(
-                helpers.text_of(s.tool_arguments, 1_000) or view.text(i, "input")
-            )
-            found = helpers.content_words(result)
-            # Relevance read from word overlap is a hint, not proof: weak, and only on results
-            # long enough to judge.
+            asked = _query_text(view, i)
+            query = _stems(asked)
+            found = _stems(result)
+            # Nothing in the results shares a word (stem) with the query: what came back is not
+            # about what was asked. Only judged on results long enough to say so, and only a
+            # question in words says what the results should be about (a search by city and
+            # dates returns records that need not repeat them: then it is a weak hint).
             if query and len(found) >= 5 and not (query & found):
-                empty, why, strength = True, "returned nothing sharing a word with its query", 0.45
+                empty, why = True, "returned nothing sharing a word with its query"
+                irrelevant = _free_text(view, i)
+                strength = 0.75 if irrelevant else 0.45
         if empty:
             if first_empty is None:
-                first_empty = (i, why, strength)
+                first_empty = (i, why, strength, irrelevant)
         elif first_empty is not None:
             # A later retrieval found something: the agent got past the empty one.
             first_empty = None
     if first_empty is None:
         return []
-    i, why, strength = first_empty
-    answer_pos, _ = view.final_answer()
+    i, why, strength, irrelevant = first_empty
+    answer_pos, answer = view.final_answer()
     if answer_pos is not None and answer_pos < i:
         return []
+    # Results about something else, answered as if they were about the question: a failure on
+    # its own. An answer that says nothing was found is honest about it.
+    answered_anyway = irrelevant and bool(answer) and not helpers.GIVING_UP.search(answer)
     query = helpers.excerpt(
         helpers.text_of(view.steps[i].tool_arguments, 300) or view.text(i, "input"), limit=80
     )
@@ -295,6 +331,36 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
             helpers.excerpt(detail),
             strength,
             role=CAUSE,
-            fails_run=False,
+            fails_run=answered_anyway,
         )
     ]
+
+
+def _query_text(view: TraceView, i: int) -> str:
+    # The values of the arguments: their names ("query", "question") are not what was asked.
+    args = view.steps[i].tool_arguments
+    if isinstance(args, str) and args.strip()[:1] == "{":
+        try:
+            args = json.loads(args)
+        except ValueError:
+            pass
+    if isinstance(args, dict):
+        return helpers.text_of(list(args.values()), 1_000)
+    return helpers.text_of(args, 1_000) or view.text(i, "input")
+
+
+def _free_text(view: TraceView, i: int) -> bool:
+    """Whether the query is a question in words: one argument (or the input) with 3+ words."""
+    args = view.steps[i].tool_arguments
+    if isinstance(args, str) and args.strip()[:1] == "{":
+        try:
+            args = json.loads(args)
+        except ValueError:
+            pass
+    values = list(args.values()) if isinstance(args, dict) else [args or view.text(i, "input")]
+    return any(isinstance(v, str) and len(helpers.content_words(v)) >= 3 for v in values)
+
+
+def _stems(text: str) -> set[str]:
+    # Five letters stand in for a stem: "doses" meets "dose", "dialysis" meets "dialyses".
+    return {w[:5] for w in helpers.content_words(text)}

@@ -44,8 +44,7 @@ def _classify_error_text(text: str) -> tuple[str, float, re.Match | None]:
 
 def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str] | None:
     """An error returned with an OK status: (what, match, text) or None."""
-    s = view.steps[i]
-    value = s.tool_result if s.tool_result is not None else s.output
+    value = view.result_value(i)
     if isinstance(value, dict):
         for key in ("error", "errors", "exception", "error_message"):
             if value.get(key) not in (None, "", [], {}, False):
