@@ -99,6 +99,8 @@ class TraceView:
     declared_tools: frozenset[str] | None
     # Positions of steps that other steps name as their parent (agent runs, chains, turns).
     containers: frozenset[int]
+    # Names the agent had as tools: declared, or asked for by a model call.
+    tool_names: frozenset[str]
     # What went wrong with a tool step: the tool rules' judgement (classify.tool), handed in by
     # the engine so that these shared pieces know nothing of the individual rules.
     tool_problem: Callable[[TraceView, int], ToolProblem | None]
@@ -134,6 +136,7 @@ class TraceView:
             llm_steps=llm_steps,
             declared_tools=declared,
             containers=containers,
+            tool_names=frozenset(tool_names),
             tool_problem=tool_problem,
         )
 

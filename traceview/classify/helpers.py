@@ -271,6 +271,8 @@ SCHEMA_REJECTED = _rx(
     r"\badditional properties are not allowed\b",
     r"\binput should be a valid\b",
     r"\bargument (?:of type|must be)\b",
+    r"\b(?:is expected to be|must be) one of\b",
+    r"\b(?:parameter|argument|field) [`'\"]?\w+[`'\"]? is (?:required|missing|invalid)\b",
 )
 UNKNOWN_TOOL = _rx(
     r"\b(?:unknown|unrecognized|undefined|invalid|unsupported) (?:tool|function|action)\b",

@@ -98,8 +98,14 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
         if kind == "tool.error_status" and declared is not None and name and name not in declared:
             kind = "tool.unknown_tool"
         detail = f"{name or 'tool'} failed: " + helpers.excerpt(error_text or "status error", m)
+        # An error that names no tool of its own (OpenHands' `error` observation of a malformed
+        # call, which no action caused) is got past by any later successful tool call.
         return ToolProblem(
-            kind, detail, strength, kind in ("tool.unknown_tool", "tool.schema_rejected")
+            kind,
+            detail,
+            strength,
+            kind in ("tool.unknown_tool", "tool.schema_rejected")
+            or not (s.tool_name or s.name in view.tool_names),
         )
     if declared is not None and name and name not in declared and s.kind == "tool":
         detail = f"{name} is not among the agent's tools ({', '.join(sorted(declared)[:8])})"
@@ -179,6 +185,68 @@ def timeout(view: TraceView) -> list[Finding]:
 @rule("tool.rate_limited", "tool")
 def rate_limited(view: TraceView) -> list[Finding]:
     return _problems(view, "tool.rate_limited")
+
+
+@rule("tool.unknown_tool_call", "tool")
+def unknown_tool_call(view: TraceView) -> list[Finding]:
+    """A model call asked for a tool that does not exist and no tool step ran it (frameworks
+    reject such a call before any tool span: the Agents SDK raises ModelBehaviorError,
+    pydantic-ai sends a retry prompt, LangGraph answers with an error message). The tool is not
+    among the declared ones, or the runtime said it is unknown; the root is the model call
+    that asked for it. Any later successful tool call is a recovery."""
+    declared = view.declared_tools
+    out = []
+    for k, i in enumerate(view.llm_steps):
+        asked = helpers.requested_calls(view.steps[i].output)
+        if not asked:
+            continue
+        end = view.llm_steps[k + 1] if k + 1 < len(view.llm_steps) else len(view.steps)
+        ran = {view.tool_name(j) for j in range(i + 1, end)} | {
+            view.steps[j].name or "" for j in range(i + 1, end)
+        }
+        if any(view.steps[j].kind == "handoff" for j in range(i + 1, end)):
+            continue  # a handoff is asked for as a call and recorded as a handoff
+        missing = sorted(n for n in asked - ran if n)
+        if not missing:
+            continue
+        why = None
+        undeclared = [n for n in missing if declared is not None and n not in declared]
+        if undeclared:
+            tools = ", ".join(sorted(declared or ())[:8])
+            why = f"{undeclared[0]} is not among the agent's tools ({tools})"
+        else:
+            said = _said_unknown(view, i, end, missing)
+            if said:
+                why = said
+        if why is None:
+            continue
+        recovered = any(j > i and view.problem(j) is None for j in view.tool_steps)
+        out.append(
+            view.finding(
+                "tool.unknown_tool",
+                "tool",
+                i,
+                helpers.excerpt("the model asked for a tool that does not exist: " + why),
+                0.85,
+                role=CAUSE,
+                recovered=recovered,
+            )
+        )
+        break
+    return out
+
+
+def _said_unknown(view: TraceView, i: int, end: int, names: list[str]) -> str | None:
+    """Where the runtime said one of `names` is not a tool: in an error of any step (the agent
+    run carries it), or in what the next model call was told (a retry prompt)."""
+    texts = [view.text(j, "error") or view.events_text(j) for j in range(len(view.steps))]
+    if end < len(view.steps) and view.steps[end].kind == "llm":
+        texts.append(view.text(end, "input")[-2_000:])
+    for text in texts:
+        m = helpers.UNKNOWN_TOOL.search(text) if text else None
+        if m and any(n in text for n in names):
+            return "the runtime said so: " + helpers.excerpt(text, m)
+    return None
 
 
 @rule("tool.provider_error", "tool")
