@@ -126,6 +126,34 @@ def test_it_roots_an_instruction_lost_to_trimming_at_the_first_call_without_it()
     assert (d.category, d.root_step) == ("context", lost)
 
 
+def test_it_roots_a_task_trimmed_away_under_a_kept_system_message_at_the_first_call_without_it():
+    # Apps that keep the last N messages keep the system message and drop the task, with the
+    # instruction it carried ("reply in French").
+    run = Run(status="ok")
+    sys = "You write release notes."
+    task = "Summarise the changes. Reply in French."
+    run.llm(_call("list_commits"), input=[{"role": "system", "content": sys},
+                                          {"role": "user", "content": task}])
+    run.tool("list_commits", {}, "a1 fix rounding")
+    run.llm(_call("read_file", path="CHANGES"), input=[
+        {"role": "system", "content": sys}, {"role": "user", "content": task},
+        {"role": "tool", "content": "a1 fix rounding"}])
+    run.tool("read_file", {"path": "CHANGES"}, "rounding fixed")
+    lost = run.llm(_say("Rounding was fixed."), input=[
+        {"role": "system", "content": sys}, {"role": "tool", "content": "a1 fix rounding"},
+        {"role": "tool", "content": "rounding fixed"}])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", lost)
+    assert "first user" in d.evidence[0].detail
+
+
+def test_it_does_not_take_a_second_run_of_a_sub_agent_for_trimmed_history():
+    run = Run(status="ok")
+    for question in ("market size", "growth by country"):
+        run.llm(_say("Finding: 12%"), input=_conversation(question, system="Answer briefly."))
+    assert classify(run.inv).category is None
+
+
 def test_it_does_not_take_a_sub_agent_with_its_own_prompt_for_trimmed_history():
     run = Run(status="ok")
     run.llm(_say("ok"), input=_conversation("scan the market", "Delegating."))
@@ -289,3 +317,34 @@ def test_it_lets_a_later_success_recover_an_error_that_names_no_tool():
     run.tool("str_replace_editor", {"command": "str_replace"}, "The file has been edited.")
     run.llm(_say("Fixed the bug in match.c."))
     assert classify(run.inv).category is None
+
+
+def test_it_roots_arguments_refused_before_any_tool_span_at_the_model_call():
+    run = Run(status="error", attributes={"tools": ["book_room"]})
+    bad = run.llm(_call("book_room", nights="three"))
+    run.llm(None, status="error", error_message="upstream model error", input=[
+        {"role": "user", "content": "book it"},
+        {"role": "user", "content": "1 validation error for book_room\nnights\n  Input should be "
+                                    "a valid integer [type=int_parsing]"}])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)
+    assert d.evidence[0].rule == "tool.schema_rejected"
+
+
+@pytest.mark.parametrize(
+    ("error_type", "message"),
+    [
+        ("MaxTurnsExceeded", "Max turns (6) exceeded"),
+        ("UsageLimitExceeded", "The next request would exceed the request_limit of 5"),
+        ("GraphRecursionError", "Recursion limit of 25 reached without hitting a stop condition"),
+    ],
+)
+def test_it_roots_a_turn_limit_at_the_innermost_step_carrying_it(error_type, message):
+    run = Run(status="error")
+    for n in range(3):
+        run.llm(_call("read_page", page=n))
+        run.tool("read_page", {"page": n}, f"page {n} text")
+    run.step(run.root).error_type = error_type
+    run.step(run.root).error_message = message
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("budget", run.root)

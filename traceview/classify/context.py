@@ -171,25 +171,39 @@ def _messages(value) -> list[dict] | None:
     return None
 
 
-def _anchor(messages: list[dict]) -> tuple[str, str] | None:
-    # The system instruction when there is one, else the first user message: what a
-    # front-truncation drops first.
-    for role in ("system", "developer", "user"):
-        for m in messages:
-            if m.get("role") == role:
-                content = helpers.text_of(m.get("content"), 400).strip()
-                if content:
-                    return role, content
+def _first(messages: list[dict], roles: tuple[str, ...]) -> str | None:
+    for m in messages:
+        if str(m.get("role") or "").lower() in roles:
+            content = helpers.text_of(m.get("content"), 400).strip()
+            if content:
+                return content
     return None
 
 
-@rule("context.instruction_dropped", "context")
+def _owner(view: TraceView, i: int) -> str:
+    """The agent a model call belongs to: its nearest agent span, else its own agent name
+    (exporters set `agent_name` on some model calls of a run and not on others)."""
+    parent = view.steps[i].parent_span_id
+    for _ in range(64):
+        if parent is None or parent not in view.pos:
+            break
+        p = view.steps[view.pos[parent]]
+        if p.kind == "agent":
+            return p.agent_name or p.name or ""
+        parent = p.parent_span_id
+    return view.steps[i].agent_name or ""
+
+
+@rule("context.instruction_dropped", "context", version=2)
 def instruction_dropped(view: TraceView) -> list[Finding]:
-    # Per agent: the anchor message of its first call and every message content it has sent
-    # since. A later call that shares earlier messages (the same conversation, continued) but
-    # lacks the anchor had its history cut from the front; a call sharing nothing is a new
-    # conversation (a sub-agent, a fresh task) and proves nothing.
-    seen: dict[str, tuple[str, str, set[str]]] = {}
+    # Per agent: what its first call was told (the system message, and the first user message:
+    # the task, often with instructions of its own) and every message content it has seen
+    # since. A later call of the same agent that continues the conversation (shares earlier
+    # messages, the same system message or none) but lacks one of them had its history cut
+    # from the front. Apps that trim usually keep the system message and drop the task. A call
+    # sharing nothing is a new conversation (a fresh task) and proves nothing; a call with its
+    # own, different system message is another agent's (a sub-agent run as a tool).
+    seen: dict[str, tuple[str | None, list[tuple[str, str]], set[str]]] = {}
     for i in view.llm_steps:
         s = view.steps[i]
         if (s.attributes or {}).get("context_messages"):
@@ -199,24 +213,30 @@ def instruction_dropped(view: TraceView) -> list[Finding]:
         msgs = _messages(s.input)
         if msgs is None:
             continue
-        who = s.agent_name or ""
+        who = _owner(view, i)
         contents = {helpers.text_of(m.get("content"), 400).strip() for m in msgs[-200:]}
         contents.discard("")
+        system = _first(msgs, ("system", "developer"))
         if who not in seen:
-            anchor = _anchor(msgs)
-            if anchor:
-                seen[who] = (anchor[0], anchor[1], set(contents))
+            anchors = [("system", system)] if system else []
+            task = _first(msgs, ("user", "human"))
+            if task:
+                anchors.append(("first user", task))
+            if anchors:
+                seen[who] = (system, anchors, set(contents))
             continue
-        role, anchor, earlier = seen[who]
-        own = _anchor(msgs)
-        if anchor not in contents and own is not None and own[0] == role == "system":
-            # Its own, different instruction: another agent's conversation (a sub-agent run as
-            # a tool), not this one cut short.
+        first_system, anchors, earlier = seen[who]
+        if system is not None and system != first_system:
             continue
-        if anchor not in contents and contents & earlier:
+        missing = [(role, text) for role, text in anchors if text not in contents]
+        # The same conversation continued: it shares messages other than what every run of
+        # this agent starts with (its system message): a second run of a sub-agent shares only
+        # that.
+        if missing and (contents & earlier) - {text for _, text in anchors}:
+            role, text = missing[0]
             detail = (
                 f"the {role} message earlier calls saw is gone from this call's "
-                f"{len(msgs)} messages: " + anchor
+                f"{len(msgs)} messages: " + text
             )
             at = _trimming_step(view, i)
             answer_pos, _ = view.final_answer()
@@ -232,7 +252,7 @@ def instruction_dropped(view: TraceView) -> list[Finding]:
                     fails_run=answer_pos is not None and answer_pos >= i,
                 )
             ]
-        if anchor not in contents:
+        if missing:
             continue
         if len(earlier) < 2_000:
             earlier |= contents

@@ -187,13 +187,14 @@ def rate_limited(view: TraceView) -> list[Finding]:
     return _problems(view, "tool.rate_limited")
 
 
-@rule("tool.unknown_tool_call", "tool")
-def unknown_tool_call(view: TraceView) -> list[Finding]:
-    """A model call asked for a tool that does not exist and no tool step ran it (frameworks
-    reject such a call before any tool span: the Agents SDK raises ModelBehaviorError,
-    pydantic-ai sends a retry prompt, LangGraph answers with an error message). The tool is not
-    among the declared ones, or the runtime said it is unknown; the root is the model call
-    that asked for it. Any later successful tool call is a recovery."""
+@rule("tool.refused_call", "tool")
+def refused_call(view: TraceView) -> list[Finding]:
+    """A model call asked for a tool call that no tool step ran because the runtime refused it
+    before any tool span: a tool that does not exist (the Agents SDK raises ModelBehaviorError,
+    pydantic-ai sends a retry prompt, LangGraph answers with an error message) or arguments
+    that failed the tool's schema. The tool is not among the declared ones, or the runtime said
+    why; reported as tool.unknown_tool or tool.schema_rejected, rooted at the model call that
+    asked for it. Any later successful tool call is a recovery."""
     declared = view.declared_tools
     out = []
     for k, i in enumerate(view.llm_steps):
@@ -209,24 +210,25 @@ def unknown_tool_call(view: TraceView) -> list[Finding]:
         missing = sorted(n for n in asked - ran if n)
         if not missing:
             continue
-        why = None
+        rule_name, why = "tool.unknown_tool", None
         undeclared = [n for n in missing if declared is not None and n not in declared]
         if undeclared:
             tools = ", ".join(sorted(declared or ())[:8])
             why = f"{undeclared[0]} is not among the agent's tools ({tools})"
         else:
-            said = _said_unknown(view, i, end, missing)
+            said = _runtime_said(view, end, missing)
             if said:
-                why = said
+                rule_name, why = said
         if why is None:
             continue
         recovered = any(j > i and view.problem(j) is None for j in view.tool_steps)
+        what = "does not exist" if rule_name == "tool.unknown_tool" else "rejected its arguments"
         out.append(
             view.finding(
-                "tool.unknown_tool",
+                rule_name,
                 "tool",
                 i,
-                helpers.excerpt("the model asked for a tool that does not exist: " + why),
+                helpers.excerpt(f"the model asked for a tool call the runtime {what}: " + why),
                 0.85,
                 role=CAUSE,
                 recovered=recovered,
@@ -236,16 +238,23 @@ def unknown_tool_call(view: TraceView) -> list[Finding]:
     return out
 
 
-def _said_unknown(view: TraceView, i: int, end: int, names: list[str]) -> str | None:
-    """Where the runtime said one of `names` is not a tool: in an error of any step (the agent
-    run carries it), or in what the next model call was told (a retry prompt)."""
+def _runtime_said(view: TraceView, end: int, names: list[str]) -> tuple[str, str] | None:
+    """Where the runtime said a call of one of `names` was refused before it ran (no such tool,
+    or arguments that failed its schema): in an error of any step (the agent run carries it),
+    or in what the next model call was told (a retry prompt)."""
     texts = [view.text(j, "error") or view.events_text(j) for j in range(len(view.steps))]
     if end < len(view.steps) and view.steps[end].kind == "llm":
         texts.append(view.text(end, "input")[-2_000:])
     for text in texts:
-        m = helpers.UNKNOWN_TOOL.search(text) if text else None
-        if m and any(n in text for n in names):
-            return "the runtime said so: " + helpers.excerpt(text, m)
+        if not text or not any(n in text for n in names):
+            continue
+        for rule_name, pattern in (
+            ("tool.unknown_tool", helpers.UNKNOWN_TOOL),
+            ("tool.schema_rejected", helpers.SCHEMA_REJECTED),
+        ):
+            m = pattern.search(text)
+            if m:
+                return rule_name, "the runtime said so: " + helpers.excerpt(text, m)
     return None
 
 
