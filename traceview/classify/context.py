@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from traceview.classify import helpers
 from traceview.classify.base import CAUSE, SYMPTOM, Finding, TraceView, rule
@@ -214,7 +215,10 @@ def instruction_dropped(view: TraceView) -> list[Finding]:
         if msgs is None:
             continue
         who = _owner(view, i)
-        contents = {helpers.text_of(m.get("content"), 400).strip() for m in msgs[-200:]}
+        # The head (where the instructions are) and the tail (what this call adds) are enough to
+        # compare, and keep this linear in long conversations.
+        kept = msgs[:4] + msgs[4:][-40:]
+        contents = {helpers.text_of(m.get("content"), 400).strip() for m in kept}
         contents.discard("")
         system = _first(msgs, ("system", "developer"))
         if who not in seen:
@@ -276,13 +280,14 @@ def _trimming_step(view: TraceView, i: int) -> int | None:
 
 
 def _is_retrieval(view: TraceView, i: int) -> bool:
-    s = view.steps[i]
-    if s.kind == "retrieval":
-        return True
+    return view.steps[i].kind == "retrieval" or _retrieval_name(view.tool_name(i))
+
+
+@lru_cache(maxsize=2_048)
+def _retrieval_name(name: str) -> bool:
     # By the words of its name: "search_docs", "kb.lookup", "retrievePassages", not
     # "delegate_research".
-    name = re.sub(r"([a-z])([A-Z])", r"\1_\2", view.tool_name(i))
-    words = re.split(r"[^a-z0-9]+", name.lower())
+    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())
     return any(w.startswith(k) for w in words for k in _RETRIEVAL_NAMES)
 
 
@@ -313,9 +318,8 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
             if m and len(result) < 400:
                 empty, why = True, "returned nothing: " + helpers.excerpt(result, m)
         if not empty:
-            asked = _query_text(view, i)
-            query = _stems(asked)
-            found = _stems(result)
+            query = _stems(_query_text(view, i))
+            found = _stems(result[:4_000]) if query else set()
             # Nothing in the results shares a word (stem) with the query: what came back is not
             # about what was asked. Only judged on results long enough to say so, and only a
             # question in words says what the results should be about (a search by city and

@@ -198,7 +198,7 @@ def refused_call(view: TraceView) -> list[Finding]:
     declared = view.declared_tools
     out = []
     for k, i in enumerate(view.llm_steps):
-        asked = helpers.requested_calls(view.steps[i].output)
+        asked = view.requested[i]
         if not asked:
             continue
         end = view.llm_steps[k + 1] if k + 1 < len(view.llm_steps) else len(view.steps)
