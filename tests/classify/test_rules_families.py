@@ -348,3 +348,18 @@ def test_it_roots_a_turn_limit_at_the_innermost_step_carrying_it(error_type, mes
     run.step(run.root).error_message = message
     d = classify(run.inv)
     assert (d.category, d.root_step) == ("budget", run.root)
+
+
+def test_it_knows_a_conversation_cut_to_its_last_tool_call_by_the_call_ids():
+    # Trimmed to the last two messages: the model's own tool call (no text) and a new result.
+    run = Run(status="ok")
+    sys = "You write release notes."
+    call = [{"role": "assistant", "content": None,
+             "tool_calls": [{"id": "call_7", "name": "read_file", "arguments": {"p": "C"}}]}]
+    run.llm(call, input=[{"role": "system", "content": sys},
+                         {"role": "user", "content": "Summarise. Reply in French."}])
+    run.tool("read_file", {"p": "C"}, "rounding fixed")
+    lost = run.llm(_say("Rounding was fixed."), input=[
+        {"role": "system", "content": sys}, *call, {"role": "tool", "content": "rounding fixed"}])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", lost)

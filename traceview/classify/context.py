@@ -218,8 +218,7 @@ def instruction_dropped(view: TraceView) -> list[Finding]:
         # The head (where the instructions are) and the tail (what this call adds) are enough to
         # compare, and keep this linear in long conversations.
         kept = msgs[:4] + msgs[4:][-40:]
-        contents = {helpers.text_of(m.get("content"), 400).strip() for m in kept}
-        contents.discard("")
+        contents = _keys(kept)
         system = _first(msgs, ("system", "developer"))
         if who not in seen:
             anchors = [("system", system)] if system else []
@@ -227,7 +226,7 @@ def instruction_dropped(view: TraceView) -> list[Finding]:
             if task:
                 anchors.append(("first user", task))
             if anchors:
-                seen[who] = (system, anchors, set(contents))
+                seen[who] = (system, anchors, contents | _keys(_messages(s.output) or []))
             continue
         first_system, anchors, earlier = seen[who]
         if system is not None and system != first_system:
@@ -259,8 +258,24 @@ def instruction_dropped(view: TraceView) -> list[Finding]:
         if missing:
             continue
         if len(earlier) < 2_000:
-            earlier |= contents
+            # What it was given, and what it answered: the tool calls it asked for come back
+            # in the next call's input (by their ids) however much history was cut.
+            earlier |= contents | _keys(_messages(s.output) or [])
     return []
+
+
+def _keys(messages: list[dict]) -> set[str]:
+    """What identifies each message across calls: its text, and the ids of the tool calls an
+    assistant message asked for (a message that only calls tools has no text)."""
+    keys = set()
+    for m in messages:
+        text = helpers.text_of(m.get("content"), 400).strip()
+        if text and text != "None":
+            keys.add(text)
+        for call in m.get("tool_calls") or ():
+            if isinstance(call, dict) and call.get("id"):
+                keys.add(f"call:{call['id']}")
+    return keys
 
 
 _TRIMMING = re.compile(r"trim|truncat|compact|summari[sz]|prune|condens|window|memory", re.I)
