@@ -89,7 +89,6 @@ def test_it_replays_every_capture_through_ingest():
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(strict=True, reason="issue 14: rules not yet tuned")
 def test_it_gives_one_verdict_to_one_run_whatever_the_route():
     replay = CaptureReplay(Project.objects.create(name="verdicts"))
     verdicts = defaultdict(dict)

@@ -99,12 +99,17 @@ class TraceView:
     declared_tools: frozenset[str] | None
     # Positions of steps that other steps name as their parent (agent runs, chains, turns).
     containers: frozenset[int]
+    # Names the agent had as tools: declared, or asked for by a model call.
+    tool_names: frozenset[str]
+    # The tool calls each model call asked for, by position.
+    requested: dict[int, frozenset[str]]
     # What went wrong with a tool step: the tool rules' judgement (classify.tool), handed in by
     # the engine so that these shared pieces know nothing of the individual rules.
     tool_problem: Callable[[TraceView, int], ToolProblem | None]
     _texts: dict[tuple[int, str], str] = field(default_factory=dict)
     _problems: dict[int, ToolProblem | None] = field(default_factory=dict)
     _recovered: dict[int, bool] = field(default_factory=dict)
+    _answer: tuple[int | None, str] | None = None
 
     @classmethod
     def build(
@@ -122,7 +127,8 @@ class TraceView:
         # Names the agent had as tools: declared, or asked for by a model call. A step of no
         # particular kind named like one is that tool's call (Langfuse keeps tool observations
         # as plain spans, kind "other").
-        tool_names = set(declared or ()) | _requested_tools(steps, llm_steps)
+        requested = {i: frozenset(helpers.requested_calls(steps[i].output)) for i in llm_steps}
+        tool_names = set(declared or ()).union(*requested.values())
         tool_steps = [i for i, s in enumerate(steps) if is_tool_step(s, tool_names)]
         containers = frozenset(pos[s.parent_span_id] for s in steps if s.parent_span_id in pos)
         return cls(
@@ -134,6 +140,8 @@ class TraceView:
             llm_steps=llm_steps,
             declared_tools=declared,
             containers=containers,
+            tool_names=frozenset(tool_names),
+            requested=requested,
             tool_problem=tool_problem,
         )
 
@@ -149,8 +157,7 @@ class TraceView:
                 if s.error_traceback:
                     cached += "\n" + helpers.text_of(s.error_traceback, 2_000)
             elif part == "result":
-                value = s.tool_result if s.tool_result is not None else s.output
-                cached = helpers.text_of(value)
+                cached = helpers.text_of(self.result_value(i))
             elif part == "output":
                 cached = helpers.text_of(s.output)
             elif part == "input":
@@ -179,6 +186,21 @@ class TraceView:
         return cached
 
     # --- tools -------------------------------------------------------------------------------
+    def result_value(self, i: int) -> Any:
+        """What tool step `i` returned, out of the message a framework wrapped it in (LangChain's
+        ToolMessage: `{"type": "tool", "data": {"content": ..., "tool_call_id": ...}}`), so that
+        equal results compare equal and an error inside reads as one."""
+        s = self.steps[i]
+        value = s.tool_result if s.tool_result is not None else s.output
+        for _ in range(2):
+            if not isinstance(value, dict):
+                break
+            if value.get("type") == "tool" and isinstance(value.get("data"), dict):
+                value = value["data"]
+            if "content" in value and ("tool_call_id" in value or value.get("type") == "tool"):
+                value = value["content"]
+        return value
+
     def tool_name(self, i: int) -> str:
         s = self.steps[i]
         return (s.tool_name or s.name or "").strip()
@@ -218,6 +240,11 @@ class TraceView:
     def final_answer(self) -> tuple[int | None, str]:
         """The step that gave the final answer and its text: the last model reply to the user
         (of the invocation output when that is a conversation), else the invocation output."""
+        if self._answer is None:
+            self._answer = self._final_answer()
+        return self._answer
+
+    def _final_answer(self) -> tuple[int | None, str]:
         last_llm = self.llm_steps[-1] if self.llm_steps else None
         output = self.inv.output
         if output is not None:
@@ -283,14 +310,6 @@ def is_tool_step(s: StepData, tool_names: set[str] | frozenset[str] = frozenset(
     if s.kind in TOOL_KINDS:
         return True
     return s.kind in (None, "other") and bool(s.tool_name or (s.name and s.name in tool_names))
-
-
-def _requested_tools(steps: list[StepData], llm_steps: list[int]) -> set[str]:
-    """Names of the tools the model calls asked for (OpenAI-style `tool_calls` in their output)."""
-    names: set[str] = set()
-    for i in llm_steps:
-        names |= helpers.requested_calls(steps[i].output)
-    return names
 
 
 def _tool_names(value: Any) -> set[str]:

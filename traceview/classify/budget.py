@@ -291,7 +291,7 @@ def _crossing(view: TraceView, name: str, limit: Decimal) -> tuple[int, Any] | N
     if name == "max_subagents":
         count = 0
         for i, s in enumerate(steps):
-            if s.kind == "agent" and s is not view.root:
+            if s.kind == "agent" and s is not view.root and _subagent(view, i):
                 count += 1
                 if count > limit:
                     return i, count
@@ -309,3 +309,20 @@ def _crossing(view: TraceView, name: str, limit: Decimal) -> tuple[int, Any] | N
             return len(steps) - 1, round((view.inv.ended_at - start).total_seconds(), 3)
         return None
     return None
+
+
+def _subagent(view: TraceView, i: int) -> bool:
+    """Whether agent span `i` is a sub-agent: another agent than the one it runs under. Some
+    exporters wrap one agent's run in two agent spans of the same name (OpenInference's Agents
+    SDK instrumentor), and the outermost agent under a trace span (the Agents SDK's) is the
+    run's own agent: neither is a sub-agent."""
+    name = view.steps[i].agent_name or view.steps[i].name
+    parent = view.steps[i].parent_span_id
+    for _ in range(64):
+        if parent is None or parent not in view.pos:
+            return False
+        p = view.steps[view.pos[parent]]
+        if p.kind == "agent":
+            return (p.agent_name or p.name) != name
+        parent = p.parent_span_id
+    return True

@@ -21,6 +21,8 @@
 from __future__ import annotations
 
 import json
+import re
+from functools import lru_cache
 
 from traceview.classify import helpers
 from traceview.classify.base import CAUSE, SYMPTOM, Finding, TraceView, rule
@@ -41,7 +43,9 @@ _RETRIEVAL_NAMES = (
     "rag",
     "vector",
     "knowledge",
-    "find_doc",
+    "kb",
+    "passage",
+    "semantic",
 )
 
 
@@ -128,8 +132,7 @@ def tool_flood(view: TraceView) -> list[Finding]:
     default_model = next((view.steps[i].model for i in view.llm_steps if view.steps[i].model), None)
     out = []
     for i in view.tool_steps:
-        s = view.steps[i]
-        value = s.tool_result if s.tool_result is not None else s.output
+        value = view.result_value(i)
         tokens = helpers.estimate_tokens(helpers.size_of(value))
         if tokens < 2_000:
             continue
@@ -170,25 +173,39 @@ def _messages(value) -> list[dict] | None:
     return None
 
 
-def _anchor(messages: list[dict]) -> tuple[str, str] | None:
-    # The system instruction when there is one, else the first user message: what a
-    # front-truncation drops first.
-    for role in ("system", "developer", "user"):
-        for m in messages:
-            if m.get("role") == role:
-                content = helpers.text_of(m.get("content"), 400).strip()
-                if content:
-                    return role, content
+def _first(messages: list[dict], roles: tuple[str, ...]) -> str | None:
+    for m in messages:
+        if str(m.get("role") or "").lower() in roles:
+            content = helpers.text_of(m.get("content"), 400).strip()
+            if content:
+                return content
     return None
 
 
-@rule("context.instruction_dropped", "context")
+def _owner(view: TraceView, i: int) -> str:
+    """The agent a model call belongs to: its nearest agent span, else its own agent name
+    (exporters set `agent_name` on some model calls of a run and not on others)."""
+    parent = view.steps[i].parent_span_id
+    for _ in range(64):
+        if parent is None or parent not in view.pos:
+            break
+        p = view.steps[view.pos[parent]]
+        if p.kind == "agent":
+            return p.agent_name or p.name or ""
+        parent = p.parent_span_id
+    return view.steps[i].agent_name or ""
+
+
+@rule("context.instruction_dropped", "context", version=2)
 def instruction_dropped(view: TraceView) -> list[Finding]:
-    # Per agent: the anchor message of its first call and every message content it has sent
-    # since. A later call that shares earlier messages (the same conversation, continued) but
-    # lacks the anchor had its history cut from the front; a call sharing nothing is a new
-    # conversation (a sub-agent, a fresh task) and proves nothing.
-    seen: dict[str, tuple[str, str, set[str]]] = {}
+    # Per agent: what its first call was told (the system message, and the first user message:
+    # the task, often with instructions of its own) and every message content it has seen
+    # since. A later call of the same agent that continues the conversation (shares earlier
+    # messages, the same system message or none) but lacks one of them had its history cut
+    # from the front. Apps that trim usually keep the system message and drop the task. A call
+    # sharing nothing is a new conversation (a fresh task) and proves nothing; a call with its
+    # own, different system message is another agent's (a sub-agent run as a tool).
+    seen: dict[str, tuple[str | None, list[tuple[str, str]], set[str]]] = {}
     for i in view.llm_steps:
         s = view.steps[i]
         if (s.attributes or {}).get("context_messages"):
@@ -198,42 +215,96 @@ def instruction_dropped(view: TraceView) -> list[Finding]:
         msgs = _messages(s.input)
         if msgs is None:
             continue
-        who = s.agent_name or ""
-        contents = {helpers.text_of(m.get("content"), 400).strip() for m in msgs[-200:]}
-        contents.discard("")
+        who = _owner(view, i)
+        # The head (where the instructions are) and the tail (what this call adds) are enough to
+        # compare, and keep this linear in long conversations.
+        kept = msgs[:4] + msgs[4:][-40:]
+        contents = _keys(kept)
+        system = _first(msgs, ("system", "developer"))
         if who not in seen:
-            anchor = _anchor(msgs)
-            if anchor:
-                seen[who] = (anchor[0], anchor[1], set(contents))
+            anchors = [("system", system)] if system else []
+            task = _first(msgs, ("user", "human"))
+            if task:
+                anchors.append(("first user", task))
+            if anchors:
+                seen[who] = (system, anchors, contents | _keys(_messages(s.output) or []))
             continue
-        role, anchor, earlier = seen[who]
-        if anchor not in contents and contents & earlier:
+        first_system, anchors, earlier = seen[who]
+        if system is not None and system != first_system:
+            continue
+        missing = [(role, text) for role, text in anchors if text not in contents]
+        # The same conversation continued: it shares messages other than what every run of
+        # this agent starts with (its system message): a second run of a sub-agent shares only
+        # that.
+        if missing and (contents & earlier) - {text for _, text in anchors}:
+            role, text = missing[0]
             detail = (
                 f"the {role} message earlier calls saw is gone from this call's "
-                f"{len(msgs)} messages: " + anchor
+                f"{len(msgs)} messages: " + text
             )
+            at = _trimming_step(view, i)
+            answer_pos, _ = view.final_answer()
             return [
                 view.finding(
                     "context.instruction_dropped",
                     "context",
-                    i,
+                    at if at is not None else i,
                     helpers.excerpt(detail),
                     0.75,
                     role=CAUSE,
-                    fails_run=False,
+                    # The model answered without an instruction it had: the run failed.
+                    fails_run=answer_pos is not None and answer_pos >= i,
                 )
             ]
+        if missing:
+            continue
         if len(earlier) < 2_000:
-            earlier |= contents
+            # What it was given, and what it answered: the tool calls it asked for come back
+            # in the next call's input (by their ids) however much history was cut.
+            earlier |= contents | _keys(_messages(s.output) or [])
     return []
 
 
+def _keys(messages: list[dict]) -> set[str]:
+    """What identifies each message across calls: its text, and the ids of the tool calls an
+    assistant message asked for (a message that only calls tools has no text)."""
+    keys = set()
+    for m in messages:
+        text = helpers.text_of(m.get("content"), 400).strip()
+        if text and text != "None":
+            keys.add(text)
+        for call in m.get("tool_calls") or ():
+            if isinstance(call, dict) and call.get("id"):
+                keys.add(f"call:{call['id']}")
+    return keys
+
+
+_TRIMMING = re.compile(r"trim|truncat|compact|summari[sz]|prune|condens|window|memory", re.I)
+
+
+def _trimming_step(view: TraceView, i: int) -> int | None:
+    """The step that trimmed the history before model call `i`, when the trace has one (a
+    `trim_messages` node, a memory or summarising step): the last such step since the model
+    call before it."""
+    before = [j for j in view.llm_steps if j < i]
+    start = before[-1] if before else 0
+    for j in range(i - 1, start, -1):
+        s = view.steps[j]
+        if s.kind not in ("llm", "agent") and _TRIMMING.search(s.name or ""):
+            return j
+    return None
+
+
 def _is_retrieval(view: TraceView, i: int) -> bool:
-    s = view.steps[i]
-    if s.kind == "retrieval":
-        return True
-    name = view.tool_name(i).lower()
-    return any(k in name for k in _RETRIEVAL_NAMES)
+    return view.steps[i].kind == "retrieval" or _retrieval_name(view.tool_name(i))
+
+
+@lru_cache(maxsize=2_048)
+def _retrieval_name(name: str) -> bool:
+    # By the words of its name: "search_docs", "kb.lookup", "retrievePassages", not
+    # "delegate_research".
+    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower())
+    return any(w.startswith(k) for w in words for k in _RETRIEVAL_NAMES)
 
 
 @rule("context.retrieval_empty", "context")
@@ -242,9 +313,8 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
     for i in view.tool_steps:
         if not _is_retrieval(view, i) or view.problem(i) is not None:
             continue
-        s = view.steps[i]
         result = view.text(i, "result")
-        value = s.tool_result if s.tool_result is not None else s.output
+        value = view.result_value(i)
         if isinstance(value, str) and value.strip()[:1] in ("[", "{") and len(value) < 2_000:
             # Exports that carry tool outputs as text (the OpenAI Agents SDK) send JSON as text.
             try:
@@ -258,32 +328,37 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
             )
         )
         why = "returned nothing"
-        strength = 0.7
+        strength, irrelevant = 0.7, False
         if not empty:
             m = helpers.EMPTY_RESULT.search(result[:300])
             if m and len(result) < 400:
                 empty, why = True, "returned nothing: " + helpers.excerpt(result, m)
         if not empty:
-            query = helpers.content_words(
-                helpers.text_of(s.tool_arguments, 1_000) or view.text(i, "input")
-            )
-            found = helpers.content_words(result)
-            # Relevance read from word overlap is a hint, not proof: weak, and only on results
-            # long enough to judge.
+            query = _stems(_query_text(view, i))
+            found = _stems(result[:4_000]) if query else set()
+            # Nothing in the results shares a word (stem) with the query: what came back is not
+            # about what was asked. Only judged on results long enough to say so, and only a
+            # question in words says what the results should be about (a search by city and
+            # dates returns records that need not repeat them: then it is a weak hint).
             if query and len(found) >= 5 and not (query & found):
-                empty, why, strength = True, "returned nothing sharing a word with its query", 0.45
+                empty, why = True, "returned nothing sharing a word with its query"
+                irrelevant = _free_text(view, i)
+                strength = 0.75 if irrelevant else 0.45
         if empty:
             if first_empty is None:
-                first_empty = (i, why, strength)
+                first_empty = (i, why, strength, irrelevant)
         elif first_empty is not None:
             # A later retrieval found something: the agent got past the empty one.
             first_empty = None
     if first_empty is None:
         return []
-    i, why, strength = first_empty
-    answer_pos, _ = view.final_answer()
+    i, why, strength, irrelevant = first_empty
+    answer_pos, answer = view.final_answer()
     if answer_pos is not None and answer_pos < i:
         return []
+    # Results about something else, answered as if they were about the question: a failure on
+    # its own. An answer that says nothing was found is honest about it.
+    answered_anyway = irrelevant and bool(answer) and not helpers.GIVING_UP.search(answer)
     query = helpers.excerpt(
         helpers.text_of(view.steps[i].tool_arguments, 300) or view.text(i, "input"), limit=80
     )
@@ -296,6 +371,36 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
             helpers.excerpt(detail),
             strength,
             role=CAUSE,
-            fails_run=False,
+            fails_run=answered_anyway,
         )
     ]
+
+
+def _query_text(view: TraceView, i: int) -> str:
+    # The values of the arguments: their names ("query", "question") are not what was asked.
+    args = view.steps[i].tool_arguments
+    if isinstance(args, str) and args.strip()[:1] == "{":
+        try:
+            args = json.loads(args)
+        except ValueError:
+            pass
+    if isinstance(args, dict):
+        return helpers.text_of(list(args.values()), 1_000)
+    return helpers.text_of(args, 1_000) or view.text(i, "input")
+
+
+def _free_text(view: TraceView, i: int) -> bool:
+    """Whether the query is a question in words: one argument (or the input) with 3+ words."""
+    args = view.steps[i].tool_arguments
+    if isinstance(args, str) and args.strip()[:1] == "{":
+        try:
+            args = json.loads(args)
+        except ValueError:
+            pass
+    values = list(args.values()) if isinstance(args, dict) else [args or view.text(i, "input")]
+    return any(isinstance(v, str) and len(helpers.content_words(v)) >= 3 for v in values)
+
+
+def _stems(text: str) -> set[str]:
+    # Five letters stand in for a stem: "doses" meets "dose", "dialysis" meets "dialyses".
+    return {w[:5] for w in helpers.content_words(text)}

@@ -1,17 +1,19 @@
 """Runs every rule over an invocation and picks one category and one root step.
 
-The decision (docs/classifier.md has the long form):
+The decision (docs/classifier.md has the long form; ../shared/CLASSIFICATION.md the definition):
 
-1. Findings of failures the agent got past (recovered) are evidence only.
+1. Findings of failures the agent got past (recovered) are evidence only, and so are those a
+   later strong finding takes over from (`Finding.overrides`: a success claimed over a failed
+   tool call makes that failure handled; the claim is the failure).
 2. The run failed when its status (or its root step's) is error, or when a live finding is a
-   failure on its own (`fails_run`: a budget crossed, a final answer over a failed call ...).
+   failure on its own (`fails_run`: a budget crossed, a success claimed over a failed call ...).
    A run that did not fail gets no category, whatever weaker findings say.
 3. The root cause is the earliest live finding, a cause before a symptom at the same step, then
    tool > planning > context > budget. Causes (a tool error, the first call of a loop, a flooding
    tool output) precede the symptoms they lead to (a turn limit, a context-length error, giving
-   up), so "earliest" is "root cause over last symptom". Symptoms recorded on an agent span count
-   at the end of the run, where they happened. Weak findings (strength < 0.5) compete only when
-   no strong one exists.
+   up), so "earliest" is "root cause over last symptom". Symptoms recorded on a span that
+   contains others (an agent run) count at its end, where they happened. Weak findings
+   (strength < 0.5) compete only when no strong one exists.
 4. A failed run with no finding still gets a category: the first failed step's (tool for a tool
    or model call, planning otherwise), or planning at the final answer, at low confidence.
 """
@@ -29,7 +31,7 @@ from traceview.core.trace import InvocationData
 
 log = logging.getLogger(__name__)
 
-RULESET_VERSION = "0.2.0"
+RULESET_VERSION = "0.3.0"
 
 
 @dataclass(slots=True)

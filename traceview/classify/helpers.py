@@ -142,7 +142,7 @@ SUBAGENT_LIMIT = _rx(
     r"[^\n]{0,30}?\b(?:exceeded|reached|hit)\b",
 )
 DEADLINE_LIMIT = _rx(
-    r"\b(?:run|job|task|agent|session|workflow|request|overall|global|total|whole)(?:'s)?\b"
+    r"\b(?:run|job|task|agent|session|workflow|overall|global|total|whole)(?:'s)?\b"
     r"[^\n]{0,30}?\b(?:deadline|time[ _-]?limit|time[ _-]?budget|time[ _-]?box)\b",
     r"\b(?:deadline|time[ _-]?limit|time[ _-]?budget)\b[^\n]{0,30}?\b(?:of|for) (?:the |this )?"
     r"(?:run|job|task|agent|session|workflow)\b",
@@ -193,7 +193,9 @@ def limit_kind(text: str) -> tuple[str, re.Match] | None:
         if m:
             return kind, m
     # pydantic-ai's UsageLimitExceeded names the limit it hit: requests are turns.
-    m = re.search(r"\busage[ _-]?limit[ _-]?exceeded\b|\brequest_limit\b", text, re.IGNORECASE)
+    m = re.search(
+        r"\busage[ _-]?limit[ _-]?exceeded\b|\b(?:request|tool_calls)_limit\b", text, re.IGNORECASE
+    )
     if m:
         return "turns", m
     return None
@@ -271,6 +273,8 @@ SCHEMA_REJECTED = _rx(
     r"\badditional properties are not allowed\b",
     r"\binput should be a valid\b",
     r"\bargument (?:of type|must be)\b",
+    r"\b(?:is expected to be|must be) one of\b",
+    r"\b(?:parameter|argument|field) [`'\"]?\w+[`'\"]? is (?:required|missing|invalid)\b",
 )
 UNKNOWN_TOOL = _rx(
     r"\b(?:unknown|unrecognized|undefined|invalid|unsupported) (?:tool|function|action)\b",

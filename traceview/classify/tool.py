@@ -44,8 +44,7 @@ def _classify_error_text(text: str) -> tuple[str, float, re.Match | None]:
 
 def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str] | None:
     """An error returned with an OK status: (what, match, text) or None."""
-    s = view.steps[i]
-    value = s.tool_result if s.tool_result is not None else s.output
+    value = view.result_value(i)
     if isinstance(value, dict):
         for key in ("error", "errors", "exception", "error_message"):
             if value.get(key) not in (None, "", [], {}, False):
@@ -99,8 +98,14 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
         if kind == "tool.error_status" and declared is not None and name and name not in declared:
             kind = "tool.unknown_tool"
         detail = f"{name or 'tool'} failed: " + helpers.excerpt(error_text or "status error", m)
+        # An error that names no tool of its own (OpenHands' `error` observation of a malformed
+        # call, which no action caused) is got past by any later successful tool call.
         return ToolProblem(
-            kind, detail, strength, kind in ("tool.unknown_tool", "tool.schema_rejected")
+            kind,
+            detail,
+            strength,
+            kind in ("tool.unknown_tool", "tool.schema_rejected")
+            or not (s.tool_name or s.name in view.tool_names),
         )
     if declared is not None and name and name not in declared and s.kind == "tool":
         detail = f"{name} is not among the agent's tools ({', '.join(sorted(declared)[:8])})"
@@ -180,6 +185,77 @@ def timeout(view: TraceView) -> list[Finding]:
 @rule("tool.rate_limited", "tool")
 def rate_limited(view: TraceView) -> list[Finding]:
     return _problems(view, "tool.rate_limited")
+
+
+@rule("tool.refused_call", "tool")
+def refused_call(view: TraceView) -> list[Finding]:
+    """A model call asked for a tool call that no tool step ran because the runtime refused it
+    before any tool span: a tool that does not exist (the Agents SDK raises ModelBehaviorError,
+    pydantic-ai sends a retry prompt, LangGraph answers with an error message) or arguments
+    that failed the tool's schema. The tool is not among the declared ones, or the runtime said
+    why; reported as tool.unknown_tool or tool.schema_rejected, rooted at the model call that
+    asked for it. Any later successful tool call is a recovery."""
+    declared = view.declared_tools
+    out = []
+    for k, i in enumerate(view.llm_steps):
+        asked = view.requested[i]
+        if not asked:
+            continue
+        end = view.llm_steps[k + 1] if k + 1 < len(view.llm_steps) else len(view.steps)
+        ran = {view.tool_name(j) for j in range(i + 1, end)} | {
+            view.steps[j].name or "" for j in range(i + 1, end)
+        }
+        if any(view.steps[j].kind == "handoff" for j in range(i + 1, end)):
+            continue  # a handoff is asked for as a call and recorded as a handoff
+        missing = sorted(n for n in asked - ran if n)
+        if not missing:
+            continue
+        rule_name, why = "tool.unknown_tool", None
+        undeclared = [n for n in missing if declared is not None and n not in declared]
+        if undeclared:
+            tools = ", ".join(sorted(declared or ())[:8])
+            why = f"{undeclared[0]} is not among the agent's tools ({tools})"
+        else:
+            said = _runtime_said(view, end, missing)
+            if said:
+                rule_name, why = said
+        if why is None:
+            continue
+        recovered = any(j > i and view.problem(j) is None for j in view.tool_steps)
+        what = "does not exist" if rule_name == "tool.unknown_tool" else "rejected its arguments"
+        out.append(
+            view.finding(
+                rule_name,
+                "tool",
+                i,
+                helpers.excerpt(f"the model asked for a tool call the runtime {what}: " + why),
+                0.85,
+                role=CAUSE,
+                recovered=recovered,
+            )
+        )
+        break
+    return out
+
+
+def _runtime_said(view: TraceView, end: int, names: list[str]) -> tuple[str, str] | None:
+    """Where the runtime said a call of one of `names` was refused before it ran (no such tool,
+    or arguments that failed its schema): in an error of any step (the agent run carries it),
+    or in what the next model call was told (a retry prompt)."""
+    texts = [view.text(j, "error") or view.events_text(j) for j in range(len(view.steps))]
+    if end < len(view.steps) and view.steps[end].kind == "llm":
+        texts.append(view.text(end, "input")[-2_000:])
+    for text in texts:
+        if not text or not any(n in text for n in names):
+            continue
+        for rule_name, pattern in (
+            ("tool.unknown_tool", helpers.UNKNOWN_TOOL),
+            ("tool.schema_rejected", helpers.SCHEMA_REJECTED),
+        ):
+            m = pattern.search(text)
+            if m:
+                return rule_name, "the runtime said so: " + helpers.excerpt(text, m)
+    return None
 
 
 @rule("tool.provider_error", "tool")

@@ -1,0 +1,365 @@
+"""The failure families of CLASSIFICATION.md that issue 14 found missed, each as general
+behaviour on small hand-built runs: the family fires, names the step the table names, and a
+look-alike that did not fail stays a success."""
+
+import json
+
+import pytest
+
+from traceview.classify.engine import classify
+
+from .builders import Run
+
+TOOLS = {"tools": ["lookup_order", "issue_refund"]}
+
+
+def _call(name, **args):
+    return [{"role": "assistant", "content": None,
+             "tool_calls": [{"id": "c1", "name": name, "arguments": args}]}]
+
+
+def _say(text):
+    return [{"role": "assistant", "content": text}]
+
+
+def _conversation(*texts, system="You are the refund desk. Always confirm amounts."):
+    return [{"role": "system", "content": system}] + [
+        {"role": "user" if n % 2 == 0 else "assistant", "content": t} for n, t in enumerate(texts)
+    ]
+
+
+# --- root reports OK but the run failed ---------------------------------------------------------
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "All done! I've refunded $84.00 to your card.",
+        "The refund has been processed successfully.",
+        "Your refund went through; expect it in 3-5 days.",
+    ],
+)
+def test_it_roots_a_success_claimed_over_a_failed_call_at_the_claim(claim):
+    run = Run(status="ok", attributes=TOOLS)
+    run.llm(_call("issue_refund", order="A1"))
+    run.tool("issue_refund", {"order": "A1"}, None, status="error",
+             error_type="GatewayDeclined", error_message="card processor declined (05)")
+    answer = run.llm(_say(claim))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", answer)
+    assert d.evidence[0].rule == "planning.false_success"
+    assert "claim:" in d.evidence[0].detail
+
+
+def test_it_keeps_an_honest_report_of_a_failed_call_a_tool_failure():
+    run = Run(status="ok", attributes=TOOLS)
+    run.llm(_call("issue_refund", order="A1"))
+    bad = run.tool("issue_refund", {"order": "A1"}, None, status="error",
+                   error_message="card processor declined (05)")
+    run.llm(_say("The card processor declined the refund, so nothing was refunded yet."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)
+
+
+def test_it_fails_an_answer_that_gives_up_although_its_tools_worked():
+    run = Run(status="ok", attributes={"tools": ["search_hotels"]})
+    run.llm(_call("search_hotels", city="Porto"))
+    run.tool("search_hotels", {"city": "Porto"}, {"results": [{"name": "Casa", "eur": 120}]})
+    answer = run.llm(_say("Unfortunately I wasn't able to find anything that fits."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", answer)
+
+
+def test_it_fails_an_answer_given_without_the_tools_it_was_told_to_use():
+    run = Run(status="ok")
+    answer = run.llm(
+        _say("The lockfile pins pyyaml 5.4.1."),
+        input=_conversation("Which pyyaml is pinned?",
+                            system="Read files with read_file before answering."),
+    )
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", answer)
+    assert "read_file" in d.evidence[0].detail
+
+
+def test_it_lets_a_plain_answer_without_tools_stand():
+    run = Run(status="ok", attributes={"tools": ["read_file"]})
+    run.llm(_say("Hello! How can I help with the repository?"),
+            input=_conversation("hi", system="You answer questions about the repository."))
+    assert classify(run.inv).category is None
+
+
+def test_it_roots_a_tool_that_cannot_do_the_job_at_its_call():
+    run = Run(status="ok", attributes={"tools": ["get_stock_quote", "convert_currency"]})
+    run.llm(_call("get_stock_quote", symbol="EURJPY"))
+    bad = run.tool("get_stock_quote", {"symbol": "EURJPY"},
+                   {"message": "unsupported symbol: only NYSE equities are quoted"})
+    run.llm(_say("The rate is 161.3, so you get 193,560 yen."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", bad)
+
+
+# --- context ------------------------------------------------------------------------------------
+def test_it_roots_an_irrelevant_retrieval_answered_anyway_at_the_retrieval():
+    run = Run(status="ok")
+    run.llm(_call("retrieve_passages", question="apixaban dose on dialysis"))
+    bad = run.tool("retrieve_passages", {"question": "apixaban maximum dose on dialysis"},
+                   {"passages": [{"text": "Yellow fever vaccine is given before travel."},
+                                 {"text": "Shake the inhaler and exhale fully first."}]})
+    run.llm(_say("The maximum is 5 mg twice daily."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", bad)
+
+
+def test_it_lets_a_relevant_retrieval_stand():
+    run = Run(status="ok")
+    run.tool("search_manual", {"query": "error E24 drain"},
+             {"documents": [{"text": "E24: drain error - the drain hose is kinked."}]})
+    run.llm(_say("E24 is a drain error: check the hose."))
+    assert classify(run.inv).category is None
+
+
+def test_it_roots_an_instruction_lost_to_trimming_at_the_first_call_without_it():
+    run = Run(status="ok")
+    run.llm(_say("ok"), input=_conversation("refund A1", "Looking it up."))
+    lost = run.llm(_say("Refunded."), input=_conversation(
+        "refund A1", "Looking it up.", "it was 84 dollars", system="")[2:])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", lost)
+
+
+def test_it_roots_a_task_trimmed_away_under_a_kept_system_message_at_the_first_call_without_it():
+    # Apps that keep the last N messages keep the system message and drop the task, with the
+    # instruction it carried ("reply in French").
+    run = Run(status="ok")
+    sys = "You write release notes."
+    task = "Summarise the changes. Reply in French."
+    run.llm(_call("list_commits"), input=[{"role": "system", "content": sys},
+                                          {"role": "user", "content": task}])
+    run.tool("list_commits", {}, "a1 fix rounding")
+    run.llm(_call("read_file", path="CHANGES"), input=[
+        {"role": "system", "content": sys}, {"role": "user", "content": task},
+        {"role": "tool", "content": "a1 fix rounding"}])
+    run.tool("read_file", {"path": "CHANGES"}, "rounding fixed")
+    lost = run.llm(_say("Rounding was fixed."), input=[
+        {"role": "system", "content": sys}, {"role": "tool", "content": "a1 fix rounding"},
+        {"role": "tool", "content": "rounding fixed"}])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", lost)
+    assert "first user" in d.evidence[0].detail
+
+
+def test_it_does_not_take_a_second_run_of_a_sub_agent_for_trimmed_history():
+    run = Run(status="ok")
+    for question in ("market size", "growth by country"):
+        run.llm(_say("Finding: 12%"), input=_conversation(question, system="Answer briefly."))
+    assert classify(run.inv).category is None
+
+
+def test_it_does_not_take_a_sub_agent_with_its_own_prompt_for_trimmed_history():
+    run = Run(status="ok")
+    run.llm(_say("ok"), input=_conversation("scan the market", "Delegating."))
+    run.llm(_say("Finding: 12%"), input=_conversation("market size", system="Answer briefly."))
+    run.llm(_say("done"), input=_conversation("market growth", system="Answer briefly."))
+    run.llm(_say("Summary: 12% growth."), input=_conversation("scan the market", "Delegating."))
+    assert classify(run.inv).category is None
+
+
+def test_it_roots_a_context_length_error_with_declared_tools_at_the_failing_call():
+    # Reported from a real client: the agent span and its model call both carry the error.
+    message = "This model's maximum context length is 8192 tokens. However, you requested 9001."
+    run = Run(status="error", attributes={"tools": ["lookup_order"]})
+    run.step(run.root).error_message = message
+    bad = run.llm(None, status="error", error_type="BadRequestError", error_message=message)
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", bad)
+
+
+# --- budgets ------------------------------------------------------------------------------------
+def _token_run(**attrs):
+    run = Run(status="error", attributes=attrs or None)
+    run.llm(_call("open_document", doc="1"), input_tokens=100, output_tokens=30)
+    run.tool("open_document", {"doc": "1"}, "text " * 50)
+    crossing = run.llm(_call("open_document", doc="2"), input_tokens=1700, output_tokens=30)
+    run.tool("open_document", {"doc": "2"}, "text " * 50)
+    run.llm(_say("Risks: ..."), input_tokens=1900, output_tokens=20)
+    return run, crossing
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        {"metadata": {"max_total_tokens": "1500"}},
+        {"metadata": json.dumps({"budget": {"max_total_tokens": 1500}})},
+        {"otel.resource": {"budget.max_tokens": 1500}},
+    ],
+)
+def test_it_reads_a_token_budget_wherever_it_was_sent(where):
+    run, crossing = _token_run(**where)
+    run.step(run.root).error_message = "the run stopped"
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("budget", crossing)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        "Exceeded the total_tokens_limit of 1500 (total_tokens=3780)",
+        "token budget exhausted: this run has used 3780 tokens, over its limit of 1500",
+    ],
+)
+def test_it_roots_a_token_budget_named_only_in_an_error_where_it_was_crossed(error):
+    run, crossing = _token_run()
+    run.step(run.root).error_type = "UsageLimitExceeded"
+    run.step(run.root).error_message = error
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("budget", crossing)
+
+
+def test_it_roots_a_litellm_budget_error_on_a_model_call_at_that_call():
+    run = Run(status="error")
+    run.llm(_call("export", page=1), cost_usd=0.004)
+    run.tool("export", {"page": 1}, "rows")
+    bad = run.llm(None, status="error", error_type="BudgetExceededError",
+                  error_message="Budget has been exceeded! Current cost: 0.0242, Max budget: 0.015")
+    run.step(run.root).error_message = "Budget has been exceeded! Current cost: 0.0242"
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("budget", bad)
+
+
+def test_it_takes_a_run_deadline_on_a_tool_call_for_budget_not_a_tool_timeout():
+    run = Run(status="error")
+    run.tool("run_check", {"check": "latency"}, "passed")
+    bad = run.tool("run_check", {"check": "index"}, None, status="error",
+                   error_message="the run's 1 s deadline passed (1.4 s elapsed) before run_check "
+                                 "could start")
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("budget", bad)
+
+
+def test_it_keeps_one_calls_own_timeout_a_tool_failure():
+    run = Run(status="error")
+    bad = run.tool("get_rate", {"base": "SEK"}, None, status="error",
+                   error_type="TimeoutError", error_message="read timed out after 10 s")
+    assert (classify(run.inv).category, classify(run.inv).root_step) == ("tool", bad)
+
+
+def test_it_roots_too_many_sub_agents_at_the_refused_start():
+    run = Run(status="error", attributes={"metadata": {"max_subagents": 2}})
+    for q in ("size", "growth"):
+        call = run.tool("delegate_research", {"question": q}, "Finding")
+        run.add("agent", parent=call, name="researcher", agent_name="researcher")
+    bad = run.tool("delegate_research", {"question": "vendors"}, None, status="error",
+                   error_message="refusing to start sub-agent 'researcher': this orchestrator "
+                                 "may run at most 2 sub-agents per request")
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("budget", bad)
+
+
+def test_it_lets_an_orchestrator_under_its_sub_agent_limit_stand():
+    # The run's own agent wrapped twice (as OpenInference records the Agents SDK) is no
+    # sub-agent.
+    run = Run(status="ok", agent="lead", attributes={"metadata": {"max_subagents": 2}})
+    inner = run.add("agent", name="lead", agent_name="lead")
+    for q in ("size", "growth"):
+        call = run.tool("delegate_research", {"question": q}, "Finding", parent=inner)
+        run.add("agent", parent=call, name="researcher", agent_name="researcher")
+    run.llm(_say("Summary of size and growth."), parent=inner)
+    assert classify(run.inv).category is None
+
+
+# --- tools that do not exist, tools kept as plain spans, errors without a tool ------------------
+def test_it_roots_a_call_of_a_tool_that_does_not_exist_without_a_tool_span_at_the_model_call():
+    run = Run(status="error", attributes={"tools": ["rollback_release"]})
+    bad = run.llm(_call("rollback_deploy", service="api"))
+    run.step(run.root).error_type = "ModelBehaviorError"
+    run.step(run.root).error_message = "Tool rollback_deploy not found in agent ops"
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)
+    assert d.evidence[0].rule == "tool.unknown_tool"
+
+
+def test_it_reads_an_unknown_tool_from_the_runtime_when_no_tools_were_declared():
+    run = Run(status="ok")
+    bad = run.llm(_call("rollback_deploy", service="api"))
+    run.llm(_say("I could not roll it back."), input=[
+        {"role": "user", "content": "roll back api"},
+        {"role": "tool", "content": "Unknown tool name: 'rollback_deploy'. Available tools: x"}])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)
+
+
+def test_it_does_not_take_a_handoff_for_an_unknown_tool():
+    run = Run(status="ok", attributes={"tools": ["send_invoice_copy"]})
+    run.llm(_call("transfer_to_billing_desk"))
+    run.add("handoff", name="billing-desk", agent_name="front-desk")
+    run.llm(_call("send_invoice_copy", month="02"))
+    run.tool("send_invoice_copy", {"month": "02"}, {"sent": True})
+    run.llm(_say("I've emailed you the invoice."))
+    assert classify(run.inv).category is None
+
+
+def test_it_counts_a_plain_span_named_after_a_tool_as_that_tools_call():
+    # Langfuse v2 keeps a tool observation as a span (kind other): it is still the tool's call.
+    run = Run(status="ok", attributes={"tools": ["issue_refund"]})
+    run.llm(_call("issue_refund", order="A1"))
+    bad = run.add("other", name="issue_refund", status="error", input={"order": "A1"},
+                  error_message="gateway declined")
+    run.llm(_say("The gateway declined, so the refund could not be made."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)
+
+
+def test_it_lets_a_later_success_recover_an_error_that_names_no_tool():
+    # An OpenHands `error` observation of a malformed call has no action that caused it.
+    run = Run(status="ok")
+    run.tool("str_replace_editor", {"command": "view"}, "file text")
+    run.add("tool", name="error", status="error", error_type="ErrorObservation",
+            error_message="Parameter 'command' is expected to be one of ['view', 'create']")
+    run.tool("str_replace_editor", {"command": "str_replace"}, "The file has been edited.")
+    run.llm(_say("Fixed the bug in match.c."))
+    assert classify(run.inv).category is None
+
+
+def test_it_roots_arguments_refused_before_any_tool_span_at_the_model_call():
+    run = Run(status="error", attributes={"tools": ["book_room"]})
+    bad = run.llm(_call("book_room", nights="three"))
+    run.llm(None, status="error", error_message="upstream model error", input=[
+        {"role": "user", "content": "book it"},
+        {"role": "user", "content": "1 validation error for book_room\nnights\n  Input should be "
+                                    "a valid integer [type=int_parsing]"}])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)
+    assert d.evidence[0].rule == "tool.schema_rejected"
+
+
+@pytest.mark.parametrize(
+    ("error_type", "message"),
+    [
+        ("MaxTurnsExceeded", "Max turns (6) exceeded"),
+        ("UsageLimitExceeded", "The next request would exceed the request_limit of 5"),
+        ("GraphRecursionError", "Recursion limit of 25 reached without hitting a stop condition"),
+    ],
+)
+def test_it_roots_a_turn_limit_at_the_innermost_step_carrying_it(error_type, message):
+    run = Run(status="error")
+    for n in range(3):
+        run.llm(_call("read_page", page=n))
+        run.tool("read_page", {"page": n}, f"page {n} text")
+    run.step(run.root).error_type = error_type
+    run.step(run.root).error_message = message
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("budget", run.root)
+
+
+def test_it_knows_a_conversation_cut_to_its_last_tool_call_by_the_call_ids():
+    # Trimmed to the last two messages: the model's own tool call (no text) and a new result.
+    run = Run(status="ok")
+    sys = "You write release notes."
+    call = [{"role": "assistant", "content": None,
+             "tool_calls": [{"id": "call_7", "name": "read_file", "arguments": {"p": "C"}}]}]
+    run.llm(call, input=[{"role": "system", "content": sys},
+                         {"role": "user", "content": "Summarise. Reply in French."}])
+    run.tool("read_file", {"p": "C"}, "rounding fixed")
+    lost = run.llm(_say("Rounding was fixed."), input=[
+        {"role": "system", "content": sys}, *call, {"role": "tool", "content": "rounding fixed"}])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", lost)
