@@ -28,11 +28,18 @@ from traceview.core.queries import step_tree
 # What every step contributes to the tree, the charts and the running state; the columns only
 # shown in the tree's rows are read for the one page on screen (LABEL_FIELDS).
 OUTLINE_FIELDS = (
-    "id", "span_id", "parent_span_id", "kind", "status", "started_at", "ended_at",
+    "id", "span_id", "parent_span_id", "kind", "name", "status", "started_at", "ended_at",
     "input_tokens", "output_tokens", "cost_usd",
 )
 LABEL_FIELDS = ("name", "model", "tool_name", "error_type")
-TREE_PAGE_SIZE = 500
+# The tree is virtual: the page holds a window of this many rows of the display list (steps, and
+# long repeated stretches collapsed into one row each), and fetches the next as it scrolls.
+TREE_WINDOW = 200
+TREE_ROW_PX = 28
+# A stretch of sibling steps repeating a pattern of 1 to MAX_PERIOD steps collapses into one
+# row once it is at least MIN_COLLAPSE steps long.
+MIN_COLLAPSE = 12
+MAX_PERIOD = 4
 # Outlines of recently opened invocations, per process: stepping through a large invocation
 # reads its 20,000 light rows once, not on every step. Keyed by the invocation's data version,
 # which every ingest bumps, so new steps are never hidden.
@@ -63,9 +70,6 @@ class Node:
         """The query string that selects this step: the step's own URL."""
         return "?step=" + quote(self.row.span_id, safe="")
 
-    @property
-    def tree_page(self) -> int:
-        return self.index // TREE_PAGE_SIZE
 
     @property
     def duration_s(self) -> float | None:
@@ -82,6 +86,34 @@ class Node:
         return (r.input_tokens or 0) + (r.output_tokens or 0)
 
 
+@dataclass(slots=True)
+class Group:
+    """A stretch of sibling steps repeating one pattern, shown as one row of the tree."""
+
+    key: int  # its position among the outline's groups
+    first: Node
+    last: Node
+    repeats: int
+    pattern: list[str]
+
+    @property
+    def steps(self) -> int:
+        return self.last.index - self.first.index + 1
+
+    @property
+    def label(self) -> str:
+        return (f"steps {self.first.index + 1:,}–{self.last.index + 1:,}: {self.repeats:,} × "
+                + " → ".join(self.pattern))
+
+    @property
+    def level(self) -> int:
+        return self.first.level
+
+    @property
+    def query(self) -> str:
+        return self.first.query
+
+
 @dataclass
 class Outline:
     invocation: Invocation
@@ -89,13 +121,57 @@ class Outline:
     by_span: dict[str, Node]
     chrono: list[Node]  # time order
     start: datetime | None
+    groups: list[Group] = field(default_factory=list)
+    # Display lists by expanded group (-1: none), built once per outline.
+    _displays: dict[int, list] = field(default_factory=dict)
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-len(self.nodes) // TREE_PAGE_SIZE))
+    def group_of(self, node: Node) -> Group | None:
+        """The collapsed stretch `node` is in, if any."""
+        lo, hi = 0, len(self.groups)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.groups[mid].last.index < node.index:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(self.groups) and self.groups[lo].first.index <= node.index:
+            return self.groups[lo]
+        return None
 
-    def page(self, number: int) -> list[Node]:
-        return self.nodes[number * TREE_PAGE_SIZE : (number + 1) * TREE_PAGE_SIZE]
+    def tree_key(self, node: Node | None) -> int:
+        """The group the tree shows expanded when `node` is the current step: its own."""
+        group = self.group_of(node) if node is not None else None
+        return group.key if group is not None else -1
+
+    def display(self, key: int = -1) -> list:
+        """The tree's rows: steps, and every group other than `key` as one row."""
+        rows = self._displays.get(key)
+        if rows is None:
+            rows, i = [], 0
+            for g in self.groups:
+                rows.extend(self.nodes[i:g.first.index])
+                if g.key == key:
+                    rows.extend(self.nodes[g.first.index:g.last.index + 1])
+                else:
+                    rows.append(g)
+                i = g.last.index + 1
+            rows.extend(self.nodes[i:])
+            self._displays[key] = rows
+        return rows
+
+    def display_row(self, node: Node, key: int = -1) -> int:
+        """Where `node` (or the group row standing for it) is in display(key)."""
+        before = 0
+        for g in self.groups:
+            if g.first.index > node.index:
+                break
+            if g.key == key:
+                continue
+            if g.last.index < node.index:
+                before += g.steps - 1
+            else:
+                return g.first.index - before
+        return node.index - before
 
     def offset_s(self, node: Node) -> float | None:
         if self.start and node.row.started_at:
@@ -165,7 +241,69 @@ def _outline_load(invocation: Invocation) -> Outline:
         node.chrono = i
     starts = [r.started_at for r in rows if r.started_at]
     start = invocation.started_at or (min(starts) if starts else None)
-    return Outline(invocation=invocation, nodes=nodes, by_span=by_span, chrono=chrono, start=start)
+    outline = Outline(invocation=invocation, nodes=nodes, by_span=by_span, chrono=chrono,
+                      start=start)
+    outline.groups = collapse_groups(nodes, keep={_root_span(invocation)})
+    return outline
+
+
+def _root_span(invocation: Invocation) -> str:
+    try:
+        return invocation.diagnosis.root_span_id
+    except Exception:  # noqa: BLE001 - no diagnosis (yet): nothing to keep apart
+        return ""
+
+
+def collapse_groups(nodes: list[Node], keep: set[str] = frozenset()) -> list[Group]:
+    """Long stretches of sibling leaf steps that repeat a pattern of up to MAX_PERIOD steps, by
+    kind, name and failure (a failed step, or one in `keep` such as the root cause, is never
+    hidden in a stretch): "steps 120–4,800: 2,340 × search → fetch"."""
+    parent_of: dict[str, int] = {}
+    has_children = set()
+    for n in nodes:
+        parent_of[n.span_id] = n.index
+    siblings: dict[int | None, list[Node]] = {}
+    for n in nodes:
+        parent = parent_of.get(n.row.parent_span_id) if n.level else None
+        if parent is not None:
+            has_children.add(parent)
+        siblings.setdefault(parent, []).append(n)
+    groups: list[Group] = []
+    for run in siblings.values():
+        keys = [
+            None if (n.index in has_children or n.row.status == "error" or n.span_id in keep)
+            else (n.row.kind, n.row.name)
+            for n in run
+        ]
+        j = 0
+        while j < len(run):
+            if keys[j] is None:
+                j += 1
+                continue
+            best_len, best_p = 0, 1
+            for p in range(1, MAX_PERIOD + 1):
+                if j + p > len(run) or None in keys[j:j + p] or len(set(keys[j:j + p])) < p:
+                    continue
+                k = j + p
+                while k < len(run) and keys[k] is not None and keys[k] == keys[k - p]:
+                    k += 1
+                if k - j > best_len:
+                    best_len, best_p = k - j, p
+            # Whole repeats only: the steps leading into whatever broke the pattern stay shown.
+            best_len -= best_len % best_p
+            if best_len >= max(MIN_COLLAPSE, 3 * best_p):
+                first, last = run[j], run[j + best_len - 1]
+                groups.append(Group(
+                    key=0, first=first, last=last, repeats=best_len // best_p,
+                    pattern=[run[j + i].row.name or run[j + i].row.kind for i in range(best_p)],
+                ))
+                j += best_len
+            else:
+                j += 1
+    groups.sort(key=lambda g: g.first.index)
+    for i, g in enumerate(groups):
+        g.key = i
+    return groups
 
 
 @dataclass
