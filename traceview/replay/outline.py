@@ -14,11 +14,12 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+from django.db import connection
 from django.db.models import F
 
 from traceview.classify.models_context import context_window
@@ -50,6 +51,57 @@ _outlines_lock = threading.Lock()
 MAX_SHOWN = 20_000
 
 
+class OutlineRow:
+    """A step's light columns as the outline keeps them: times as epoch seconds and cost as a
+    float (reading a 100,000-step run, PostgreSQL's timestamps and numerics parsed into
+    datetimes and Decimals cost three times the rest), the usual types on demand."""
+
+    __slots__ = ("id", "span_id", "parent_span_id", "kind", "name", "status", "start", "end",
+                 "input_tokens", "output_tokens", "cost")
+
+    def __init__(self, id, span_id, parent_span_id, kind, name, status, start, end,
+                 input_tokens, output_tokens, cost):
+        self.id, self.span_id, self.parent_span_id = id, span_id, parent_span_id
+        self.kind, self.name, self.status = kind, name, status
+        self.start, self.end = start, end
+        self.input_tokens, self.output_tokens, self.cost = input_tokens, output_tokens, cost
+
+    @property
+    def started_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.start, UTC) if self.start is not None else None
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.end, UTC) if self.end is not None else None
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        return Decimal(f"{self.cost:.6f}") if self.cost is not None else None
+
+
+def _outline_rows(invocation: Invocation) -> list[OutlineRow]:
+    """Every step's light columns in time order, as OutlineRows."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, span_id, parent_span_id, kind, name, status, "
+                "extract(epoch FROM started_at)::float8, extract(epoch FROM ended_at)::float8, "
+                "input_tokens, output_tokens, cost_usd::float8 "
+                f"FROM {Step._meta.db_table} WHERE invocation_id = %s "
+                "ORDER BY started_at ASC NULLS LAST, seq, id",
+                [invocation.pk],
+            )
+            return [OutlineRow(*r) for r in cursor.fetchall()]
+    rows = invocation.steps.order_by(F("started_at").asc(nulls_last=True), "seq", "id")
+    return [
+        OutlineRow(i, span, parent, kind, name, status,
+                   start.timestamp() if start else None, end.timestamp() if end else None,
+                   tin, tout, float(cost) if cost is not None else None)
+        for i, span, parent, kind, name, status, start, end, tin, tout, cost in rows.values_list(
+            *OUTLINE_FIELDS)
+    ]
+
+
 @dataclass(slots=True)
 class Node:
     """One step of the outline with its place in the tree and in time."""
@@ -74,8 +126,8 @@ class Node:
     @property
     def duration_s(self) -> float | None:
         r = self.row
-        if r.started_at and r.ended_at:
-            return (r.ended_at - r.started_at).total_seconds()
+        if r.start is not None and r.end is not None:
+            return r.end - r.start
         return None
 
     @property
@@ -174,8 +226,8 @@ class Outline:
         return node.index - before
 
     def offset_s(self, node: Node) -> float | None:
-        if self.start and node.row.started_at:
-            return (node.row.started_at - self.start).total_seconds()
+        if self.start and node.row.start is not None:
+            return node.row.start - self.start.timestamp()
         return None
 
 
@@ -224,11 +276,7 @@ class _Label:
 
 
 def _outline_load(invocation: Invocation) -> Outline:
-    rows = list(
-        invocation.steps.order_by(F("started_at").asc(nulls_last=True), "seq", "id").values_list(
-            *OUTLINE_FIELDS, named=True
-        )
-    )
+    rows = _outline_rows(invocation)
     nodes, by_span = [], {}
     for i, (row, level) in enumerate(step_tree(rows)):
         parent = by_span.get(row.parent_span_id) if level else None
@@ -239,8 +287,8 @@ def _outline_load(invocation: Invocation) -> Outline:
     chrono = [by_span[row.span_id] for row in rows]
     for i, node in enumerate(chrono):
         node.chrono = i
-    starts = [r.started_at for r in rows if r.started_at]
-    start = invocation.started_at or (min(starts) if starts else None)
+    starts = [r.start for r in rows if r.start is not None]
+    start = invocation.started_at or (datetime.fromtimestamp(min(starts), UTC) if starts else None)
     outline = Outline(invocation=invocation, nodes=nodes, by_span=by_span, chrono=chrono,
                       start=start)
     outline.groups = collapse_groups(nodes, keep={_root_span(invocation)})
@@ -331,15 +379,15 @@ def running_state(outline: Outline, node: Node) -> list[Gauge]:
     """What the run had used when this step happened (itself included), against the budgets."""
     done = outline.chrono[: node.chrono + 1]
     tokens = sum(n.tokens or 0 for n in done)
-    cost = sum((n.row.cost_usd or Decimal(0) for n in done), Decimal(0))
+    cost = Decimal(f"{sum(n.row.cost or 0.0 for n in done):.6f}")
     # Model calls with tokens and no cost had no known price: the sum is then a lower bound.
-    unpriced = sum(1 for n in done if n.row.kind == "llm" and n.row.cost_usd is None and n.tokens)
+    unpriced = sum(1 for n in done if n.row.kind == "llm" and n.row.cost is None and n.tokens)
     agent = outline.invocation.agent
     budgets = agent.budgets() if agent else {}
     elapsed = None
-    end = node.row.ended_at or node.row.started_at
-    if outline.start and end:
-        elapsed = max(0.0, (end - outline.start).total_seconds())
+    end = node.row.end if node.row.end is not None else node.row.start
+    if outline.start and end is not None:
+        elapsed = max(0.0, end - outline.start.timestamp())
     depth = max((n.agent_depth for n in done), default=0)
 
     def limit(name, fmt):
