@@ -176,6 +176,27 @@ class Outline:
     groups: list[Group] = field(default_factory=list)
     # Display lists by expanded group (-1: none), built once per outline.
     _displays: dict[int, list] = field(default_factory=dict)
+    _totals: list | None = None
+    usage: dict | None = None  # the usage chart (replay.charts), made once per outline
+
+    def running_totals(self) -> list[tuple]:
+        """Per step in time order, what the run had used up to it (itself included): tokens,
+        cost, unpriced model calls (tokens and no cost: no known price), agent depth, tool
+        calls, errors. Computed once per outline, so that stepping through a 100,000-step run
+        does not add up 100,000 steps each time."""
+        if self._totals is None:
+            totals, tokens, cost, unpriced, depth, tools, errors = [], 0, 0.0, 0, 0, 0, 0
+            for n in self.chrono:
+                r = n.row
+                tokens += n.tokens or 0
+                cost += r.cost or 0.0
+                unpriced += r.kind == "llm" and r.cost is None and bool(n.tokens)
+                depth = max(depth, n.agent_depth)
+                tools += r.kind == "tool"
+                errors += r.status == "error"
+                totals.append((tokens, cost, unpriced, depth, tools, errors))
+            self._totals = totals
+        return self._totals
 
     def group_of(self, node: Node) -> Group | None:
         """The collapsed stretch `node` is in, if any."""
@@ -377,18 +398,16 @@ class Gauge:
 
 def running_state(outline: Outline, node: Node) -> list[Gauge]:
     """What the run had used when this step happened (itself included), against the budgets."""
-    done = outline.chrono[: node.chrono + 1]
-    tokens = sum(n.tokens or 0 for n in done)
-    cost = Decimal(f"{sum(n.row.cost or 0.0 for n in done):.6f}")
-    # Model calls with tokens and no cost had no known price: the sum is then a lower bound.
-    unpriced = sum(1 for n in done if n.row.kind == "llm" and n.row.cost is None and n.tokens)
+    totals = outline.running_totals()[node.chrono]
+    tokens, cost_f, unpriced, depth, tool_calls, errors = totals
+    cost = Decimal(f"{cost_f:.6f}")
+    steps = node.chrono + 1
     agent = outline.invocation.agent
     budgets = agent.budgets() if agent else {}
     elapsed = None
     end = node.row.end if node.row.end is not None else node.row.start
     if outline.start and end is not None:
         elapsed = max(0.0, end - outline.start.timestamp())
-    depth = max((n.agent_depth for n in done), default=0)
 
     def limit(name, fmt):
         value = budgets.get(name)
@@ -398,14 +417,14 @@ def running_state(outline: Outline, node: Node) -> list[Gauge]:
         Gauge("Tokens", tokens, f"{tokens:,}", *limit("max_tokens", lambda v: f"{v:,}")),
         Gauge("Cost", cost, f"${cost:.4f}" + (f" + {unpriced} unpriced" if unpriced else ""),
               *limit("max_cost_usd", lambda v: f"${v:.4f}")),
-        Gauge("Steps", len(done), f"{len(done):,}", *limit("max_steps", lambda v: f"{v:,}")),
+        Gauge("Steps", steps, f"{steps:,}", *limit("max_steps", lambda v: f"{v:,}")),
         Gauge("Depth", depth, str(depth), *limit("max_depth", str)),
         Gauge(
             "Elapsed", elapsed, f"{elapsed:.2f} s" if elapsed is not None else "—",
             *limit("max_duration_s", lambda v: f"{v:g} s"),
         ),
-        Gauge("Tool calls", sum(1 for n in done if n.row.kind == "tool"), ""),
-        Gauge("Errors", sum(1 for n in done if n.row.status == "error"), ""),
+        Gauge("Tool calls", tool_calls, ""),
+        Gauge("Errors", errors, ""),
     ]
     for g in gauges[-2:]:
         g.shown = f"{g.value:,}"

@@ -171,7 +171,8 @@ def invocation_detail_view(request, pk: int):
         return _render(request, "traceview/replay/invocation_detail.html", context, (target,))
     if target != "step-detail":
         context.update(timeline=timeline_figure(outline, steps_shown),
-                       usage=usage_figure(outline))
+                       usage=outline.usage or usage_figure(outline))
+        outline.usage = context["usage"]
     if target != "step-tree" and node is not None:
         context["detail"] = step_detail(outline, node)
         context["detail_key"] = key
