@@ -82,6 +82,11 @@ class Command(BaseCommand):
             ids.update(result.invocation_ids)
             steps += result.steps
         ids = sorted(ids)
+        # Received when they ran, so that the dashboards (which count by time received) show
+        # the week rather than one busy minute.
+        for inv in Invocation.objects.filter(id__in=ids).only("id", "started_at"):
+            Invocation.objects.filter(id=inv.id).update(created_at=inv.started_at,
+                                                        last_data_at=inv.started_at)
         for i in range(0, len(ids), 50):
             invocations_classify(ids[i:i + 50])
         issue = Issue.objects.filter(project=project, agent__name="support-bot",
