@@ -106,3 +106,11 @@ def test_it_hides_sessions_of_other_projects(browser_client, project):
     store(other, data)
     assert browser_client.get("/sessions/", {"id": "secret-session"}).status_code == 404
     assert browser_client.get("/sessions/").status_code == 404
+
+
+def test_it_filters_the_api_by_session(api, project):
+    _conversation(api, project)
+    rows = api.get("/api/v1/invocations", {"session": "chat-42"}).json()["results"]
+    assert sorted(r["trace_id"] for r in rows) == ["turn-0", "turn-1", "turn-2"]
+    assert {r["session_id"] for r in rows} == {"chat-42"} and rows[0]["unpriced_calls"] == 0
+    assert api.get("/api/v1/invocations", {"session": "a\x00b"}).status_code == 400
