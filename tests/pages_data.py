@@ -87,3 +87,36 @@ def long_run(project: Project, steps: int, trace_id: str = "long-run") -> Invoca
         batch_size=2000,
     )
     return inv
+
+
+def repeating_run(project: Project, loops: int, trace_id: str = "loop-run",
+                  fail_at: int | None = None) -> Invocation:
+    """An agent that plans, then calls search and fetch `loops` times (the call at loop
+    `fail_at` failing), then answers: 2 * loops + 3 steps written straight to the tables."""
+    steps = 2 * loops + 3
+    inv = Invocation.objects.create(
+        project=project, trace_id=trace_id, name="looping run", status="error",
+        started_at=T0, ended_at=T0 + timedelta(seconds=steps), step_count=steps,
+    )
+
+    def at(i):
+        return T0 + timedelta(seconds=i)
+
+    rows = [Step(invocation=inv, span_id="root", kind="agent", name="looper", status="error",
+                 started_at=at(0), ended_at=at(steps), seq=0),
+            Step(invocation=inv, span_id="plan", parent_span_id="root", kind="llm", name="plan",
+                 status="ok", started_at=at(1), ended_at=at(1.5), seq=1)]
+    for i in range(loops):
+        for j, name in enumerate(("search", "fetch")):
+            seq = 2 + 2 * i + j
+            failed = fail_at == i and name == "fetch"
+            rows.append(Step(invocation=inv, span_id=f"{name}-{i}", parent_span_id="root",
+                             kind="tool", name=name, tool_name=name, seq=seq,
+                             status="error" if failed else "ok",
+                             error_type="TimeoutError" if failed else "",
+                             started_at=at(seq), ended_at=at(seq + 0.5)))
+    rows.append(Step(invocation=inv, span_id="answer", parent_span_id="root", kind="llm",
+                     name="answer", status="ok", started_at=at(steps - 1),
+                     ended_at=at(steps - 0.5), seq=steps - 1))
+    Step.objects.bulk_create(rows, batch_size=5000)
+    return inv

@@ -53,7 +53,7 @@ from ingest.formats.conventions import (
 from ingest.formats.errors import FormatError
 from ingest.formats.native import parse_timestamp
 from ingest.formats.values import ID_REASON, is_id, nonblank, structured
-from traceview.core.trace import InvocationData, StepData
+from traceview.core.trace import InvocationData, StepData, session_of
 
 KIND_BY_OBSERVATION_TYPE = {
     "span": "other",
@@ -439,4 +439,11 @@ def langfuse_export_to_invocations(data: Any) -> list[InvocationData]:
         inv.steps.append(step)
     if problems:
         raise FormatError(problems)
+    if session_of(inv.attributes) is None:
+        # LangGraph keeps its thread id in each observation's metadata, which the steps do not
+        # keep whole: the run is a turn of that thread.
+        thread = session_of(None, [{"metadata": o.get("metadata")} for o in observations
+                                   if isinstance(o, dict)])
+        if thread is not None:
+            inv.attributes = {**(inv.attributes or {}), "thread_id": thread}
     return [inv]

@@ -53,23 +53,98 @@
     });
   }
 
-  function syncSelection() {
+  // --- The virtual step tree ---------------------------------------------------------------
+  // #tree-viewport scrolls over a spacer as tall as all the tree's rows; #tree-window holds the
+  // rows the server sent for one stretch of it (data-from, data-count) and sits at its place.
+  // Scrolling near either end of the window fetches the window around what is on screen.
+  var WINDOW_MARGIN = 30;
+  var windowLoading = false;
+  var scrollQueued = false;
+
+  function treeParts() {
+    var tree = document.getElementById("step-tree");
+    var viewport = document.getElementById("tree-viewport");
+    var win = document.getElementById("tree-window");
+    if (!tree || !viewport || !win) return null;
+    return {
+      tree: tree, viewport: viewport, win: win,
+      px: Number(tree.dataset.rowPx), total: Number(tree.dataset.total),
+      size: Number(tree.dataset.window), from: Number(win.dataset.from),
+      count: Number(win.dataset.count)
+    };
+  }
+
+  function loadWindow(p, from) {
+    if (windowLoading) return;
+    windowLoading = true;
+    from = Math.max(0, Math.min(from, p.total - p.size));
+    var url = baseUrl() + "?tree_key=" + encodeURIComponent(p.tree.dataset.key) +
+      "&tree_from=" + from;
+    htmx.ajax("GET", url, { target: "#tree-window", swap: "outerHTML" }).then(function () {
+      windowLoading = false;
+      markCurrent();
+      ensureWindow();
+    }, function () { windowLoading = false; });
+  }
+
+  function ensureWindow() {
+    var p = treeParts();
+    if (!p) return;
+    var first = Math.floor(p.viewport.scrollTop / p.px);
+    var visible = Math.ceil(p.viewport.clientHeight / p.px);
+    var nearTop = p.from > 0 && first < p.from + WINDOW_MARGIN;
+    var nearEnd = p.from + p.count < p.total && first + visible > p.from + p.count - WINDOW_MARGIN;
+    if (nearTop || nearEnd) loadWindow(p, first - Math.floor((p.size - visible) / 2));
+  }
+
+  document.addEventListener("scroll", function (ev) {
+    if (!ev.target || ev.target.id !== "tree-viewport" || scrollQueued) return;
+    scrollQueued = true;
+    window.requestAnimationFrame(function () {
+      scrollQueued = false;
+      ensureWindow();
+    });
+  }, true);
+
+  function markCurrent() {
     var detail = document.getElementById("step-detail");
     var tree = document.getElementById("step-tree");
     if (!detail || !tree || !detail.dataset.index) return;
-    if (tree.dataset.page !== detail.dataset.treePage) {
-      // The step lives on another page of the tree: bring that page in, then mark it.
-      htmx.ajax("GET", baseUrl() + "?tree_page=" + encodeURIComponent(detail.dataset.treePage),
+    var index = Number(detail.dataset.index);
+    var current = tree.querySelectorAll("tr.current");
+    for (var i = 0; i < current.length; i++) current[i].classList.remove("current");
+    var row = document.getElementById("row-" + index);
+    if (row) {
+      row.classList.add("current");
+      return;
+    }
+    var groups = tree.querySelectorAll("tr.tree-group");
+    for (var j = 0; j < groups.length; j++) {
+      if (Number(groups[j].dataset.first) <= index && index <= Number(groups[j].dataset.last)) {
+        groups[j].classList.add("current");
+      }
+    }
+  }
+
+  function syncSelection() {
+    var detail = document.getElementById("step-detail");
+    var p = treeParts();
+    if (!detail || !p || !detail.dataset.index) return;
+    if (p.tree.dataset.key !== detail.dataset.treeKey) {
+      // The step is in a stretch this tree shows collapsed (or leaves the one it shows open):
+      // bring in the tree with the step's own stretch open.
+      htmx.ajax("GET", baseUrl() + "?step=" + encodeURIComponent(detail.dataset.span),
         { target: "#step-tree", swap: "outerHTML" });
       return;
     }
-    var current = tree.querySelectorAll("tr.current");
-    for (var i = 0; i < current.length; i++) current[i].classList.remove("current");
-    var row = document.getElementById("row-" + detail.dataset.index);
-    if (row) {
-      row.classList.add("current");
-      row.scrollIntoView({ block: "nearest" });
+    var top = Number(detail.dataset.treeRow) * p.px;
+    var view = p.viewport;
+    if (top < view.scrollTop) view.scrollTop = top;
+    else if (top + p.px > view.scrollTop + view.clientHeight) {
+      view.scrollTop = top + p.px - view.clientHeight;
     }
+    markCurrent();
+    ensureWindow();
     var play = document.getElementById("play");
     if (play) play.textContent = playing ? "⏸ Pause" : "▶ Play";
   }
@@ -130,7 +205,10 @@
     else if (playing && el && el.closest && el.closest("a") && !el.closest("#nav-next")) stop();
   });
 
-  document.addEventListener("htmx:afterSettle", function () {
+  document.addEventListener("htmx:afterSettle", function (ev) {
+    var target = ev.detail && ev.detail.target;
+    // A window of the tree swapped in while scrolling must not scroll back to the current step.
+    if (target && target.id === "tree-window") return;
     renderCharts();
     syncSelection();
   });

@@ -5,13 +5,14 @@ payloads that must never run. Screenshots go to test-artifacts/."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from tests.agents.test_graph import _multi_agent
-from tests.pages_data import T0, store, support_run
+from tests.pages_data import T0, repeating_run, store, support_run
 from traceview.core.trace import StepData
 from traceview.models import Agent
 
@@ -97,4 +98,43 @@ def test_it_draws_an_agents_graph_whose_nodes_open_the_list(page, project, artif
     page.click("#agent-graph a.graph-node[data-name='search']")
     page.wait_for_url(re.compile(r"q=search"))
     assert page.locator("a.inv-link").count() == 2
+    assert_clean(page)
+
+
+def test_it_scrolls_a_100000_step_run_end_to_end(page, project, artifacts):
+    """The time is printed, not asserted: speed is for bench_pages to measure."""
+    inv = repeating_run(project, 49_999, fail_at=30_000)
+    started = time.perf_counter()
+    page.goto(f"{page.base}/invocations/{inv.id}/")
+    page.wait_for_selector("#tree-window tr")
+    opened = time.perf_counter() - started
+    # Collapsed: two stretches around the failed call.
+    assert page.locator("tr.tree-group").count() == 2
+    page.screenshot(path=str(artifacts / "replay-100k-collapsed.png"), full_page=True)
+    # Open the first stretch (~60,000 rows) and scroll through it all.
+    page.click("tr.tree-group >> nth=0 >> a")
+    page.wait_for_function(
+        "() => Number(document.getElementById('step-tree').dataset.total) > 50000")
+    total = int(page.get_attribute("#step-tree", "data-total"))
+    viewport = page.locator("#tree-viewport")
+    jumps, started = 0, time.perf_counter()
+    while True:
+        top = page.evaluate(
+            "() => { const v = document.getElementById('tree-viewport');"
+            " v.scrollTop = Math.min(v.scrollTop + v.clientHeight * 40, v.scrollHeight);"
+            " return Math.floor(v.scrollTop / 28); }")
+        jumps += 1
+        # Wait until the rows on screen are the ones that belong there.
+        page.wait_for_function(
+            "row => { const w = document.getElementById('tree-window');"
+            " const f = Number(w.dataset.from), c = Number(w.dataset.count);"
+            " return f <= row && row < f + c; }", arg=top)
+        if page.evaluate("() => { const v = document.getElementById('tree-viewport');"
+                         " return v.scrollTop + v.clientHeight >= v.scrollHeight - 2; }"):
+            break
+    scrolled = time.perf_counter() - started
+    assert "answer" in viewport.inner_text()
+    page.screenshot(path=str(artifacts / "replay-100k-end.png"), full_page=True)
+    print(f"\n100,001-step run: opened in {opened:.2f} s; {total:,} rows scrolled end to end "
+          f"in {jumps} jumps, {scrolled:.2f} s ({scrolled / jumps * 1000:.0f} ms a jump)")
     assert_clean(page)

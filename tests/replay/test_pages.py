@@ -215,15 +215,18 @@ def test_it_opens_a_deep_link_to_a_step(browser_client, project):
     assert 'class=" current"' in html and 'data-index="3"' in html
 
 
-def test_it_pages_a_large_tree_and_keeps_queries_flat(browser_client, project, settings):
+def test_it_sends_a_large_tree_in_windows_and_keeps_queries_flat(browser_client, project):
     inv = long_run(project, 1200)
     html = browser_client.get(f"/invocations/{inv.id}/?step=s1100").content.decode()
+    # A window of 200 rows with the current step near its top, in a spacer as tall as all 1,200.
     assert html.count('<tr id="row-') == 200 and 'id="row-1100"' in html
-    assert "steps 1001–1200 of 1200" in html
-    page = browser_client.get(f"/invocations/{inv.id}/?tree_page=1", HTTP_HX_REQUEST="true",
-                              HTTP_HX_TARGET="step-tree").content.decode()
-    assert page.lstrip().startswith('<section id="step-tree"')
-    assert page.count('<tr id="row-') == 500 and 'id="row-500"' in page
+    assert 'data-from="1000"' in html and 'style="height: 33600px"' in html
+    assert 'data-tree-row="1100"' in html
+    page = browser_client.get(f"/invocations/{inv.id}/?tree_key=-1&tree_from=400",
+                              HTTP_HX_REQUEST="true", HTTP_HX_TARGET="tree-window").content.decode()
+    assert page.lstrip().startswith('<table class="grid steps tree-window"')
+    assert page.count('<tr id="row-') == 200 and 'id="row-400"' in page and 'id="row-599"' in page
+    assert 'style="top: 11200px"' in page
     small = long_run(project, 20, trace_id="small")
     counts = []
     for target in (inv, small):

@@ -56,8 +56,7 @@ def test_it_reads_retrieved_documents():
 
 
 def test_it_escapes_chart_labels_for_plotly():
-    row = SimpleNamespace(span_id="<b>s</b>", kind="tool", status="error", started_at=None,
-                          ended_at=None)
+    row = SimpleNamespace(span_id="<b>s</b>", kind="tool", status="error", start=None, end=None)
     label = SimpleNamespace(name='<a href="javascript:alert(1)">x</a>', tool_name="", model="",
                             error_type="")
     node = Node(row=row, index=0, level=0, agent_depth=0, label=label)

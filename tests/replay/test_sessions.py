@@ -106,3 +106,31 @@ def test_it_hides_sessions_of_other_projects(browser_client, project):
     store(other, data)
     assert browser_client.get("/sessions/", {"id": "secret-session"}).status_code == 404
     assert browser_client.get("/sessions/").status_code == 404
+
+
+def test_it_filters_the_api_by_session(api, project):
+    _conversation(api, project)
+    rows = api.get("/api/v1/invocations", {"session": "chat-42"}).json()["results"]
+    assert sorted(r["trace_id"] for r in rows) == ["turn-0", "turn-1", "turn-2"]
+    assert {r["session_id"] for r in rows} == {"chat-42"} and rows[0]["unpriced_calls"] == 0
+    assert api.get("/api/v1/invocations", {"session": "a\x00b"}).status_code == 400
+
+
+@pytest.mark.parametrize("name, session", [
+    ("google-adk-2025-08-28", "demo-session"),
+    ("langgraph-python-2025-08-22", "demo-thread-1"),
+])
+def test_it_reads_the_session_of_real_langfuse_exports(project, name, session):
+    import os
+    from pathlib import Path
+
+    from ingest.formats.langfuse import langfuse_export_to_invocations
+    from ingest.store import invocations_store
+
+    path = Path(os.environ.get("TRACEVIEW_FIXTURES", "../shared/fixtures"),
+                "langfuse-framework-traces", f"{name}.trace.json")
+    if not path.exists():
+        pytest.skip(f"fixture not found at {path} (set TRACEVIEW_FIXTURES)")
+    result = invocations_store(project, langfuse_export_to_invocations(json.loads(
+        path.read_text())))
+    assert Invocation.objects.get(id=result.invocation_ids[0]).session_id == session

@@ -117,8 +117,9 @@ class InvocationSerializer(serializers.ModelSerializer):
         model = Invocation
         fields = [
             "id", "trace_id", "agent", "agent_version", "name", "status", "started_at",
-            "ended_at", "duration_s", "input_tokens", "output_tokens", "cost_usd", "step_count",
-            "tool_call_count", "error_count", "depth", "diagnosis",
+            "ended_at", "duration_s", "input_tokens", "output_tokens", "cost_usd",
+            "unpriced_calls", "session_id", "step_count", "tool_call_count", "error_count",
+            "depth", "diagnosis",
         ]
 
     def get_agent(self, inv) -> str | None:
@@ -186,6 +187,9 @@ class InvocationFilterSerializer(serializers.Serializer):
     agent = serializers.CharField(required=False, max_length=200, allow_blank=True,
                                   trim_whitespace=False,
                                   help_text="agent name")
+    session = serializers.CharField(required=False, max_length=200, allow_blank=True,
+                                    trim_whitespace=False,
+                                    help_text="session or conversation id")
     status = serializers.ChoiceField(choices=STATUSES, required=False, allow_blank=True)
     category = serializers.ChoiceField(choices=CATEGORIES + ("none",), required=False,
                                        allow_blank=True)

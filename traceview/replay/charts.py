@@ -9,7 +9,6 @@ came from a trace is HTML-escaped here; plotly then shows it as literal text.
 from __future__ import annotations
 
 import html
-from decimal import Decimal
 
 from traceview.replay.outline import Node, Outline
 
@@ -91,12 +90,12 @@ def timeline_figure(outline: Outline, nodes: list[Node]) -> dict:
 def usage_figure(outline: Outline) -> dict:
     """Tokens and cost accumulated step by step in time order, with the agent's budgets."""
     xs, tokens, costs, spans, hover = [], [], [], [], []
-    total_tokens, total_cost = 0, Decimal(0)
+    total_tokens, total_cost = 0, 0.0
     count = len(outline.chrono)
     stride = max(1, -(-count // MAX_USAGE_POINTS))
     for n in outline.chrono:
         total_tokens += n.tokens or 0
-        total_cost += n.row.cost_usd or 0
+        total_cost += n.row.cost or 0.0
         if n.chrono % stride and n.chrono != count - 1:
             continue
         xs.append(n.chrono + 1)

@@ -14,11 +14,12 @@ import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
+from django.db import connection
 from django.db.models import F
 
 from traceview.classify.models_context import context_window
@@ -28,11 +29,18 @@ from traceview.core.queries import step_tree
 # What every step contributes to the tree, the charts and the running state; the columns only
 # shown in the tree's rows are read for the one page on screen (LABEL_FIELDS).
 OUTLINE_FIELDS = (
-    "id", "span_id", "parent_span_id", "kind", "status", "started_at", "ended_at",
+    "id", "span_id", "parent_span_id", "kind", "name", "status", "started_at", "ended_at",
     "input_tokens", "output_tokens", "cost_usd",
 )
 LABEL_FIELDS = ("name", "model", "tool_name", "error_type")
-TREE_PAGE_SIZE = 500
+# The tree is virtual: the page holds a window of this many rows of the display list (steps, and
+# long repeated stretches collapsed into one row each), and fetches the next as it scrolls.
+TREE_WINDOW = 200
+TREE_ROW_PX = 28
+# A stretch of sibling steps repeating a pattern of 1 to MAX_PERIOD steps collapses into one
+# row once it is at least MIN_COLLAPSE steps long.
+MIN_COLLAPSE = 12
+MAX_PERIOD = 4
 # Outlines of recently opened invocations, per process: stepping through a large invocation
 # reads its 20,000 light rows once, not on every step. Keyed by the invocation's data version,
 # which every ingest bumps, so new steps are never hidden.
@@ -41,6 +49,57 @@ _outlines: OrderedDict[tuple, Outline] = OrderedDict()
 _outlines_lock = threading.Lock()
 # Text longer than this is cut in the page (the API still returns it whole).
 MAX_SHOWN = 20_000
+
+
+class OutlineRow:
+    """A step's light columns as the outline keeps them: times as epoch seconds and cost as a
+    float (reading a 100,000-step run, PostgreSQL's timestamps and numerics parsed into
+    datetimes and Decimals cost three times the rest), the usual types on demand."""
+
+    __slots__ = ("id", "span_id", "parent_span_id", "kind", "name", "status", "start", "end",
+                 "input_tokens", "output_tokens", "cost")
+
+    def __init__(self, id, span_id, parent_span_id, kind, name, status, start, end,
+                 input_tokens, output_tokens, cost):
+        self.id, self.span_id, self.parent_span_id = id, span_id, parent_span_id
+        self.kind, self.name, self.status = kind, name, status
+        self.start, self.end = start, end
+        self.input_tokens, self.output_tokens, self.cost = input_tokens, output_tokens, cost
+
+    @property
+    def started_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.start, UTC) if self.start is not None else None
+
+    @property
+    def ended_at(self) -> datetime | None:
+        return datetime.fromtimestamp(self.end, UTC) if self.end is not None else None
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        return Decimal(f"{self.cost:.6f}") if self.cost is not None else None
+
+
+def _outline_rows(invocation: Invocation) -> list[OutlineRow]:
+    """Every step's light columns in time order, as OutlineRows."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, span_id, parent_span_id, kind, name, status, "
+                "extract(epoch FROM started_at)::float8, extract(epoch FROM ended_at)::float8, "
+                "input_tokens, output_tokens, cost_usd::float8 "
+                f"FROM {Step._meta.db_table} WHERE invocation_id = %s "
+                "ORDER BY started_at ASC NULLS LAST, seq, id",
+                [invocation.pk],
+            )
+            return [OutlineRow(*r) for r in cursor.fetchall()]
+    rows = invocation.steps.order_by(F("started_at").asc(nulls_last=True), "seq", "id")
+    return [
+        OutlineRow(i, span, parent, kind, name, status,
+                   start.timestamp() if start else None, end.timestamp() if end else None,
+                   tin, tout, float(cost) if cost is not None else None)
+        for i, span, parent, kind, name, status, start, end, tin, tout, cost in rows.values_list(
+            *OUTLINE_FIELDS)
+    ]
 
 
 @dataclass(slots=True)
@@ -63,15 +122,12 @@ class Node:
         """The query string that selects this step: the step's own URL."""
         return "?step=" + quote(self.row.span_id, safe="")
 
-    @property
-    def tree_page(self) -> int:
-        return self.index // TREE_PAGE_SIZE
 
     @property
     def duration_s(self) -> float | None:
         r = self.row
-        if r.started_at and r.ended_at:
-            return (r.ended_at - r.started_at).total_seconds()
+        if r.start is not None and r.end is not None:
+            return r.end - r.start
         return None
 
     @property
@@ -82,6 +138,34 @@ class Node:
         return (r.input_tokens or 0) + (r.output_tokens or 0)
 
 
+@dataclass(slots=True)
+class Group:
+    """A stretch of sibling steps repeating one pattern, shown as one row of the tree."""
+
+    key: int  # its position among the outline's groups
+    first: Node
+    last: Node
+    repeats: int
+    pattern: list[str]
+
+    @property
+    def steps(self) -> int:
+        return self.last.index - self.first.index + 1
+
+    @property
+    def label(self) -> str:
+        return (f"steps {self.first.index + 1:,}–{self.last.index + 1:,}: {self.repeats:,} × "
+                + " → ".join(self.pattern))
+
+    @property
+    def level(self) -> int:
+        return self.first.level
+
+    @property
+    def query(self) -> str:
+        return self.first.query
+
+
 @dataclass
 class Outline:
     invocation: Invocation
@@ -89,17 +173,82 @@ class Outline:
     by_span: dict[str, Node]
     chrono: list[Node]  # time order
     start: datetime | None
+    groups: list[Group] = field(default_factory=list)
+    # Display lists by expanded group (-1: none), built once per outline.
+    _displays: dict[int, list] = field(default_factory=dict)
+    _totals: list | None = None
+    usage: dict | None = None  # the usage chart (replay.charts), made once per outline
 
-    @property
-    def pages(self) -> int:
-        return max(1, -(-len(self.nodes) // TREE_PAGE_SIZE))
+    def running_totals(self) -> list[tuple]:
+        """Per step in time order, what the run had used up to it (itself included): tokens,
+        cost, unpriced model calls (tokens and no cost: no known price), agent depth, tool
+        calls, errors. Computed once per outline, so that stepping through a 100,000-step run
+        does not add up 100,000 steps each time."""
+        if self._totals is None:
+            totals, tokens, cost, unpriced, depth, tools, errors = [], 0, 0.0, 0, 0, 0, 0
+            for n in self.chrono:
+                r = n.row
+                tokens += n.tokens or 0
+                cost += r.cost or 0.0
+                unpriced += r.kind == "llm" and r.cost is None and bool(n.tokens)
+                depth = max(depth, n.agent_depth)
+                tools += r.kind == "tool"
+                errors += r.status == "error"
+                totals.append((tokens, cost, unpriced, depth, tools, errors))
+            self._totals = totals
+        return self._totals
 
-    def page(self, number: int) -> list[Node]:
-        return self.nodes[number * TREE_PAGE_SIZE : (number + 1) * TREE_PAGE_SIZE]
+    def group_of(self, node: Node) -> Group | None:
+        """The collapsed stretch `node` is in, if any."""
+        lo, hi = 0, len(self.groups)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.groups[mid].last.index < node.index:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < len(self.groups) and self.groups[lo].first.index <= node.index:
+            return self.groups[lo]
+        return None
+
+    def tree_key(self, node: Node | None) -> int:
+        """The group the tree shows expanded when `node` is the current step: its own."""
+        group = self.group_of(node) if node is not None else None
+        return group.key if group is not None else -1
+
+    def display(self, key: int = -1) -> list:
+        """The tree's rows: steps, and every group other than `key` as one row."""
+        rows = self._displays.get(key)
+        if rows is None:
+            rows, i = [], 0
+            for g in self.groups:
+                rows.extend(self.nodes[i:g.first.index])
+                if g.key == key:
+                    rows.extend(self.nodes[g.first.index:g.last.index + 1])
+                else:
+                    rows.append(g)
+                i = g.last.index + 1
+            rows.extend(self.nodes[i:])
+            self._displays[key] = rows
+        return rows
+
+    def display_row(self, node: Node, key: int = -1) -> int:
+        """Where `node` (or the group row standing for it) is in display(key)."""
+        before = 0
+        for g in self.groups:
+            if g.first.index > node.index:
+                break
+            if g.key == key:
+                continue
+            if g.last.index < node.index:
+                before += g.steps - 1
+            else:
+                return g.first.index - before
+        return node.index - before
 
     def offset_s(self, node: Node) -> float | None:
-        if self.start and node.row.started_at:
-            return (node.row.started_at - self.start).total_seconds()
+        if self.start and node.row.start is not None:
+            return node.row.start - self.start.timestamp()
         return None
 
 
@@ -148,11 +297,7 @@ class _Label:
 
 
 def _outline_load(invocation: Invocation) -> Outline:
-    rows = list(
-        invocation.steps.order_by(F("started_at").asc(nulls_last=True), "seq", "id").values_list(
-            *OUTLINE_FIELDS, named=True
-        )
-    )
+    rows = _outline_rows(invocation)
     nodes, by_span = [], {}
     for i, (row, level) in enumerate(step_tree(rows)):
         parent = by_span.get(row.parent_span_id) if level else None
@@ -163,9 +308,71 @@ def _outline_load(invocation: Invocation) -> Outline:
     chrono = [by_span[row.span_id] for row in rows]
     for i, node in enumerate(chrono):
         node.chrono = i
-    starts = [r.started_at for r in rows if r.started_at]
-    start = invocation.started_at or (min(starts) if starts else None)
-    return Outline(invocation=invocation, nodes=nodes, by_span=by_span, chrono=chrono, start=start)
+    starts = [r.start for r in rows if r.start is not None]
+    start = invocation.started_at or (datetime.fromtimestamp(min(starts), UTC) if starts else None)
+    outline = Outline(invocation=invocation, nodes=nodes, by_span=by_span, chrono=chrono,
+                      start=start)
+    outline.groups = collapse_groups(nodes, keep={_root_span(invocation)})
+    return outline
+
+
+def _root_span(invocation: Invocation) -> str:
+    try:
+        return invocation.diagnosis.root_span_id
+    except Exception:  # noqa: BLE001 - no diagnosis (yet): nothing to keep apart
+        return ""
+
+
+def collapse_groups(nodes: list[Node], keep: set[str] = frozenset()) -> list[Group]:
+    """Long stretches of sibling leaf steps that repeat a pattern of up to MAX_PERIOD steps, by
+    kind, name and failure (a failed step, or one in `keep` such as the root cause, is never
+    hidden in a stretch): "steps 120–4,800: 2,340 × search → fetch"."""
+    parent_of: dict[str, int] = {}
+    has_children = set()
+    for n in nodes:
+        parent_of[n.span_id] = n.index
+    siblings: dict[int | None, list[Node]] = {}
+    for n in nodes:
+        parent = parent_of.get(n.row.parent_span_id) if n.level else None
+        if parent is not None:
+            has_children.add(parent)
+        siblings.setdefault(parent, []).append(n)
+    groups: list[Group] = []
+    for run in siblings.values():
+        keys = [
+            None if (n.index in has_children or n.row.status == "error" or n.span_id in keep)
+            else (n.row.kind, n.row.name)
+            for n in run
+        ]
+        j = 0
+        while j < len(run):
+            if keys[j] is None:
+                j += 1
+                continue
+            best_len, best_p = 0, 1
+            for p in range(1, MAX_PERIOD + 1):
+                if j + p > len(run) or None in keys[j:j + p] or len(set(keys[j:j + p])) < p:
+                    continue
+                k = j + p
+                while k < len(run) and keys[k] is not None and keys[k] == keys[k - p]:
+                    k += 1
+                if k - j > best_len:
+                    best_len, best_p = k - j, p
+            # Whole repeats only: the steps leading into whatever broke the pattern stay shown.
+            best_len -= best_len % best_p
+            if best_len >= max(MIN_COLLAPSE, 3 * best_p):
+                first, last = run[j], run[j + best_len - 1]
+                groups.append(Group(
+                    key=0, first=first, last=last, repeats=best_len // best_p,
+                    pattern=[run[j + i].row.name or run[j + i].row.kind for i in range(best_p)],
+                ))
+                j += best_len
+            else:
+                j += 1
+    groups.sort(key=lambda g: g.first.index)
+    for i, g in enumerate(groups):
+        g.key = i
+    return groups
 
 
 @dataclass
@@ -191,18 +398,16 @@ class Gauge:
 
 def running_state(outline: Outline, node: Node) -> list[Gauge]:
     """What the run had used when this step happened (itself included), against the budgets."""
-    done = outline.chrono[: node.chrono + 1]
-    tokens = sum(n.tokens or 0 for n in done)
-    cost = sum((n.row.cost_usd or Decimal(0) for n in done), Decimal(0))
-    # Model calls with tokens and no cost had no known price: the sum is then a lower bound.
-    unpriced = sum(1 for n in done if n.row.kind == "llm" and n.row.cost_usd is None and n.tokens)
+    totals = outline.running_totals()[node.chrono]
+    tokens, cost_f, unpriced, depth, tool_calls, errors = totals
+    cost = Decimal(f"{cost_f:.6f}")
+    steps = node.chrono + 1
     agent = outline.invocation.agent
     budgets = agent.budgets() if agent else {}
     elapsed = None
-    end = node.row.ended_at or node.row.started_at
-    if outline.start and end:
-        elapsed = max(0.0, (end - outline.start).total_seconds())
-    depth = max((n.agent_depth for n in done), default=0)
+    end = node.row.end if node.row.end is not None else node.row.start
+    if outline.start and end is not None:
+        elapsed = max(0.0, end - outline.start.timestamp())
 
     def limit(name, fmt):
         value = budgets.get(name)
@@ -212,14 +417,14 @@ def running_state(outline: Outline, node: Node) -> list[Gauge]:
         Gauge("Tokens", tokens, f"{tokens:,}", *limit("max_tokens", lambda v: f"{v:,}")),
         Gauge("Cost", cost, f"${cost:.4f}" + (f" + {unpriced} unpriced" if unpriced else ""),
               *limit("max_cost_usd", lambda v: f"${v:.4f}")),
-        Gauge("Steps", len(done), f"{len(done):,}", *limit("max_steps", lambda v: f"{v:,}")),
+        Gauge("Steps", steps, f"{steps:,}", *limit("max_steps", lambda v: f"{v:,}")),
         Gauge("Depth", depth, str(depth), *limit("max_depth", str)),
         Gauge(
             "Elapsed", elapsed, f"{elapsed:.2f} s" if elapsed is not None else "—",
             *limit("max_duration_s", lambda v: f"{v:g} s"),
         ),
-        Gauge("Tool calls", sum(1 for n in done if n.row.kind == "tool"), ""),
-        Gauge("Errors", sum(1 for n in done if n.row.status == "error"), ""),
+        Gauge("Tool calls", tool_calls, ""),
+        Gauge("Errors", errors, ""),
     ]
     for g in gauges[-2:]:
         g.shown = f"{g.value:,}"

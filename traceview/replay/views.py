@@ -23,7 +23,14 @@ from traceview.judge.services import judge_enabled
 from traceview.replay.charts import timeline_figure, usage_figure
 from traceview.replay.diff import diff_baseline, run_diff
 from traceview.replay.filters import InvocationFilter
-from traceview.replay.outline import outline_labels, replay_outline, step_detail
+from traceview.replay.outline import (
+    TREE_ROW_PX,
+    TREE_WINDOW,
+    Group,
+    outline_labels,
+    replay_outline,
+    step_detail,
+)
 from traceview.replay.queries import COUNT_CAP, invocation_category_counts, invocation_page
 from traceview.replay.sessions import session_detail, turn_text
 
@@ -94,8 +101,9 @@ def _int(value, default: int = 0) -> int:
 
 @login_required
 def invocation_detail_view(request, pk: int):
-    """The replay page. `?step=<span id>` selects a step (a URL per step, to share);
-    `?tree_page=N` is the page of the step tree that htmx asks for."""
+    """The replay page. `?step=<span id>` selects a step (a URL per step, to share). The step
+    tree is virtual: `?tree_from=N&tree_key=K` is the window of rows from row N of the tree
+    whose group K is expanded, which the page asks for as it scrolls (HX-Target tree-window)."""
     invocation = _invocation_for(request, pk)
     try:
         diagnosis = invocation.diagnosis
@@ -130,32 +138,48 @@ def invocation_detail_view(request, pk: int):
     if node is None and outline.nodes:
         # Nothing asked for: open where it went wrong, or else at the beginning.
         node = outline.by_span.get(context["root_span_id"]) or outline.nodes[0]
-    if target == "step-tree":
-        tree_page = min(max(_int(request.GET.get("tree_page")), 0), outline.pages - 1)
+    # The tree shows the group of the current step expanded; a window fetch names the tree it
+    # belongs to (tree_key), so its rows line up with the rest of the page's.
+    key = outline.tree_key(node)
+    if target == "tree-window" or (target == "step-tree" and "tree_key" in request.GET):
+        key = max(-1, min(_int(request.GET.get("tree_key"), -1), len(outline.groups) - 1))
+    rows = outline.display(key)
+    if "tree_from" in request.GET:
+        tree_from = _int(request.GET.get("tree_from"))
     else:
-        tree_page = node.tree_page if node else 0
-    nodes = outline_labels(outline.page(tree_page))
+        # Open with the current step near the top of the window.
+        tree_from = outline.display_row(node, key) - 8 if node else 0
+    tree_from = max(0, min(tree_from, len(rows) - TREE_WINDOW))
+    window = rows[tree_from:tree_from + TREE_WINDOW]
+    outline_labels([r for r in window if not isinstance(r, Group)]
+                   + [r.first for r in window if isinstance(r, Group)])
+    steps_shown = [r for r in window if not isinstance(r, Group)]
     context.update(
         current=node,
-        tree_page=tree_page,
-        tree_nodes=nodes,
-        tree_first=nodes[0].index + 1 if nodes else 0,
-        tree_last=nodes[-1].index + 1 if nodes else 0,
-        tree_prev_url=_tree_url(base_url, tree_page - 1) if tree_page > 0 else None,
-        tree_next_url=_tree_url(base_url, tree_page + 1) if tree_page + 1 < outline.pages else None,
-        tree_poll_url=_tree_url(base_url, tree_page),
+        tree_key=key,
+        tree_rows=window,
+        tree_from=tree_from,
+        tree_total=len(rows),
+        tree_row_px=TREE_ROW_PX,
+        tree_height=len(rows) * TREE_ROW_PX,
+        tree_top=tree_from * TREE_ROW_PX,
+        tree_window_size=TREE_WINDOW,
+        current_row=outline.display_row(node, key) if node else 0,
+        tree_poll_url=f"{base_url}?{urlencode({'tree_key': key, 'tree_from': tree_from})}",
     )
+    if target == "tree-window":
+        return _render(request, "traceview/replay/invocation_detail.html", context, (target,))
     if target != "step-detail":
-        context.update(timeline=timeline_figure(outline, nodes), usage=usage_figure(outline))
+        context.update(timeline=timeline_figure(outline, steps_shown),
+                       usage=outline.usage or usage_figure(outline))
+        outline.usage = context["usage"]
     if target != "step-tree" and node is not None:
         context["detail"] = step_detail(outline, node)
+        context["detail_key"] = key
+        context["detail_row"] = outline.display_row(node, key)
     return _render(
         request, "traceview/replay/invocation_detail.html", context, ("step-tree", "step-detail")
     )
-
-
-def _tree_url(base_url: str, page: int) -> str:
-    return f"{base_url}?{urlencode({'tree_page': page})}"
 
 
 def diff_url(a_id: int, b_id: int) -> str:

@@ -5,14 +5,21 @@ fresh key only when it creates them.
 """
 
 import secrets
+import time
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
-from ingest.demo import demo_invocations
+from ingest.demo import DEMO_AGENTS, demo_bodies, demo_long_run, demo_regression, demo_week
+from ingest.formats.native import parse_native
 from ingest.store import invocations_store
+from traceview.classify.diagnosis import invocations_classify
+from traceview.dashboards.rollups import rollups_refresh
 from traceview.devserver import DEFAULT_ADDRPORT, dev_url
-from traceview.models import ApiKey, Invocation, Project
+from traceview.models import Agent, ApiKey, Invocation, Project
+from traceview.triage.models import Issue
+from traceview.triage.services import issue_resolve
 
 
 class Command(BaseCommand):
@@ -52,10 +59,42 @@ class Command(BaseCommand):
         if not no_demo and not Invocation.objects.filter(
             project=project, trace_id__startswith="demo-"
         ).exists():
-            result = invocations_store(project, demo_invocations())
-            lines.append(
-                f"  demo:     {result.invocations} invocations, {result.steps} steps loaded"
-            )
+            lines.append(self._demo(project, user))
         self.stdout.write(f"TraceView is set up at {dev_url(addrport)}")
         for line in lines:
             self.stdout.write(line)
+
+    def _demo(self, project, user) -> str:
+        """A week of five agents' runs through the native format's parser and the store, as
+        a client's would go; then classified (as the worker would, so that the first open shows
+        every verdict), one issue resolved and failing again (regressed), and the dashboards'
+        rollups built."""
+        started = time.perf_counter()
+        now = timezone.now()
+        for name, (category, _versions, budgets, allowed, confirm) in DEMO_AGENTS.items():
+            Agent.objects.update_or_create(project=project, name=name, defaults={
+                "category": category, "owner": user, "allowed_tools": allowed,
+                "confirm_tools": confirm, **budgets,
+            })
+        ids, steps = set(), 0
+        for body in (demo_bodies(now), demo_week(now), *demo_long_run(now)):
+            result = invocations_store(project, parse_native(body))
+            ids.update(result.invocation_ids)
+            steps += result.steps
+        ids = sorted(ids)
+        # Received when they ran, so that the dashboards (which count by time received) show
+        # the week rather than one busy minute.
+        for inv in Invocation.objects.filter(id__in=ids).only("id", "started_at"):
+            Invocation.objects.filter(id=inv.id).update(created_at=inv.started_at,
+                                                        last_data_at=inv.started_at)
+        for i in range(0, len(ids), 50):
+            invocations_classify(ids[i:i + 50])
+        issue = Issue.objects.filter(project=project, agent__name="support-bot",
+                                     category="tool").first()
+        if issue is not None:
+            issue_resolve(issue, user, in_version="2.0.1")
+            again = parse_native({"invocations": [demo_regression(now)]})
+            invocations_classify(invocations_store(project, again).invocation_ids)
+        rollups_refresh()
+        return (f"  demo:     {len(ids) + 1} invocations, {steps:,} steps loaded and classified "
+                f"in {time.perf_counter() - started:.1f} s")

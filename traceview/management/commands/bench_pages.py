@@ -5,7 +5,8 @@ call and its messages, spread over 30 days, agents, statuses and categories) and
 --steps steps, then renders the pages with Django's test Client in this process and prints the
 minimum and median of --runs timings for each: the list (first page, a filtered page, a search, a
 later page by cursor), the replay page of the large invocation, one of its step details and one
-page of its step tree. Rows are written with COPY on PostgreSQL and bulk_create on SQLite.
+window of its step tree, a run diff, a session, an agent's graph and the large run's graph.
+Rows are written with COPY on PostgreSQL and bulk_create on SQLite.
 """
 
 from __future__ import annotations
@@ -237,6 +238,63 @@ class Command(BaseCommand):
                     c.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                               f"(SELECT max(id) FROM {table}))")
 
+    def _debugging_pages(self, project, big) -> list[tuple]:
+        """The diff, session and graph pages over this data: a pair of 500-step runs that differ
+        in a stretch, a session of 50 turns, an agent's graph over its runs and the large run's
+        graph. Made once, like the rest."""
+        rng = random.Random(11)
+        pair = []
+        for trace, variant in (("bench-diff-a", 0), ("bench-diff-b", 1)):
+            inv = Invocation.objects.filter(project=project, trace_id=trace).first()
+            if inv is None:
+                inv = self._diff_run(project, big.agent, trace, variant, rng)
+            pair.append(inv)
+        session = list(Invocation.objects.filter(project=project, session_id="bench-session")
+                       .values_list("id", flat=True)[:1])
+        if not session:
+            ids = list(Invocation.objects.filter(project=project, trace_id__startswith="bench-0")
+                       .order_by("id").values_list("id", flat=True)[:50])
+            Invocation.objects.filter(id__in=ids).update(session_id="bench-session")
+        runs = Invocation.objects.filter(agent=big.agent).count()
+        return [
+            ("diff: two 500-step runs, aligned", f"/compare/?a={pair[0].id}&b={pair[1].id}", {}),
+            ("session: 50 turns", "/sessions/?id=bench-session", {}),
+            (f"graph: {big.agent.name} over 30 days ({runs:,} runs, latest 500)",
+             f"/agents/{big.agent_id}/graph/?range=30d", {}),
+            (f"graph: the {big.step_count:,}-step run", f"/invocations/{big.id}/graph/", {}),
+        ]
+
+    def _diff_run(self, project, agent, trace, variant, rng) -> Invocation:
+        """A 500-step run: plan, then search and fetch; B searches for other terms in the middle
+        and makes one extra call there."""
+        t0 = timezone.now() - timedelta(days=1)
+        inv = Invocation.objects.create(
+            project=project, trace_id=trace, agent=agent, name="diff pair", status="ok",
+            started_at=t0, ended_at=t0 + timedelta(seconds=500), step_count=500, created_at=t0,
+            classified_version=1, completed_at=t0 + timedelta(seconds=500),
+        )
+        rows = [Step(invocation=inv, span_id="root", kind="agent", name="planner", status="ok",
+                     started_at=t0, ended_at=inv.ended_at, seq=0)]
+        payloads = []
+        for i in range(1, 500 + variant):
+            tool = i % 2 == 1
+            start = t0 + timedelta(seconds=i)
+            query = f"query {i}" if not (variant and 200 <= i < 240) else f"other {i}"
+            step = Step(invocation=inv, span_id=f"s{i}", parent_span_id="root",
+                        kind="tool" if tool else "llm", name="search" if tool else "chat",
+                        tool_name="search" if tool else "", model="" if tool else "gpt-4o",
+                        status="ok", seq=i, started_at=start,
+                        ended_at=start + timedelta(seconds=0.5),
+                        input_tokens=None if tool else 500, output_tokens=None if tool else 40)
+            rows.append(step)
+            payloads.append((step.span_id, {"tool_arguments": {"q": query},
+                                            "tool_result": {"hits": rng.randint(0, 9)}}
+                             if tool else {"input": [{"role": "user", "content": query}]}))
+        self._write(Step, rows)
+        ids = dict(Step.objects.filter(invocation=inv).values_list("span_id", "id"))
+        self._write(StepPayload, [StepPayload(step_id=ids[s], **kw) for s, kw in payloads])
+        return inv
+
     def _write(self, model, objs):
         """COPY on PostgreSQL (several times faster than INSERT), bulk_create elsewhere."""
         if connection.vendor != "postgresql" or objs[0].pk is None:
@@ -277,8 +335,10 @@ class Command(BaseCommand):
             ("replay: deep link to a step", f"/invocations/{big.id}/?step={middle.span_id}", {}),
             ("replay: step detail (htmx)", f"/invocations/{big.id}/?step={middle.span_id}",
              {**htmx, "HTTP_HX_TARGET": "step-detail"}),
-            ("replay: one tree page of 500 (htmx)", f"/invocations/{big.id}/?tree_page=20",
-             {**htmx, "HTTP_HX_TARGET": "step-tree"}),
+            ("replay: one tree window of 200 rows (htmx, scrolling)",
+             f"/invocations/{big.id}/?tree_key=-1&tree_from={big.step_count // 2}",
+             {**htmx, "HTTP_HX_TARGET": "tree-window"}),
+            *self._debugging_pages(project, big),
         ]
         self.stdout.write(f"\n{'page':<55} {'min ms':>8} {'median ms':>10} {'KB':>7}")
         for label, url, headers in pages:
