@@ -29,10 +29,13 @@ strings or numbers, and the pre-1.0 `instrumentationLibrarySpans`. Ids come out 
 replacement characters instead of failing the batch.
 
 Attribute mapping (kinds, models, usage, messages, tools, errors) is conventions.py. Each step
-also keeps its span's raw attributes, plus what TraceView adds under keys that real conventions
-do not use: `otel.resource` (resource attributes), `otel.scope` ({name, version, attributes}),
-`otel.span_kind`, `otel.dropped_attributes_count`, `otel.links`. String values longer than
-MAX_VALUE_CHARS are cut there with a visible "…[truncated by TraceView: N characters]" marker.
+also keeps its span's raw attributes, except that an attribute whose value became the step's
+input, output, tool arguments or tool result (`gen_ai.input.messages`, `gen_ai.tool.call.result`
+...) says so (`"[kept as the step's input]"`) instead of holding a second copy; plus what
+TraceView adds under keys that real conventions do not use: `otel.resource` (resource
+attributes), `otel.scope` ({name, version, attributes}), `otel.span_kind`,
+`otel.dropped_attributes_count`, `otel.links`. String values longer than MAX_VALUE_CHARS are
+cut there with a visible "…[truncated by TraceView: N characters]" marker.
 """
 
 from __future__ import annotations
@@ -56,6 +59,9 @@ from traceview.core.trace import InvocationData, StepData, truncate
 
 # One reply names the first problems; a flood of identical reasons helps nobody.
 MAX_MESSAGES = 20
+# What a raw attribute says once its value is kept as one of the step's fields (messages,
+# tool arguments and results): storing both doubled what a model call's span costs.
+KEPT_MARKER = "[kept as the step's {}]"
 
 SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 _SPAN_KIND_NAMES = {name: i for i, name in enumerate(SPAN_KINDS)}
@@ -678,6 +684,9 @@ def span_to_step(span: OtlpSpan) -> tuple[StepData, SpanFields]:
     """One span -> its step, and what its attributes said (for invocation-level fields)."""
     fields = map_attributes(span.attributes, span.name)
     attributes = dict(span.attributes)
+    if fields.kept_as:
+        for key, field_name in fields.kept_as.items():
+            attributes[key] = KEPT_MARKER.format(field_name)
     if span.resource:
         attributes["otel.resource"] = span.resource
     if span.scope and (span.scope.get("name") or span.scope.get("attributes")):
