@@ -215,7 +215,11 @@ def as_text(value: Any) -> str | None:
 
 def parse_json(value: Any) -> Any:
     """A string holding a JSON object or array becomes that value; anything else is kept."""
-    if isinstance(value, str):
+    if isinstance(value, str) and value:
+        # Most values are plain text: decide from the first character before copying a long
+        # message with strip().
+        if value[0] not in "{[" and not value[0].isspace():
+            return value
         text = value.strip()
         if text[:1] in ("{", "[") and text[-1:] in ("}", "]"):
             try:

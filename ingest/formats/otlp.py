@@ -46,7 +46,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -127,13 +127,15 @@ def _finite(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def ns_to_datetime(ns: int | None) -> datetime | None:
     if not ns or ns <= 0:
         return None
     try:
-        return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).replace(
-            microsecond=(ns % 1_000_000_000) // 1000
-        )
+        # A quarter of the cost of fromtimestamp(...).replace(microsecond=...), twice a span.
+        return _EPOCH + timedelta(microseconds=ns // 1000)
     except (OverflowError, OSError, ValueError):
         return None
 

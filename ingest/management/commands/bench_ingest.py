@@ -30,6 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, Status
 
+from traceview.core.redaction import DETECTORS
 from traceview.models import ApiKey, Invocation, Project, Step
 
 HELP = """Post a generated OTLP/protobuf workload (GenAI conventions, ~1.3 KB per span on the wire,
@@ -465,12 +466,15 @@ class Command(BaseCommand):
         parser.add_argument("--limit", action="store_true",
                             help="first measure the machine's limit: parse the same bodies and "
                                  "COPY them into a scratch table (PostgreSQL only)")
+        parser.add_argument("--redact", choices=("off", "builtin"), default=None,
+                            help="set the benchmark project's redaction rules first: none, or "
+                                 "every built-in detector (default: leave them as they are)")
         parser.add_argument("--wait-classified", type=float, default=300, metavar="SECONDS",
                             help="wait this long for the worker to classify every benchmark "
                                  "invocation before measuring storage (0: do not wait)")
 
     def handle(self, url, spans, batch, concurrency, key, seed, timeout, limit,
-               wait_classified, **options):
+               wait_classified, redact, **options):
         target = urlsplit(url)
         if target.scheme != "http" or not target.hostname:
             raise CommandError("--url must be http://host[:port]")
@@ -485,6 +489,12 @@ class Command(BaseCommand):
         else:
             project, _ = Project.objects.get_or_create(name="bench")
             _, key = ApiKey.issue(project, name="bench_ingest")
+        if redact is not None:
+            project.redact_detectors = list(DETECTORS) if redact == "builtin" else []
+            project.redact_patterns, project.redact_drop_keys = [], []
+            project.save(update_fields=["redact_detectors", "redact_patterns",
+                                        "redact_drop_keys"])
+            self.stdout.write(f"redaction: {', '.join(project.redact_detectors) or 'off'}")
 
         workload = Workload(spans, seed)
         started = time.perf_counter()
