@@ -18,9 +18,11 @@ removed; each step counts what was removed (Step.redactions).
 - Drop keys are exact attribute keys or `prefix.*`, applied at any depth of the attributes
   (resource attributes included).
 
-Cost: most text holds nothing to redact, so a step's strings are first joined and checked at
-once, each built-in with a cheap substring test before its regular expression; only a step with
-a match is rewritten string by string. Pure: no Django.
+Cost: most data holds nothing to redact, so each step is first checked whole: the built-ins'
+looser gate expressions as one RE2 program over the step's data serialized as JSON by orjson
+(a few microseconds, against over a hundred for walking every string in Python), dropped keys as
+substrings of that JSON. Custom patterns are checked over the step's strings joined. Only a step
+that passes a gate is rewritten string by string. Pure: no Django.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
+
+import orjson
 
 try:  # google-re2: linear-time matching for patterns that come from users
     import re2
@@ -60,11 +64,14 @@ class _Detector:
     expression (every repetition bounded, so no input makes it slow), and which group is the
     secret (0: the whole match)."""
 
-    def __init__(self, kind: str, hint: Callable[[str], bool], pattern: str, group: int = 0,
-                 check: Callable[[str], bool] | None = None):
+    def __init__(self, kind: str, hint: Callable[[str], bool], pattern: str, gate: str,
+                 group: int = 0, check: Callable[[str], bool] | None = None):
         self.kind = kind
         self.hint = hint
-        self.regex = re.compile(pattern)
+        self.regex = re.compile(pattern, re.ASCII)
+        # A looser RE2 expression that matches wherever `pattern` does, run over a step's data
+        # as JSON (see Redactor.needed).
+        self.gate = gate
         self.group = group
         self.check = check
 
@@ -116,17 +123,20 @@ DETECTORS: dict[str, _Detector] = {
             r"|xox[abprs]-[A-Za-z0-9\-]{10,255}|AIza[0-9A-Za-z_\-]{35}"
             r"|glpat-[A-Za-z0-9_\-]{20,255}|[sr]k_live_[0-9A-Za-z]{24,255}"
             r"|tv_[A-Za-z0-9_\-]{32,255})",
+            gate=r"sk-|AKIA|gh[pousr]_|github_pat_|xox[abprs]-|AIza|glpat-|[sr]k_live_|tv_",
         ),
         _Detector(
             "bearer_token",
             lambda t: "earer" in t or "asic" in t or "EARER" in t,
             r"(?i:\b(?:bearer|basic))[ \t]{1,10}([A-Za-z0-9\-._~+/]{8,4096}=*)",
+            gate=r"(?i:bearer|basic)[ \t]",
             group=1,
         ),
         _Detector(
             "url_password",
             lambda t: "://" in t,
             r"\b[A-Za-z][A-Za-z0-9+.\-]{0,30}://[^\s:/?#@]{0,256}:([^\s@/?#]{1,256})@",
+            gate=r"://[^\s:/?#@]*:[^\s@/?#]+@",
             group=1,
         ),
         _Detector(
@@ -134,11 +144,13 @@ DETECTORS: dict[str, _Detector] = {
             lambda t: "@" in t,
             r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}"
             r"(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}\b",
+            gate=r"@[A-Za-z0-9\-]+\.",
         ),
         _Detector(
             "card_number",
             _has_digit_run,
             r"(?<![\d])\d(?:[ \-]?\d){12,18}(?!\d)",
+            gate=r"\d[\d \-]{11,}\d",
             check=lambda s: _luhn(s.replace(" ", "").replace("-", "")),
         ),
     )
@@ -230,6 +242,15 @@ class Redactor:
         self.drop_exact = frozenset(k for k in keys if not k.endswith("*"))
         self.drop_prefixes = tuple(k[:-1] for k in keys if k.endswith("*"))
         self.active = bool(self.detectors or self.custom or keys)
+        # The built-ins' gates as one RE2 program: one linear pass over a step's JSON.
+        self.gate = None
+        if self.detectors and re2 is not None:
+            options = re2.Options()
+            options.log_errors = False
+            self.gate = re2.compile("|".join(f"(?:{d.gate})" for d in self.detectors), options)
+        # A dropped key appears in JSON as "key": (or "prefix...).
+        self.key_needles = tuple(orjson.dumps(k) + b":" for k in self.drop_exact) + tuple(
+            orjson.dumps(p)[:-1] for p in self.drop_prefixes)
 
     @classmethod
     def for_project(cls, project) -> Redactor:
@@ -249,7 +270,28 @@ class Redactor:
                 self.drop_prefixes)))
 
     def needed(self, values: Iterable[Any], attributes: Iterable[Any] = ()) -> bool:
-        """Whether any of `values` (or attribute maps) holds something to remove."""
+        """Whether any of `values` (or attribute maps) may hold something to remove (a false
+        alarm only costs the exact pass; a miss would store a secret, so every gate matches
+        wherever its detector does)."""
+        values, attributes = list(values), list(attributes)
+        if self.custom:
+            return self._needed_by_strings(values, attributes)
+        # The built-ins and dropped keys are checked over the data as JSON, which costs a
+        # fraction of walking it in Python. A secret is made of characters JSON does not
+        # escape; the escapes around it that a detector's context may need (tab, newline,
+        # quote, control characters) are put back or blanked first.
+        try:
+            data = orjson.dumps([*values, *attributes])
+        except TypeError:  # non-string keys, integers beyond 64 bits
+            return self._needed_by_strings(values, attributes)
+        if b"\\" in data:
+            data = (data.replace(b"\\n", b"\n").replace(b"\\t", b"\t")
+                    .replace(b"\\r", b"\r").replace(b'\\"', b'"').replace(b"\\u00", b" "))
+        if self.key_needles and any(n in data for n in self.key_needles):
+            return True
+        return self.gate is not None and self.gate.search(data) is not None
+
+    def _needed_by_strings(self, values: list, attributes: list) -> bool:
         strings: list[str] = []
         for value in values:
             _collect(value, strings)
