@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from ingest.formats.errors import FormatError
 from traceview.agents.pricing import price_for, prices_load, step_cost, usage_details
+from traceview.core.redaction import Redactor, redact_invocation
 from traceview.core.trace import (
     MAX_COST_USD,
     MAX_ID,
@@ -67,6 +68,7 @@ STEP_COLUMNS = (
     "tool_call_id",
     "agent_name",
     "seq",
+    "redactions",
 )
 PAYLOAD_COLUMNS = ("tool_arguments", "tool_result", "input", "output", "error_traceback")
 
@@ -254,6 +256,11 @@ def invocations_store(project: Project, invocations: list[InvocationData]) -> St
     if not invocations:
         return StoreResult(0, 0, [])
     _ids_check(invocations)
+    # Before anything is written or merged: what the rules remove is never stored.
+    redactor = Redactor.for_project(project)
+    if redactor.active:
+        for inv in invocations:
+            redact_invocation(redactor, inv)
     now = timezone.now()
     with transaction.atomic():
         agents = _agents_for(project, (i.agent for i in invocations))

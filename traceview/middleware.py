@@ -5,8 +5,12 @@ policy the second: no inline script, no eval, nothing loaded from another origin
 """
 
 import logging
+import time
 
+from django.conf import settings
 from django.http import JsonResponse
+
+from traceview.routers import replica_configured, replica_reads
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +91,35 @@ class JsonApiErrorMiddleware:
         if status == 404:
             reason = f"{request.method} {request.path_info[:200]}: {reason}"
         return JsonResponse({"errors": [{"path": "", "reason": reason}]}, status=status)
+
+
+PIN_COOKIE = "tv_primary_until"
+# Machines and the admin always read from the primary (see traceview.routers).
+PRIMARY_PATHS = ("/api/", "/v1/", "/admin/")
+
+
+class ReplicaReadsMiddleware:
+    """Serve a user's page reads from the replica unless they wrote in the last few seconds."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not replica_configured():
+            return self.get_response(request)
+        safe = request.method in ("GET", "HEAD")
+        try:
+            pinned = float(request.COOKIES.get(PIN_COOKIE, 0)) > time.time()
+        except ValueError:
+            pinned = False
+        token = replica_reads.set(
+            safe and not pinned and not request.path.startswith(PRIMARY_PATHS))
+        try:
+            response = self.get_response(request)
+        finally:
+            replica_reads.reset(token)
+        if not safe:
+            pin = settings.TRACEVIEW_REPLICA_PIN_S
+            response.set_cookie(PIN_COOKIE, f"{time.time() + pin:.3f}", max_age=int(pin) + 1,
+                                httponly=True, samesite="Lax")
+        return response

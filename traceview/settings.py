@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "traceview.middleware.JsonApiErrorMiddleware",
+    "traceview.middleware.ReplicaReadsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -125,7 +126,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction mode a server connection changes hands between
+    # transactions: no server-side cursors (QuerySet.iterator) and no prepared statements.
+    if env.bool("DATABASE_TRANSACTION_POOLING", default=False):
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+    # Pages and dashboards read from a streaming replica when one is named (traceview.routers).
+    if env.str("DATABASE_REPLICA_URL", default=""):
+        DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+        DATABASES["replica"].update(
+            {k: v for k, v in DATABASES["default"].items()
+             if k in ("CONN_MAX_AGE", "CONN_HEALTH_CHECKS", "DISABLE_SERVER_SIDE_CURSORS")})
+        DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASE_ROUTERS = ["traceview.routers.ReplicaRouter"]
+# After a user's write, their pages read from the primary for this long (read-your-writes).
+TRACEVIEW_REPLICA_PIN_S = env.float("TRACEVIEW_REPLICA_PIN_S", default=10.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if TESTING:

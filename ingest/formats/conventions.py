@@ -155,6 +155,10 @@ class SpanFields:
     version: str | None = None
     # The MCP server a tool call went to (mcp.* attributes, or Claude's mcp__<server>__<tool>).
     mcp_server: str | None = None
+    # Attribute keys whose value the step keeps in one of its own fields (input, output,
+    # tool_arguments, tool_result), parsed or normalized: key -> field. The raw copy beside it
+    # would be stored twice.
+    kept_as: dict[str, str] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,6 +171,15 @@ def _first(attrs: Mapping[str, Any], *keys: str) -> Any:
         if value is not None and value != "":
             return value
     return None
+
+
+def _first_item(attrs: Mapping[str, Any], *keys: str) -> tuple[str | None, Any]:
+    """Like _first, with the key it came from."""
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return key, value
+    return None, None
 
 
 def as_int(value: Any) -> int | None:
@@ -216,7 +229,11 @@ def as_text(value: Any) -> str | None:
 
 def parse_json(value: Any) -> Any:
     """A string holding a JSON object or array becomes that value; anything else is kept."""
-    if isinstance(value, str):
+    if isinstance(value, str) and value:
+        # Most values are plain text: decide from the first character before copying a long
+        # message with strip().
+        if value[0] not in "{[" and not value[0].isspace():
+            return value
         text = value.strip()
         if text[:1] in ("{", "[") and text[-1:] in ("}", "]"):
             try:
@@ -713,22 +730,37 @@ def map_attributes(attrs: Mapping[str, Any], name: str | None = None) -> SpanFie
         _usage(attrs, out)
 
     # Messages and generic input/output.
-    input_messages = _input_messages(attrs, indexed)
-    output_messages = _output_messages(attrs, indexed)
-    generic_in = unwrap_call(parse_json(_first(
+    kept: dict[str, str] = {}
+    input_messages = _input_messages(attrs, indexed, kept)
+    output_messages = _output_messages(attrs, indexed, kept)
+    in_key, generic_in = _first_item(
         attrs, "input.value", "traceloop.entity.input", "langfuse.observation.input",
         "ai.prompt", "ai.values", "ai.value", "gen_ai.prompt", "input",
-    )))
-    generic_out = parse_json(_first(
+    )
+    raw_in = parse_json(generic_in)
+    generic_in = unwrap_call(raw_in)
+    out_key, generic_out = _first_item(
         attrs, "output.value", "traceloop.entity.output", "langfuse.observation.output",
         "ai.response.text", "ai.response.object", "gen_ai.output", "gen_ai.completion", "output",
-    ))
+    )
+    generic_out = parse_json(generic_out)
     if kind == "llm":
         out.input = input_messages or normalize_messages(generic_in) or generic_in
         out.output = output_messages or normalize_messages(generic_out) or generic_out
     else:
         out.input = generic_in if generic_in is not None else input_messages
         out.output = generic_out if generic_out is not None else output_messages
+    # The GenAI message attributes are the bulk of a model call's span: once normalized into the
+    # step's input and output, the raw JSON text is not kept beside them.
+    if out.input is not input_messages or not isinstance(attrs.get("gen_ai.input.messages"), str):
+        kept.pop("gen_ai.input.messages", None)
+    if out.output is not output_messages or not isinstance(
+            attrs.get("gen_ai.output.messages"), str):
+        kept.pop("gen_ai.output.messages", None)
+    if generic_in is not None and out.input is generic_in and generic_in is raw_in and in_key:
+        kept[in_key] = "input"
+    if generic_out is not None and out.output is generic_out and out_key:
+        kept[out_key] = "output"
     if kind == "retrieval" and out.output is None and "retrieval.documents." in indexed:
         out.output = _documents(indexed["retrieval.documents."])
 
@@ -746,22 +778,31 @@ def map_attributes(attrs: Mapping[str, Any], name: str | None = None) -> SpanFie
         attrs, "gen_ai.tool.call.id", "tool_call.id", "ai.toolCall.id",
     ))
     if kind in ("tool", "handoff"):
-        out.tool_arguments = unwrap_call(parse_json(_first(
+        args_key, raw_args = _first_item(
             attrs, "gen_ai.tool.call.arguments", "tool_call.function.arguments",
             "ai.toolCall.args", "ai.toolCall.input", "gen_ai.tool.args", "tool_arguments",
             "gcp.vertex.agent.tool_call_args", "input.value", "traceloop.entity.input",
             "langfuse.observation.input", "input", "gen_ai.prompt",
-        )))
-        out.tool_arguments = tool_arguments(out.tool_arguments)
-        out.tool_result = tool_message_content(parse_json(_first(
+        )
+        raw_args = parse_json(raw_args)
+        out.tool_arguments = tool_arguments(raw_args)
+        result_key, raw_result = _first_item(
             attrs, "gen_ai.tool.call.result", "ai.toolCall.result", "ai.toolCall.output",
             "tool_response", "gcp.vertex.agent.tool_response", "output.value",
             "traceloop.entity.output", "langfuse.observation.output", "gen_ai.output", "output",
             "gen_ai.completion",
-        )))
-        out.tool_result, mcp_error = mcp_result(out.tool_result)
+        )
+        raw_result = parse_json(raw_result)
+        out.tool_result, mcp_error = mcp_result(tool_message_content(raw_result))
+        # Kept only where the step's field holds the same value: a decorated call's wrapper, an
+        # MCP result's parts or a LangChain ToolMessage's envelope say more than the field.
+        if args_key and out.tool_arguments == raw_args:
+            kept[args_key] = "tool_arguments"
+        if result_key and out.tool_result == raw_result:
+            kept[result_key] = "tool_result"
     if kind == "tool":
         out.mcp_server = mcp_server(attrs, out.tool_name)
+    out.kept_as = kept or None
     if kind == "handoff":
         src = _first(attrs, "gen_ai.handoff.from_agent")
         dst = _first(attrs, "gen_ai.handoff.to_agent")
@@ -847,9 +888,12 @@ def _usage(attrs: Mapping[str, Any], out: SpanFields) -> None:
     out.cost_usd = cost
 
 
-def _input_messages(attrs: Mapping[str, Any], indexed: dict) -> list[dict] | None:
+def _input_messages(attrs: Mapping[str, Any], indexed: dict,
+                    kept: dict[str, str]) -> list[dict] | None:
     system = _system_messages(attrs.get("gen_ai.system_instructions"))
     messages = normalize_messages(attrs.get("gen_ai.input.messages"))
+    if messages is not None:
+        kept["gen_ai.input.messages"] = "input"
     if messages is None and "llm.input_messages." in indexed:
         messages = _openinference_messages(indexed["llm.input_messages."])
     if messages is None and "gen_ai.prompt." in indexed:
@@ -863,8 +907,11 @@ def _input_messages(attrs: Mapping[str, Any], indexed: dict) -> list[dict] | Non
     return messages
 
 
-def _output_messages(attrs: Mapping[str, Any], indexed: dict) -> list[dict] | None:
+def _output_messages(attrs: Mapping[str, Any], indexed: dict,
+                     kept: dict[str, str]) -> list[dict] | None:
     messages = normalize_messages(attrs.get("gen_ai.output.messages"))
+    if messages is not None:
+        kept["gen_ai.output.messages"] = "output"
     if messages is None and "llm.output_messages." in indexed:
         messages = _openinference_messages(indexed["llm.output_messages."])
     if messages is None and "gen_ai.completion." in indexed:

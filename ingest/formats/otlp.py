@@ -29,11 +29,14 @@ strings or numbers, and the pre-1.0 `instrumentationLibrarySpans`. Ids come out 
 replacement characters instead of failing the batch.
 
 Attribute mapping (kinds, models, usage, messages, tools, errors) is conventions.py. Each step
-also keeps its span's raw attributes, plus what TraceView adds under keys that real conventions
-do not use: `otel.resource` (resource attributes), `otel.scope` ({name, version, attributes}),
-`otel.span_kind`, `otel.dropped_attributes_count`, `otel.links`, and `traceview.mcp_server` (the
-MCP server a tool call went to, when the span names it). String values longer than
-MAX_VALUE_CHARS are cut there with a visible "…[truncated by TraceView: N characters]" marker.
+also keeps its span's raw attributes, except that an attribute whose value became the step's
+input, output, tool arguments or tool result (`gen_ai.input.messages`, `gen_ai.tool.call.result`
+...) says so (`"[kept as the step's input]"`) instead of holding a second copy; plus what
+TraceView adds under keys that real conventions do not use: `otel.resource` (resource
+attributes), `otel.scope` ({name, version, attributes}), `otel.span_kind`,
+`otel.dropped_attributes_count`, `otel.links`, and `traceview.mcp_server` (the MCP server a tool
+call went to, when the span names it). String values longer than MAX_VALUE_CHARS are cut there
+with a visible "…[truncated by TraceView: N characters]" marker.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -57,6 +60,9 @@ from traceview.core.trace import InvocationData, StepData, truncate
 
 # One reply names the first problems; a flood of identical reasons helps nobody.
 MAX_MESSAGES = 20
+# What a raw attribute says once its value is kept as one of the step's fields (messages,
+# tool arguments and results): storing both doubled what a model call's span costs.
+KEPT_MARKER = "[kept as the step's {}]"
 
 SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 _SPAN_KIND_NAMES = {name: i for i, name in enumerate(SPAN_KINDS)}
@@ -122,13 +128,15 @@ def _finite(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def ns_to_datetime(ns: int | None) -> datetime | None:
     if not ns or ns <= 0:
         return None
     try:
-        return datetime.fromtimestamp(ns // 1_000_000_000, tz=UTC).replace(
-            microsecond=(ns % 1_000_000_000) // 1000
-        )
+        # A quarter of the cost of fromtimestamp(...).replace(microsecond=...), twice a span.
+        return _EPOCH + timedelta(microseconds=ns // 1000)
     except (OverflowError, OSError, ValueError):
         return None
 
@@ -684,6 +692,9 @@ def span_to_step(span: OtlpSpan) -> tuple[StepData, SpanFields]:
     """One span -> its step, and what its attributes said (for invocation-level fields)."""
     fields = map_attributes(span.attributes, span.name)
     attributes = dict(span.attributes)
+    if fields.kept_as:
+        for key, field_name in fields.kept_as.items():
+            attributes[key] = KEPT_MARKER.format(field_name)
     if span.resource:
         attributes["otel.resource"] = span.resource
     if span.scope and (span.scope.get("name") or span.scope.get("attributes")):

@@ -157,11 +157,11 @@ def test_it_answers_protobuf_sent_as_octet_stream_or_untyped_in_protobuf(
 
 def test_it_keeps_a_huge_attribute_value_truncated_with_a_marker(api, project):
     huge = "é" * (1024 * 1024 + 5000)
-    body = pb_request(attrs=[("input.value", huge)]).SerializeToString()
+    body = pb_request(attrs=[("app.note", huge)]).SerializeToString()
     r = post_otlp(api, gzip.compress(body), content_type="application/x-protobuf",
                   HTTP_CONTENT_ENCODING="gzip")
     assert r.status_code == 200
-    kept = Step.objects.get(invocation__trace_id=TRACE).payload.attributes["input.value"]
+    kept = Step.objects.get(invocation__trace_id=TRACE).payload.attributes["app.note"]
     assert kept.startswith("é" * 1_000_000)
     assert kept.endswith(" characters]") and "…[truncated by TraceView: " in kept
     assert len(kept) < len(huge)
@@ -171,8 +171,10 @@ def test_it_names_the_original_length_in_the_truncation_marker(api, project):
     huge = "x" * (1024 * 1024 + 5000)
     body = pb_request(attrs=[("input.value", huge)]).SerializeToString()
     assert post_otlp(api, body, content_type="application/x-protobuf").status_code == 200
-    kept = Step.objects.get(invocation__trace_id=TRACE).payload.attributes["input.value"]
-    assert kept.endswith(f"…[truncated by TraceView: {len(huge)} characters]")
+    payload = Step.objects.get(invocation__trace_id=TRACE).payload
+    # The value is the step's input, where it is cut; the raw attribute says where it went.
+    assert payload.input.endswith(f"…[truncated by TraceView: {len(huge)} characters]")
+    assert payload.attributes["input.value"] == "[kept as the step's input]"
 
 
 def test_it_stores_the_same_rows_when_a_request_is_retried(api, project):

@@ -37,9 +37,39 @@ class Project(models.Model):
         help_text="Days invocations are kept after their last data. Empty: the deployment's "
                   "default (TRACEVIEW_RETENTION_DAYS); 0: forever.",
     )
+    # Redaction at ingest (traceview.core.redaction): what is removed before anything is stored.
+    redact_detectors = models.JSONField(
+        default=list, blank=True,
+        help_text="Built-in detectors to apply: api_key, bearer_token, url_password, email, "
+                  "card_number.")
+    redact_patterns = models.JSONField(
+        default=list, blank=True,
+        help_text='Custom regular expressions (RE2 syntax, multi-line): a list of patterns or of '
+                  '{"name": ..., "pattern": ...}; a match is replaced by [redacted: name].')
+    redact_drop_keys = models.JSONField(
+        default=list, blank=True,
+        help_text='Attribute keys to drop, at any depth of the attributes; "prefix.*" drops a '
+                  "prefix's keys.")
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from traceview.core import redaction
+
+        errors = {
+            field: problems
+            for field, problems in (
+                ("redact_detectors", redaction.detectors_errors(self.redact_detectors)),
+                ("redact_patterns", redaction.patterns_errors(self.redact_patterns)),
+                ("redact_drop_keys", redaction.drop_keys_errors(self.redact_drop_keys)),
+            )
+            if problems
+        }
+        if errors:
+            raise ValidationError(errors)
 
 
 class ApiKey(models.Model):
@@ -122,9 +152,14 @@ class Agent(models.Model):
 
 
 class Invocation(models.Model):
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="invocations")
+    # No single-column indexes on the foreign keys: every index below that matters leads with
+    # the project (or the agent), so they serve the same lookups, and each index costs every
+    # insert and every non-HOT update (an invocation is updated by each request that adds to it).
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="invocations", db_index=False)
     trace_id = models.CharField(max_length=128)
-    agent = models.ForeignKey(Agent, null=True, blank=True, on_delete=models.SET_NULL)
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.SET_NULL, db_index=False)
     agent_version = models.CharField(max_length=100, blank=True)
     name = models.CharField(max_length=500, blank=True)
     status = models.CharField(max_length=10, choices=choices_of(STATUSES), default="running")
@@ -220,7 +255,10 @@ class Invocation(models.Model):
 
 
 class Step(models.Model):
-    invocation = models.ForeignKey(Invocation, on_delete=models.CASCADE, related_name="steps")
+    # step_unique_span and step_order lead with the invocation: a third index on it alone would
+    # only cost every inserted step.
+    invocation = models.ForeignKey(
+        Invocation, on_delete=models.CASCADE, related_name="steps", db_index=False)
     span_id = models.CharField(max_length=128)
     parent_span_id = models.CharField(max_length=128, blank=True)
     kind = models.CharField(max_length=10, choices=choices_of(STEP_KINDS), default="other")
@@ -239,6 +277,8 @@ class Step(models.Model):
     tool_call_id = models.CharField(max_length=200, blank=True)
     agent_name = models.CharField(max_length=200, blank=True)
     seq = models.IntegerField(default=0)
+    # Values the project's redaction rules replaced or dropped in this step's data at ingest.
+    redactions = models.IntegerField(default=0)
 
     class Meta:
         constraints = [

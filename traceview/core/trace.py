@@ -91,6 +91,8 @@ class StepData:
     agent_name: str | None = None
     # Order of the step within its source when timestamps are missing (trajectory files).
     seq: int | None = None
+    # Values the project's redaction rules removed from this step at ingest (core.redaction).
+    redactions: int | None = None
 
     @property
     def failed(self) -> bool:

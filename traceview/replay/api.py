@@ -243,6 +243,7 @@ class StepDetailView(generics.GenericAPIView):
         data.update(
             tool_call_id=step.tool_call_id,
             finish_reason=step.finish_reason,
+            redactions=step.redactions,
             tool_arguments=payload.tool_arguments,
             tool_result=payload.tool_result,
             input=payload.input,

@@ -30,6 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, Span, Status
 
+from traceview.core.redaction import DETECTORS
 from traceview.models import ApiKey, Invocation, Project, Step
 
 HELP = """Post a generated OTLP/protobuf workload (GenAI conventions, ~1.3 KB per span on the wire,
@@ -272,8 +273,10 @@ def _limit_sender(conninfo, bodies, work, results, ready, go):
     """One probe connection: COPY each body it takes into the scratch table, one transaction
     per body as a request commits, and report (spans, start, end) per body."""
     with psycopg.connect(conninfo) as conn:
+        backend = conn.info.backend_pid
         ready.put(1)
         go.wait()
+        cpu = time.process_time() + cpu_seconds(backend)
         done = []
         while True:
             try:
@@ -288,7 +291,7 @@ def _limit_sender(conninfo, bodies, work, results, ready, go):
                 for row in rows:
                     copy.write_row(row)
             done.append((len(rows), t0, time.perf_counter()))
-        results.put(done)
+        results.put((done, time.process_time() + cpu_seconds(backend) - cpu))
 
 
 def _conninfo() -> str:
@@ -334,9 +337,10 @@ def limit_probe(bodies: list[tuple[int, bytes]], concurrency: int) -> dict:
     time.sleep(0.2)  # let the work queue's feeder thread fill the pipe
     started = time.perf_counter()
     go.set()
-    done = [item for _ in procs for item in results.get(timeout=3600)]
+    reports = [results.get(timeout=3600) for _ in procs]
     for p in procs:
         p.join()
+    done = [item for items, _ in reports for item in items]
     spans = sum(n for n, _, _ in done)
     elapsed = max(t1 for _, _, t1 in done) - started
     with connection.cursor() as cursor:
@@ -344,7 +348,82 @@ def limit_probe(bodies: list[tuple[int, bytes]], concurrency: int) -> dict:
         size = cursor.fetchone()[0]
         cursor.execute(f"DROP TABLE {LIMIT_TABLE}")
     return {"spans": spans, "elapsed": elapsed, "rate": spans / elapsed, "bytes": size,
-            "latencies": [(t1 - t0) * 1000 for _, t0, t1 in done]}
+            "latencies": [(t1 - t0) * 1000 for _, t0, t1 in done],
+            "cpu": sum(c for _, c in reports)}
+
+
+# CPU time, for when the machine is shared: wall-clock rates move with the neighbours' load,
+# CPU seconds per span much less. Readable when the server, the worker and PostgreSQL run on
+# this machine (under the same user, or as root); otherwise the figures are left out.
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _local_ports(pid: int) -> set[int]:
+    """The local TCP ports of `pid`'s sockets."""
+    try:
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1] for fd in os.listdir(f"/proc/{pid}/fd")}
+    except OSError:
+        return set()
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f)
+                for line in f:
+                    parts = line.split()
+                    if parts[9] in inodes:
+                        ports.add(int(parts[1].rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
+
+
+def cpu_snapshot() -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the web and worker processes serving this database (those whose
+    DATABASE_URL is this process's) and of the database backends each is connected to."""
+    url = os.environ.get("DATABASE_URL", "").encode()
+    groups: dict[str, list[int]] = {"web": [], "worker": []}
+    if url:
+        for name in os.listdir("/proc"):
+            if not name.isdigit() or int(name) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{name}/cmdline", "rb") as f:
+                    cmdline = f.read()
+                with open(f"/proc/{name}/environ", "rb") as f:
+                    environ = f.read().split(b"\0")
+            except OSError:
+                continue
+            if b"DATABASE_URL=" + url not in environ:
+                continue
+            if b"gunicorn" in cmdline:
+                groups["web"].append(int(name))
+            elif b"celery" in cmdline:
+                groups["worker"].append(int(name))
+    worker_ports = set().union(*(_local_ports(p) for p in groups["worker"]))
+    out: dict[str, dict[int, float]] = {k: {} for k in ("web", "worker", "web db", "worker db")}
+    for group, pids in groups.items():
+        out[group] = {p: cpu_seconds(p) for p in pids}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid, client_port FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        for pid, port in cursor.fetchall():
+            out["worker db" if port in worker_ports else "web db"][pid] = cpu_seconds(pid)
+    return out
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    return {group: sum(v - before[group].get(pid, 0.0) for pid, v in after[group].items())
+            for group in after}
 
 
 def stored_sizes() -> dict[str, int]:
@@ -387,12 +466,15 @@ class Command(BaseCommand):
         parser.add_argument("--limit", action="store_true",
                             help="first measure the machine's limit: parse the same bodies and "
                                  "COPY them into a scratch table (PostgreSQL only)")
+        parser.add_argument("--redact", choices=("off", "builtin"), default=None,
+                            help="set the benchmark project's redaction rules first: none, or "
+                                 "every built-in detector (default: leave them as they are)")
         parser.add_argument("--wait-classified", type=float, default=300, metavar="SECONDS",
                             help="wait this long for the worker to classify every benchmark "
                                  "invocation before measuring storage (0: do not wait)")
 
     def handle(self, url, spans, batch, concurrency, key, seed, timeout, limit,
-               wait_classified, **options):
+               wait_classified, redact, **options):
         target = urlsplit(url)
         if target.scheme != "http" or not target.hostname:
             raise CommandError("--url must be http://host[:port]")
@@ -407,6 +489,12 @@ class Command(BaseCommand):
         else:
             project, _ = Project.objects.get_or_create(name="bench")
             _, key = ApiKey.issue(project, name="bench_ingest")
+        if redact is not None:
+            project.redact_detectors = list(DETECTORS) if redact == "builtin" else []
+            project.redact_patterns, project.redact_drop_keys = [], []
+            project.save(update_fields=["redact_detectors", "redact_patterns",
+                                        "redact_drop_keys"])
+            self.stdout.write(f"redaction: {', '.join(project.redact_detectors) or 'off'}")
 
         workload = Workload(spans, seed)
         started = time.perf_counter()
@@ -475,6 +563,7 @@ class Command(BaseCommand):
         latencies.clear()
         accepted[0] = 0
         sizes_before = stored_sizes()
+        cpu_start = cpu_snapshot()
         first_send = time.perf_counter()
         run(bodies)
 
@@ -491,6 +580,7 @@ class Command(BaseCommand):
                 break
             time.sleep(0.05)
 
+        cpu_persisted = cpu_snapshot()
         classified_at = None
         if wait_classified and count >= spans:
             pending = Invocation.objects.filter(
@@ -504,6 +594,7 @@ class Command(BaseCommand):
                     break
                 time.sleep(0.2)
         sizes_after = stored_sizes()
+        cpu_end = cpu_snapshot()
 
         ok = len(latencies) - len(failures)
         self.stdout.write(f"requests: {len(latencies)} ({ok} 2xx, {len(failures)} failed), "
@@ -526,6 +617,14 @@ class Command(BaseCommand):
                 f"latency:   p50 {_percentile(ms, 50):.0f} ms, p95 {_percentile(ms, 95):.0f} ms,"
                 f" p99 {_percentile(ms, 99):.0f} ms, max {max(ms):.0f} ms"
                 f" (mean {statistics.fmean(ms):.0f} ms)")
+        ingest_cpu = cpu_used(cpu_start, cpu_persisted)
+        web_cpu = ingest_cpu["web"] + ingest_cpu["web db"]
+        if web_cpu:
+            self.stdout.write(
+                f"cpu:       {web_cpu / spans * 1e6:,.0f} µs per span in the web processes and "
+                f"their database sessions ({ingest_cpu['web'] / spans * 1e6:,.0f} + "
+                f"{ingest_cpu['web db'] / spans * 1e6:,.0f}), {spans / web_cpu:,.0f} spans per "
+                "CPU-second")
         traces = len(workload.trace_ids)
         if classified_at:
             self.stdout.write(
@@ -534,6 +633,14 @@ class Command(BaseCommand):
         elif wait_classified and count >= spans:
             self.stdout.write(f"classified: not all {traces} invocations after "
                               f"{wait_classified:.0f} s more")
+        worker = cpu_used(cpu_start, cpu_end)
+        worker_cpu = worker["worker"] + worker["worker db"]
+        if classified_at and worker_cpu:
+            self.stdout.write(
+                f"worker cpu: {worker_cpu / traces * 1000:,.1f} ms per invocation "
+                f"({worker['worker'] / traces * 1000:,.1f} + "
+                f"{worker['worker db'] / traces * 1000:,.1f} in its database sessions), "
+                f"{traces / worker_cpu:,.0f} invocations per CPU-second")
         grown = {t: sizes_after.get(t, 0) - sizes_before.get(t, 0) for t in sizes_after}
         total = sum(grown.values())
         wire = workload.span_bytes / spans
@@ -550,6 +657,13 @@ class Command(BaseCommand):
             rate = spans / (persisted_at - first_send)
             self.stdout.write(f"ratio:     {rate / limit_rate:.2f} of the limit "
                               f"({rate:,.0f} / {limit_rate:,.0f} spans/s)")
+            limit_cpu = sum(p["cpu"] for p in probes) / len(probes)
+            if web_cpu and limit_cpu:
+                # The same comparison in CPU time, which the neighbours' load moves far less.
+                self.stdout.write(
+                    f"cpu ratio: {limit_cpu / web_cpu:.2f} (the limit's "
+                    f"{limit_cpu / spans * 1e6:,.0f} µs per span against the server's "
+                    f"{web_cpu / spans * 1e6:,.0f})")
         if failures or count < spans:
             raise CommandError("the benchmark did not complete")
 
