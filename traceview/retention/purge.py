@@ -122,12 +122,13 @@ def _steps_purge(invocation_ids: list[int], step_batch: int) -> int:
 
 
 def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
-                  step_batch: int = STEP_BATCH, pause: float = 0.0,
+                  step_batch: int = STEP_BATCH, duty: float = 1.0,
                   on_batch=None) -> PurgeResult:
-    """Purge one project's invocations whose last data is older than `cutoff`. `pause` seconds
-    of rest after each batch leave the database to others; `on_batch(result so far)` is called
-    after each."""
+    """Purge one project's invocations whose last data is older than `cutoff`, working `duty` of
+    the time: after a batch that took t seconds it rests t * (1 - duty) / duty, so that on a busy
+    database (slower batches) it rests longer. `on_batch(result so far)` is called after each."""
     result = PurgeResult()
+    duty = min(max(duty, 0.01), 1.0)
     after: tuple[datetime, int] | None = None
     while True:
         due = Invocation.objects.filter(
@@ -136,6 +137,7 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
         if after is not None:
             # Keyset: an invocation kept back (new data) is not read again by the next batch.
             due = due.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
+        started = time.perf_counter()
         rows = list(due.order_by("created_at", "id").values_list("id", "created_at")[:batch])
         if not rows:
             return result
@@ -152,8 +154,8 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
             result.invocations += rows_delete(Invocation, locked)
         if on_batch is not None:
             on_batch(result)
-        if pause:
-            time.sleep(pause)
+        if duty < 1:
+            time.sleep((time.perf_counter() - started) * (1 - duty) / duty)
 
 
 def _claim(now: datetime) -> bool:
@@ -164,10 +166,11 @@ def _claim(now: datetime) -> bool:
 
 
 def invocations_purge(now: datetime | None = None, *, batch: int = BATCH,
-                      step_batch: int = STEP_BATCH, pause: float = 0.0) -> PurgeResult:
+                      step_batch: int = STEP_BATCH, duty: float | None = None) -> PurgeResult:
     """Purge every project's invocations past its retention period. One purge at a time: a run
     that finds another one going returns at once (claimed=False)."""
     now = now or timezone.now()
+    duty = settings.TRACEVIEW_PURGE_DUTY if duty is None else duty
     if not _claim(now):
         return PurgeResult(claimed=False)
 
@@ -181,7 +184,7 @@ def invocations_purge(now: datetime | None = None, *, batch: int = BATCH,
             if cutoff is None:
                 continue
             done = project_purge(project, cutoff, batch=batch, step_batch=step_batch,
-                                 pause=pause, on_batch=renew)
+                                 duty=duty, on_batch=renew)
             if done.invocations:
                 log.info("purged %d invocations (%d steps) of project %s last updated before %s",
                          done.invocations, done.steps, project.name, cutoff.isoformat())
