@@ -43,6 +43,9 @@ STEP_BATCH = 5_000
 # A claim whose holder has not reported for this long is taken over (its worker died): each batch
 # renews the claim, and a batch takes seconds.
 STALE_CLAIM = timedelta(minutes=10)
+# One task run works this long at most, then sends the rest to the back of the queue, so that a
+# large purge never keeps a worker from classification for more than a slice.
+SLICE_S = 60.0
 
 
 @dataclass
@@ -50,6 +53,8 @@ class PurgeResult:
     invocations: int = 0
     steps: int = 0
     claimed: bool = True
+    # False when the run stopped at its time budget with more still due.
+    complete: bool = True
 
 
 def project_retention_days(project: Project) -> int:
@@ -123,10 +128,11 @@ def _steps_purge(invocation_ids: list[int], step_batch: int) -> int:
 
 def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
                   step_batch: int = STEP_BATCH, duty: float = 1.0,
-                  on_batch=None) -> PurgeResult:
+                  deadline: float | None = None, on_batch=None) -> PurgeResult:
     """Purge one project's invocations whose last data is older than `cutoff`, working `duty` of
     the time: after a batch that took t seconds it rests t * (1 - duty) / duty, so that on a busy
-    database (slower batches) it rests longer. `on_batch(result so far)` is called after each."""
+    database (slower batches) it rests longer. At `deadline` (time.perf_counter()) it stops after
+    the batch under way (complete=False). `on_batch(result so far)` is called after each."""
     result = PurgeResult()
     duty = min(max(duty, 0.01), 1.0)
     after: tuple[datetime, int] | None = None
@@ -154,8 +160,13 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
             result.invocations += rows_delete(Invocation, locked)
         if on_batch is not None:
             on_batch(result)
+        if len(rows) < batch:
+            return result  # that was the last of them
         if duty < 1:
             time.sleep((time.perf_counter() - started) * (1 - duty) / duty)
+        if deadline is not None and time.perf_counter() >= deadline:
+            result.complete = False
+            return result
 
 
 def _claim(now: datetime) -> bool:
@@ -166,9 +177,11 @@ def _claim(now: datetime) -> bool:
 
 
 def invocations_purge(now: datetime | None = None, *, batch: int = BATCH,
-                      step_batch: int = STEP_BATCH, duty: float | None = None) -> PurgeResult:
-    """Purge every project's invocations past its retention period. One purge at a time: a run
-    that finds another one going returns at once (claimed=False)."""
+                      step_batch: int = STEP_BATCH, duty: float | None = None,
+                      budget_s: float | None = None) -> PurgeResult:
+    """Purge every project's invocations past its retention period, for `budget_s` seconds at
+    most (then complete=False). One purge at a time: a run that finds another one going returns
+    at once (claimed=False)."""
     now = now or timezone.now()
     duty = settings.TRACEVIEW_PURGE_DUTY if duty is None else duty
     if not _claim(now):
@@ -178,18 +191,22 @@ def invocations_purge(now: datetime | None = None, *, batch: int = BATCH,
         RetentionState.objects.filter(pk=1).update(running_since=timezone.now())
 
     total = PurgeResult()
+    deadline = time.perf_counter() + budget_s if budget_s is not None else None
     try:
         for project in Project.objects.order_by("id"):
             cutoff = retention_cutoff(project, now)
             if cutoff is None:
                 continue
             done = project_purge(project, cutoff, batch=batch, step_batch=step_batch,
-                                 duty=duty, on_batch=renew)
+                                 duty=duty, deadline=deadline, on_batch=renew)
             if done.invocations:
                 log.info("purged %d invocations (%d steps) of project %s last updated before %s",
                          done.invocations, done.steps, project.name, cutoff.isoformat())
             total.invocations += done.invocations
             total.steps += done.steps
+            if not done.complete:
+                total.complete = False
+                break
     finally:
         RetentionState.objects.filter(pk=1).update(
             running_since=None, last_finished_at=timezone.now(), last_purged=total.invocations
