@@ -158,12 +158,13 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
                 .values_list("id", flat=True)
             )
             result.invocations += rows_delete(Invocation, locked)
+        rest = (time.perf_counter() - started) * (1 - duty) / duty
         if on_batch is not None:
             on_batch(result)
         if len(rows) < batch:
             return result  # that was the last of them
-        if duty < 1:
-            time.sleep((time.perf_counter() - started) * (1 - duty) / duty)
+        if rest:
+            time.sleep(rest)
         if deadline is not None and time.perf_counter() >= deadline:
             result.complete = False
             return result
