@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('traceview', '0009_judge'),
+        ('traceview', '0010_sessions_unpriced'),
     ]
 
     operations = [

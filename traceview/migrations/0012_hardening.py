@@ -15,7 +15,7 @@ def drop_global_state(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("traceview", "0009_judge"),
+        ("traceview", "0011_retention"),
     ]
 
     operations = [
