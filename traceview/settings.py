@@ -220,6 +220,9 @@ TRACEVIEW_SCOPE_REAUDIT_DAYS = env.int("TRACEVIEW_SCOPE_REAUDIT_DAYS", default=3
 TRACEVIEW_RETENTION_DAYS = env.int("TRACEVIEW_RETENTION_DAYS", default=90)
 # How often beat runs the purge: often enough that each run removes about one interval's worth.
 TRACEVIEW_PURGE_INTERVAL_S = env.float("TRACEVIEW_PURGE_INTERVAL_S", default=3600.0)
+# The share of the time the purge works, resting between batches for the rest, so that ingest
+# keeps the database (bench_purge measures the trade).
+TRACEVIEW_PURGE_DUTY = env.float("TRACEVIEW_PURGE_DUTY", default=0.5)
 
 # The optional language-model judge (traceview.judge, README "A second opinion"). Off unless an
 # endpoint, a model and the projects it may judge are all set: nothing leaves the machine before.

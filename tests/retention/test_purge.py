@@ -155,6 +155,21 @@ def test_it_runs_one_purge_at_a_time(project):
     assert Invocation.objects.count() == 0
 
 
+def test_it_stops_at_its_time_budget_after_the_batch_under_way(project):
+    project.retention_days = 1
+    project.save()
+    for i in range(5):
+        _run(project, f"old-{i}", 5)
+    slices = []
+    while True:
+        result = invocations_purge(batch=2, budget_s=0)
+        slices.append((result.invocations, result.complete))
+        if result.complete:
+            break
+    assert slices == [(2, False), (2, False), (1, True)]
+    assert Invocation.objects.count() == 0
+
+
 def test_it_says_when_the_next_purge_runs(db, settings):
     settings.TRACEVIEW_PURGE_INTERVAL_S = 3600
     now = timezone.now()
@@ -188,6 +203,29 @@ def test_beat_purges_through_a_real_worker(transactional_db, tmp_path, project):
         worker_stop(proc)
     assert list(Invocation.objects.values_list("id", flat=True)) == [new.id]
     assert Step.objects.count() == 4 and StepPayload.objects.count() == 4
+
+
+def test_a_slice_sends_the_rest_behind_the_queue(transactional_db, tmp_path, project):
+    # One invocation a slice: the task sends itself again until nothing is due.
+    from traceview.celery import app
+
+    project.retention_days = 2
+    project.save()
+    for i in range(3):
+        _run(project, f"old-{i}", 3)
+    new = _run(project, "new", 1)
+    app.control.purge()
+    proc = worker_start(tmp_path, "retention-slices")
+    try:
+        purge_expired_invocations.delay(batch=1, budget_s=0)
+        wait_for(lambda: Invocation.objects.count() == 1, worker=proc)
+        wait_for(lambda: RetentionState.objects.filter(running_since=None, last_purged=0)
+                 .exists(), worker=proc)
+    finally:
+        worker_stop(proc)
+    assert list(Invocation.objects.values_list("id", flat=True)) == [new.id]
+    log = proc.log_path.read_text()
+    assert log.count("purge_expired_invocations[") >= 4 * 2  # received and succeeded, 4 runs
 
 
 def test_ingest_stores_new_data_for_an_invocation_purged_under_it(transactional_db, project):

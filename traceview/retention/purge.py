@@ -43,6 +43,9 @@ STEP_BATCH = 5_000
 # A claim whose holder has not reported for this long is taken over (its worker died): each batch
 # renews the claim, and a batch takes seconds.
 STALE_CLAIM = timedelta(minutes=10)
+# One task run works this long at most, then sends the rest to the back of the queue, so that a
+# large purge never keeps a worker from classification for more than a slice.
+SLICE_S = 60.0
 
 
 @dataclass
@@ -50,6 +53,8 @@ class PurgeResult:
     invocations: int = 0
     steps: int = 0
     claimed: bool = True
+    # False when the run stopped at its time budget with more still due.
+    complete: bool = True
 
 
 def project_retention_days(project: Project) -> int:
@@ -122,12 +127,14 @@ def _steps_purge(invocation_ids: list[int], step_batch: int) -> int:
 
 
 def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
-                  step_batch: int = STEP_BATCH, pause: float = 0.0,
-                  on_batch=None) -> PurgeResult:
-    """Purge one project's invocations whose last data is older than `cutoff`. `pause` seconds
-    of rest after each batch leave the database to others; `on_batch(result so far)` is called
-    after each."""
+                  step_batch: int = STEP_BATCH, duty: float = 1.0,
+                  deadline: float | None = None, on_batch=None) -> PurgeResult:
+    """Purge one project's invocations whose last data is older than `cutoff`, working `duty` of
+    the time: after a batch that took t seconds it rests t * (1 - duty) / duty, so that on a busy
+    database (slower batches) it rests longer. At `deadline` (time.perf_counter()) it stops after
+    the batch under way (complete=False). `on_batch(result so far)` is called after each."""
     result = PurgeResult()
+    duty = min(max(duty, 0.01), 1.0)
     after: tuple[datetime, int] | None = None
     while True:
         due = Invocation.objects.filter(
@@ -136,6 +143,7 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
         if after is not None:
             # Keyset: an invocation kept back (new data) is not read again by the next batch.
             due = due.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
+        started = time.perf_counter()
         rows = list(due.order_by("created_at", "id").values_list("id", "created_at")[:batch])
         if not rows:
             return result
@@ -150,10 +158,16 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
                 .values_list("id", flat=True)
             )
             result.invocations += rows_delete(Invocation, locked)
+        rest = (time.perf_counter() - started) * (1 - duty) / duty
         if on_batch is not None:
             on_batch(result)
-        if pause:
-            time.sleep(pause)
+        if len(rows) < batch:
+            return result  # that was the last of them
+        if rest:
+            time.sleep(rest)
+        if deadline is not None and time.perf_counter() >= deadline:
+            result.complete = False
+            return result
 
 
 def _claim(now: datetime) -> bool:
@@ -164,10 +178,13 @@ def _claim(now: datetime) -> bool:
 
 
 def invocations_purge(now: datetime | None = None, *, batch: int = BATCH,
-                      step_batch: int = STEP_BATCH, pause: float = 0.0) -> PurgeResult:
-    """Purge every project's invocations past its retention period. One purge at a time: a run
-    that finds another one going returns at once (claimed=False)."""
+                      step_batch: int = STEP_BATCH, duty: float | None = None,
+                      budget_s: float | None = None) -> PurgeResult:
+    """Purge every project's invocations past its retention period, for `budget_s` seconds at
+    most (then complete=False). One purge at a time: a run that finds another one going returns
+    at once (claimed=False)."""
     now = now or timezone.now()
+    duty = settings.TRACEVIEW_PURGE_DUTY if duty is None else duty
     if not _claim(now):
         return PurgeResult(claimed=False)
 
@@ -175,18 +192,22 @@ def invocations_purge(now: datetime | None = None, *, batch: int = BATCH,
         RetentionState.objects.filter(pk=1).update(running_since=timezone.now())
 
     total = PurgeResult()
+    deadline = time.perf_counter() + budget_s if budget_s is not None else None
     try:
         for project in Project.objects.order_by("id"):
             cutoff = retention_cutoff(project, now)
             if cutoff is None:
                 continue
             done = project_purge(project, cutoff, batch=batch, step_batch=step_batch,
-                                 pause=pause, on_batch=renew)
+                                 duty=duty, deadline=deadline, on_batch=renew)
             if done.invocations:
                 log.info("purged %d invocations (%d steps) of project %s last updated before %s",
                          done.invocations, done.steps, project.name, cutoff.isoformat())
             total.invocations += done.invocations
             total.steps += done.steps
+            if not done.complete:
+                total.complete = False
+                break
     finally:
         RetentionState.objects.filter(pk=1).update(
             running_since=None, last_finished_at=timezone.now(), last_purged=total.invocations

@@ -5,12 +5,16 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from traceview.retention.purge import invocations_purge
+from traceview.retention.purge import BATCH, SLICE_S, invocations_purge
 
 
 @shared_task(acks_late=True, autoretry_for=(OperationalError, InterfaceError), max_retries=3,
              retry_backoff=30)
-def purge_expired_invocations() -> int:
-    """Purge what every project's retention period has expired (traceview.retention.purge).
+def purge_expired_invocations(batch: int = BATCH, budget_s: float = SLICE_S) -> int:
+    """Purge what every project's retention period has expired (traceview.retention.purge), a
+    slice at a time: what a slice leaves is sent again, behind the tasks that queued meanwhile.
     Safe to run twice: a second run beside the first returns at once, a later one finds less."""
-    return invocations_purge().invocations
+    result = invocations_purge(batch=batch, budget_s=budget_s)
+    if result.claimed and not result.complete:
+        purge_expired_invocations.delay(batch=batch, budget_s=budget_s)
+    return result.invocations

@@ -20,6 +20,7 @@ import threading
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
@@ -99,11 +100,12 @@ class Command(BaseCommand):
                             help=f"invocations a purge batch (default {BATCH})")
         parser.add_argument("--step-batch", type=int, default=STEP_BATCH,
                             help=f"steps a purge transaction (default {STEP_BATCH})")
-        parser.add_argument("--pause", type=float, default=0.0,
-                            help="seconds the purge rests after each batch (default 0)")
+        parser.add_argument("--duty", type=float, default=settings.TRACEVIEW_PURGE_DUTY,
+                            help="share of the time the purge works (default "
+                                 "TRACEVIEW_PURGE_DUTY, %(default)s)")
         parser.add_argument("--seed-only", action="store_true")
 
-    def handle(self, *args, url, invocations, steps, spans, rounds, batch, step_batch, pause,
+    def handle(self, *args, url, invocations, steps, spans, rounds, batch, step_batch, duty,
                seed_only, **options):
         if connection.vendor != "postgresql":
             raise CommandError("bench_purge measures PostgreSQL: set DATABASE_URL")
@@ -144,7 +146,7 @@ class Command(BaseCommand):
                 wait_for_go()
                 started = time.perf_counter()
                 progress["result"] = project_purge(project, cutoff, batch=batch,
-                                                   step_batch=step_batch, pause=pause,
+                                                   step_batch=step_batch, duty=duty,
                                                    on_batch=on_batch)
             except Stopped:
                 pass
@@ -188,7 +190,8 @@ class Command(BaseCommand):
             f"purge: {result.invocations:,} invocations and {result.steps:,} steps in "
             f"{progress['active']:.1f} s of running beside ingest "
             f"({result.invocations / max(progress['active'], 1e-9):,.0f} invocations/s, "
-            f"batches of {batch} invocations and {step_batch} steps); {left:,} left")
+            f"batches of {batch} invocations and {step_batch} steps, duty {duty:g}); "
+            f"{left:,} left")
         if without and with_purge:
             a, b = statistics.fmean(without), statistics.fmean(with_purge)
             self.stdout.write(
