@@ -104,6 +104,9 @@ def test_it_draws_an_agents_graph_whose_nodes_open_the_list(page, project, artif
 def test_it_scrolls_a_100000_step_run_end_to_end(page, project, artifacts):
     """The time is printed, not asserted: speed is for bench_pages to measure."""
     inv = repeating_run(project, 49_999, fail_at=30_000)
+    # The first open reads the whole run into the server process (SQLite here, on a machine
+    # that may be busy): generous waits; bench_pages measures it.
+    page.set_default_timeout(120_000)
     started = time.perf_counter()
     page.goto(f"{page.base}/invocations/{inv.id}/")
     page.wait_for_selector("#tree-window tr")
