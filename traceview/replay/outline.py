@@ -24,7 +24,6 @@ from django.db.models import F
 
 from traceview.classify.models_context import context_window
 from traceview.core.models import Invocation, Step, StepPayload
-from traceview.core.queries import step_tree
 
 # What every step contributes to the tree, the charts and the running state; the columns only
 # shown in the tree's rows are read for the one page on screen (LABEL_FIELDS).
@@ -296,18 +295,46 @@ class _Label:
     error_type: str
 
 
+def _tree_order(rows: list[OutlineRow]) -> list[tuple[int, int, int]]:
+    """(row position, level, parent position or -1) in depth-first order: core.queries.step_tree
+    over positions instead of rows, which a 100,000-step run notices. Orphans (parent never
+    arrived) are at the top level; steps a parent cycle leaves unreachable come last."""
+    position = {r.span_id: i for i, r in enumerate(rows)}
+    children: dict[int, list[int]] = {}
+    roots = []
+    for i, r in enumerate(rows):
+        p = position.get(r.parent_span_id) if r.parent_span_id else None
+        if p is None or p == i:
+            roots.append(i)
+        else:
+            children.setdefault(p, []).append(i)
+    out = []
+    seen = bytearray(len(rows))
+    stack = [(i, 0, -1) for i in reversed(roots)]
+    while stack:
+        i, level, parent = stack.pop()
+        if seen[i]:
+            continue
+        seen[i] = 1
+        out.append((i, level, parent))
+        kids = children.get(i)
+        if kids:
+            stack.extend((k, level + 1, i) for k in reversed(kids))
+    out.extend((i, 0, -1) for i in range(len(rows)) if not seen[i])
+    return out
+
+
 def _outline_load(invocation: Invocation) -> Outline:
     rows = _outline_rows(invocation)
     nodes, by_span = [], {}
-    for i, (row, level) in enumerate(step_tree(rows)):
-        parent = by_span.get(row.parent_span_id) if level else None
-        depth = (parent.agent_depth if parent else 0) + (1 if row.kind == "agent" else 0)
-        node = Node(row=row, index=i, level=level, agent_depth=depth)
+    chrono: list[Node] = [None] * len(rows)  # type: ignore[list-item]
+    for index, (i, level, parent) in enumerate(_tree_order(rows)):
+        row = rows[i]
+        depth = (chrono[parent].agent_depth if parent >= 0 else 0) + (row.kind == "agent")
+        node = Node(row=row, index=index, level=level, agent_depth=depth, chrono=i)
         nodes.append(node)
+        chrono[i] = node
         by_span[row.span_id] = node
-    chrono = [by_span[row.span_id] for row in rows]
-    for i, node in enumerate(chrono):
-        node.chrono = i
     starts = [r.start for r in rows if r.start is not None]
     start = invocation.started_at or (datetime.fromtimestamp(min(starts), UTC) if starts else None)
     outline = Outline(invocation=invocation, nodes=nodes, by_span=by_span, chrono=chrono,
