@@ -13,20 +13,12 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from rest_framework.test import APIClient
 
-from tests.ingest.test_real_clients import by_name, invocation
-from traceview.models import ApiKey, Invocation, Project, Step
+from tests.ingest.clients import by_name, invocation
+from traceview.models import Invocation, Step
 
 langfuse = pytest.importorskip("langfuse")
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def key(transactional_db):
-    project = Project.objects.create(name="langfuse")
-    key, raw = ApiKey.issue(project, name="langfuse")
-    key.raw = raw
-    return key
 
 
 @pytest.fixture

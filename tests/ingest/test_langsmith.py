@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.ingest.test_real_clients import by_name, invocation
-from traceview.models import ApiKey, Invocation, Project, Step
+from tests.ingest.clients import by_name, invocation
+from traceview.models import Invocation, Step
 
 langsmith = pytest.importorskip("langsmith")
 pytest.importorskip("langchain_core")
@@ -35,14 +35,6 @@ from tests.ingest.langchain_agent import (  # noqa: E402
 pytestmark = pytest.mark.django_db(transaction=True)
 REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "tests" / "ingest" / "langchain_agent.py"
-
-
-@pytest.fixture
-def key(transactional_db):
-    project = Project.objects.create(name="langsmith")
-    key, raw = ApiKey.issue(project, name="langsmith")
-    key.raw = raw
-    return key
 
 
 def run_script(env: dict, *args: str) -> str:
