@@ -366,11 +366,14 @@ def _message(raw: Any) -> dict | None:
         content, calls, tool_call_id = _content_and_calls(raw.get("parts"))
     else:
         content, calls, tool_call_id = _content_and_calls(raw.get("content"))
-    seen = {c["id"] for c in calls if c.get("id")}
-    for call in raw.get("tool_calls") or []:
-        call = _tool_call(call)
-        if call and not (call["id"] and call["id"] in seen):
-            calls.append(call)
+    listed = raw.get("tool_calls")
+    if listed:
+        # Calls can come both as content blocks and in tool_calls (LangChain): once each.
+        seen = {c["id"] for c in calls if c.get("id")}
+        for call in listed:
+            call = _tool_call(call)
+            if call and not (call["id"] and call["id"] in seen):
+                calls.append(call)
     msg: dict[str, Any] = {"role": "assistant" if role == "model" else role, "content": content}
     if calls:
         msg["tool_calls"] = calls
@@ -420,6 +423,7 @@ def _langchain_message(raw: dict) -> dict | None:
 _TOOL_SPAN_PREFIX = re.compile(r"^\s*(execute_tool|running tool:|tools/call)\s+", re.IGNORECASE)
 _BRACKETED_AGENT = re.compile(r"^\s*(?:invocation|agent_run|invoke_agent)\s*\[(.+)\]\s*$")
 _CLAUDE_MCP_TOOL = re.compile(r"^mcp__(.+?)__.+$")
+_CALL_KEYS = frozenset(("args", "kwargs"))
 _CREWAI_ROLE = re.compile(r"\brole='([^']+)'")
 
 
@@ -445,7 +449,7 @@ def tool_arguments(value: Any) -> Any:
     """A tool's arguments without the wrappers senders add: a decorated call's {args, kwargs},
     Claude's `{"input": {...}}`, and MCP's `_meta` (trace context, not an argument)."""
     value = unwrap_call(value)
-    if isinstance(value, dict) and set(value) == {"input"} and isinstance(value["input"], dict):
+    if isinstance(value, dict) and len(value) == 1 and isinstance(value.get("input"), dict):
         value = value["input"]
     if isinstance(value, dict) and "_meta" in value:
         value = {k: v for k, v in value.items() if k != "_meta"}
@@ -475,7 +479,8 @@ def unwrap_call(value: Any) -> Any:
     there are no positional ones, the one positional argument when there are no keyword ones
     (messages, a tool's argument object); otherwise, and for any other value, unchanged."""
     value = parse_json(value)
-    if not (isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}):
+    if not (isinstance(value, dict) and ("args" in value or "kwargs" in value)
+            and value.keys() <= _CALL_KEYS):
         return value
     args, kwargs = value.get("args", []), value.get("kwargs", {})
     if not isinstance(args, list) or not isinstance(kwargs, dict):
@@ -503,7 +508,10 @@ def _message_items(value: Any) -> Any:
     LangChain's batch of one ([[...]]), its LLMResult ({"generations": [[{"message"}]]}), an
     OpenAI completion ({"choices": [{"message"}]}), a decorated call's arguments
     ({"args": [...], "kwargs": {...}}: its `messages` keyword, else its first list argument)."""
-    if isinstance(value, dict) and value and set(value) <= {"args", "kwargs"}:
+    if isinstance(value, list) and value and isinstance(value[0], dict) and "role" in value[0]:
+        return value  # the common case: already a list of role messages
+    if isinstance(value, dict) and ("args" in value or "kwargs" in value) and (
+            value.keys() <= _CALL_KEYS):
         kwargs = value.get("kwargs") if isinstance(value.get("kwargs"), dict) else {}
         args = value.get("args") if isinstance(value.get("args"), list) else []
         value = next((v for v in [kwargs.get("messages"), *args] if isinstance(v, list)), None)
@@ -527,13 +535,18 @@ def normalize_messages(value: Any) -> list[dict] | None:
     value = _message_items(parse_json(value))
     if not isinstance(value, list) or not value:
         return None
-    if any(isinstance(m, dict) and "role" not in m for m in value):
-        value = [_langchain_message(m) or m if isinstance(m, dict) else m for m in value]
-    if not all(isinstance(m, dict) and (
-        "role" in m or m.get("type") in ("function_call", "function_call_output", "message")
-    ) for m in value):
-        return None
-    messages = [m for m in (_message(m) for m in value) if m]
+    messages = []
+    for m in value:
+        if not isinstance(m, dict):
+            return None
+        if "role" not in m and m.get("type") not in (
+                "function_call", "function_call_output", "message"):
+            m = _langchain_message(m)
+            if m is None:
+                return None
+        m = _message(m)
+        if m:
+            messages.append(m)
     return messages or None
 
 
@@ -643,7 +656,7 @@ def _kind_votes(attrs: Mapping[str, Any], name: str | None) -> tuple[list[str], 
     ai_op = attrs.get("ai.operationId")
     if isinstance(ai_op, str) and ai_op.startswith("ai."):
         votes.append(_vercel_kind(ai_op))
-    mcp = _first(attrs, "mcp.method.name", "mcp.request.method", "rpc.method")
+    mcp = attrs.get("mcp.method.name") or attrs.get("mcp.request.method")
     if isinstance(mcp, str) and mcp.strip() == "tools/call":
         votes.append("tool")
     if any(k.startswith("gen_ai.handoff.") for k in attrs):
@@ -813,7 +826,7 @@ def map_attributes(attrs: Mapping[str, Any], name: str | None = None) -> SpanFie
 
     # Agents.
     out.agent_name = as_text(_first(attrs, "gen_ai.agent.name", "agent.name", "agent_name"))
-    bracketed = _BRACKETED_AGENT.match(name or "")
+    bracketed = _BRACKETED_AGENT.match(name) if name and "[" in name else None
     if out.agent_name is None and bracketed:
         # Google ADK: "agent_run [hello_agent]", and its root "invocation [hello_app]".
         out.agent_name = bracketed.group(1)
