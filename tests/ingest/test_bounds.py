@@ -169,6 +169,16 @@ def test_it_answers_a_langfuse_event_whose_type_is_an_object_per_event(langfuse,
     assert Step.objects.get().span_id == "g1"
 
 
+def test_it_keeps_an_otlp_span_whose_events_links_or_codes_are_absurd(api, project):
+    # What fuzz_ingest found: events and links that are numbers, codes of 5,000 digits.
+    attrs = [{"key": "list", "value": {"arrayValue": {"values": 7}}}]
+    r = post_otlp(api, otlp(span(span_id=ROOT, parent=None, events=1e308, links=2**62,
+                                 kind="9" * 5000, status={"code": "9" * 5000},
+                                 attributes=attrs)))
+    assert r.status_code == 200, r.content[:300]
+    assert Step.objects.get().payload.attributes["list"] == []
+
+
 # ---------------------------------------------------------------------------------------------
 # Ids longer than their columns
 
