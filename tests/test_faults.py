@@ -181,3 +181,96 @@ def test_it_loses_nothing_when_the_worker_is_killed_and_redis_is_lost(services, 
     # Grouped once: each failure in exactly one issue, counted once.
     assert IssueInvocation.objects.filter(invocation__project=project).count() == n
     assert sum(Issue.objects.filter(project=project).values_list("times_seen", flat=True)) == n
+
+
+# --- PostgreSQL restarted under load: a cluster of the test's own -------------------------------
+
+
+class OwnCluster:
+    """A PostgreSQL cluster made for this test on a free port (pg_createcluster) and dropped
+    afterwards: restarting it touches nothing shared."""
+
+    def __init__(self):
+        self.version = sorted(os.listdir("/etc/postgresql"))[-1]
+        self.name, self.port = f"tvfault{os.getpid()}", _free_port()
+        self.url = f"postgres://postgres@127.0.0.1:{self.port}/traceview"
+
+    def create(self):
+        subprocess.run(["pg_createcluster", self.version, self.name, "-p", str(self.port),
+                        "--start", "--", "--auth=trust"], check=True, capture_output=True)
+        subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                        "-c", "CREATE DATABASE traceview"], check=True, capture_output=True)
+
+    def ctl(self, action: str):
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name,
+                        action, *(["-m", "fast"] if action != "start" else [])],
+                       check=True, capture_output=True)
+
+    def drop(self):
+        subprocess.run(["pg_dropcluster", self.version, self.name, "--stop"], capture_output=True)
+
+    def count(self, sql: str) -> int:
+        import psycopg
+
+        with psycopg.connect(self.url) as conn:
+            return conn.execute(sql).fetchone()[0]
+
+
+@pytest.fixture
+def own_cluster(own_redis):
+    if connection.vendor != "postgresql" or not os.path.isdir("/etc/postgresql"):
+        pytest.skip("needs PostgreSQL's cluster tools (pg_createcluster) and a PostgreSQL run")
+    cluster = OwnCluster()
+    cluster.create()
+    try:
+        subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=REPO,
+                       env={**os.environ, "DATABASE_URL": cluster.url}, check=True, timeout=600)
+        yield cluster
+    finally:
+        cluster.drop()
+
+
+def test_it_loses_nothing_when_postgresql_restarts_under_load(own_cluster, own_redis, tmp_path):
+    cluster = own_cluster
+    env = {**os.environ, "DATABASE_URL": cluster.url, "CELERY_BROKER_URL": own_redis.url,
+           **FAST_BEAT, "TRACEVIEW_STALE_ENQUEUE_S": "3", "DEBUG": "false"}
+    key = subprocess.run([sys.executable, "manage.py", "create_api_key", "faults"], cwd=REPO,
+                         env=env, check=True, capture_output=True, text=True
+                         ).stdout.strip().splitlines()[-1].split()[-1]
+    port = _free_port()
+    with open(tmp_path / "web.log", "wb") as log:
+        web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "traceview.wsgi", "-b", f"127.0.0.1:{port}",
+             "-w", "2", "--timeout", "60"], cwd=REPO, env=env, stdout=log,
+            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    worker = worker_start(tmp_path, "pgfault", "-B", "-s", str(tmp_path / "beat"), env=env)
+    try:
+        wait_for(lambda: _up(url), timeout=60)
+        poster = Poster(url, key, 120)
+        poster.start()
+        wait_for(lambda: len(poster.acked) >= 30, timeout=120)
+        cluster.ctl("stop")
+        time.sleep(3)  # requests meanwhile get 503 and are retried by the client
+        cluster.ctl("start")
+        poster.join(300)
+        assert not poster.is_alive()
+        n = len(poster.acked)
+        wait_for(lambda: cluster.count("SELECT count(*) FROM traceview_issueinvocation") == n,
+                 timeout=180, worker=worker)
+    finally:
+        worker_stop(worker)
+        web.terminate()
+        web.wait(20)
+
+    assert n == 120 and 500 not in poster.statuses
+    assert 503 in poster.statuses or "no answer" in poster.statuses  # the outage was seen
+    count = cluster.count
+    assert count("SELECT count(DISTINCT trace_id) FROM traceview_invocation") == n
+    assert count("SELECT count(*) FROM traceview_invocation") == n
+    assert count("SELECT count(*) FROM traceview_step") == 2 * n
+    assert count("SELECT count(*) FROM traceview_diagnosis") == n
+    assert count("SELECT count(*) FROM traceview_invocation "
+                 "WHERE classified_version < data_version") == 0
+    assert count("SELECT count(*) FROM traceview_issueinvocation") == n
+    assert count("SELECT sum(times_seen) FROM traceview_issue") == n
