@@ -13,6 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from ingest.store import MAX_TOTAL_COST
 from tests.conftest import post_native
 from tests.ingest.test_odd_input import ROOT, langfuse, otlp, post_batch, post_otlp, span
+from traceview.classify.diagnosis import invocation_classify
 from traceview.core.trace import MAX_TOKENS
 from traceview.models import Invocation, Step
 
@@ -109,6 +110,21 @@ def nested(depth: int):
     for _ in range(depth):
         value = {"a": [value]}
     return value
+
+
+def test_it_stores_classifies_and_shows_a_value_nested_to_the_limit(api, project,
+                                                                    browser_client):
+    # 124 levels of {"a": [...]} under a step's input: the body is 253 levels deep, the most
+    # the wire accepts; everything downstream that walks values must cope with it.
+    r = post_native(api, native(step(input=nested(124), span_id="deep", kind="llm"),
+                                {"span_id": "t", "kind": "tool", "status": "error",
+                                 "error": "boom", "tool": {"name": "x", "result": nested(124)}}))
+    assert r.status_code == 202, r.content[:300]
+    invocation = Invocation.objects.get()
+    assert invocation_classify(invocation.id) is not None
+    assert browser_client.get(f"/invocations/{invocation.id}/?step=deep").status_code == 200
+    detail = api.get(f"/api/v1/invocations/{invocation.id}/steps/deep")
+    assert detail.status_code == 200 and detail.json()["input"]["a"][0]["a"]
 
 
 def test_it_refuses_native_json_nested_hundreds_deep_naming_where(api, project):
