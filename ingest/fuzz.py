@@ -86,12 +86,27 @@ def _langsmith_run() -> Any:
             "inputs": {"q": "hi"}, "outputs": {"a": "hello"}, "error": None}
 
 
-# (route, seed body, content type, how the Langfuse route authenticates is the caller's affair)
+def _otlp_logs() -> Any:
+    return {"resourceLogs": [{"resource": {"attributes": []}, "scopeLogs": [{"logRecords": [
+        {"timeUnixNano": "1700000000200000000", "traceId": TRACE, "spanId": "eee19b7ec3c1b174",
+         "eventName": "gen_ai.user.message", "body": {"kvlistValue": {"values": [
+             {"key": "content", "value": {"stringValue": "hi"}}]}},
+         "attributes": [{"key": "gen_ai.system", "value": {"stringValue": "openai"}}]}]}]}]}
+
+
+def _otlp_metrics() -> Any:
+    return {"resourceMetrics": [{"scopeMetrics": [{"metrics": [
+        {"name": "gen_ai.client.token.usage", "sum": {"dataPoints": [{"asInt": "5"}]}}]}]}]}
+
+
+# (route, seed body, content type)
 ROUTES: dict[str, tuple[str, Any, str]] = {
     "native": ("/api/v1/traces", _native, "application/json"),
     "otlp-json": ("/v1/traces", _otlp, "application/json"),
     "otlp-protobuf": ("/v1/traces", _otlp, "application/x-protobuf"),
     "langfuse-otel": ("/api/public/otel/v1/traces", _otlp, "application/json"),
+    "otlp-logs": ("/v1/logs", _otlp_logs, "application/json"),
+    "otlp-metrics": ("/v1/metrics", _otlp_metrics, "application/json"),
     "openai-agents": ("/v1/traces/ingest", _agents, "application/json"),
     "langfuse": ("/api/public/ingestion", _langfuse, "application/json"),
     "langsmith-run": ("/runs", _langsmith_run, "application/json"),

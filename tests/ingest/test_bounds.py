@@ -163,6 +163,13 @@ def test_it_says_why_protobuf_values_nested_past_the_parsers_limit_are_refused(a
     assert "nested deeper than the protobuf parser's limit" in Status.FromString(r.content).message
 
 
+def test_it_refuses_otlp_logs_nested_hundreds_deep(api, project):
+    body = '{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": ' + "[" * 400 + "]" * 400
+    r = post_otlp(api, (body + "}]}]}]}").encode(), path="/v1/logs")
+    assert r.status_code == 400, r.content[:300]
+    assert "nested deeper than" in r.json()["message"]
+
+
 def test_it_keeps_what_a_trace_nests_at_ordinary_depths(api, project):
     assert post_native(api, native(step(input=nested(40)))).status_code == 202
     payload = Step.objects.get().payload.input
