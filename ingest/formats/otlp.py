@@ -386,7 +386,7 @@ def _json_any(v: Any) -> Any:
                 return _json_plain(raw)
         if key in ("arrayValue", "array_value"):
             values = raw.get("values") if isinstance(raw, dict) else raw
-            return [_json_any(x) for x in values or []]
+            return [_json_any(x) for x in _json_list(values)]
         if key in ("kvlistValue", "kvlist_value"):
             values = raw.get("values") if isinstance(raw, dict) else raw
             return _json_attributes(values)
@@ -487,15 +487,22 @@ def _json_ns(value: Any) -> int | None:
     return ns if ns > 0 else None
 
 
+def _json_list(value: Any) -> list:
+    """A span's events or links, an array's values: an array, else (a number, an object)
+    nothing."""
+    return value if isinstance(value, list) else []
+
+
 def _enum(value: Any, names: dict[str, int], prefix: str) -> int:
     if isinstance(value, bool):
         return 0
+    # Span kinds and status codes are small numbers; any other number means nothing known.
     if isinstance(value, int):
-        return value
+        return value if 0 <= value <= 100 else 0
     if isinstance(value, str):
         text = value.strip()
         if text.isdigit():
-            return int(text)
+            return int(text) if len(text) <= 3 else 0
         return names.get(text.lower().removeprefix(prefix), 0)
     return 0
 
@@ -626,14 +633,14 @@ def _json_span(s: Any, where: str, rejects: _Rejects) -> OtlpSpan | None:
         dropped_attributes_count=_json_ns(
             _get(s, "droppedAttributesCount", "dropped_attributes_count")) or 0,
     )
-    for e in s.get("events") or []:
+    for e in _json_list(s.get("events")):
         if isinstance(e, dict):
             span.events.append({
                 "name": e.get("name") or "",
                 "time_ns": _json_ns(_get(e, "timeUnixNano", "time_unix_nano")),
                 "attributes": _json_attributes(e.get("attributes")),
             })
-    for link in s.get("links") or []:
+    for link in _json_list(s.get("links")):
         if isinstance(link, dict):
             try:
                 link_ids = (normalize_id(_get(link, "traceId", "trace_id"), 16),
@@ -916,7 +923,7 @@ def _readable_span(s: Any, where: str, rejects: _Rejects) -> OtlpSpan | None:
             {"name": e.get("name") or "", "time_ns": _readable_time(e.get("timestamp",
                                                                           e.get("time"))),
              "attributes": _json_attributes(e.get("attributes"))}
-            for e in s.get("events") or [] if isinstance(e, dict)
+            for e in _json_list(s.get("events")) if isinstance(e, dict)
         ],
         resource=_json_attributes(resource.get("attributes")) if isinstance(resource, dict)
         else {},

@@ -53,6 +53,7 @@ from ingest.formats.otlp import (
     normalize_id,
     otlp_is_protobuf,
 )
+from ingest.formats.values import nesting_reason, too_deep
 from traceview.core.trace import InvocationData, StepData, messages_from_events
 
 INPUT_EVENTS = {
@@ -95,6 +96,9 @@ def _load(body: bytes, content_type: str | None, message_class, what: str) -> di
         raise OtlpDecodeError(f"the body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise OtlpDecodeError(f"the body must be a JSON object (an {what})")
+    deep = too_deep(data)
+    if deep is not None:
+        raise OtlpDecodeError(f"{deep}: {nesting_reason()}")
     return data
 
 

@@ -6,6 +6,8 @@ import ast
 import json
 from typing import Any
 
+import orjson
+
 from traceview.core.trace import MAX_ID
 
 ID_REASON = f"must be a non-empty string of at most {MAX_ID} characters"
@@ -37,18 +39,24 @@ def structured(value: Any) -> Any:
         return value
 
 
-# JSON nested deeper than this is refused: every reader and the store walk values recursively,
-# and no trace needs more (a native body's payloads start 6 levels down, an OTLP/JSON attribute
-# takes 4 levels per nested value).
-MAX_NESTING = 128
+# JSON nested deeper than this is refused: the readers, the store and the pages walk values
+# recursively, and no trace needs more. It is orjson's own limit for serializing, which makes the
+# check of a valid body one orjson.dumps (a walk in Python costs several times the parse).
+MAX_NESTING = 254
 
 
 def too_deep(value: Any, limit: int = MAX_NESTING) -> str | None:
-    """The path of the first value nested deeper than `limit` levels, or None. Iterative, so a
-    body nested thousands deep is measured without recursion; the path is spelled out only for
-    the value found (each entry links to its parent), so a valid body costs one pass."""
+    """The path of the first container nested deeper than `limit` levels, or None. Iterative, so
+    a body nested thousands deep is measured without recursion; the path is spelled out only for
+    the value found (each entry links to its parent)."""
     if not isinstance(value, dict | list):
         return None
+    if limit == MAX_NESTING:
+        try:
+            orjson.dumps(value)
+            return None
+        except orjson.JSONEncodeError:
+            pass  # too deep (or not serializable at all): the walk says which
     stack: list[tuple[Any, int, Any]] = [(value, 0, None)]
     while stack:
         current, depth, node = stack.pop()

@@ -13,6 +13,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from ingest.store import MAX_TOTAL_COST
 from tests.conftest import post_native
 from tests.ingest.test_odd_input import ROOT, langfuse, otlp, post_batch, post_otlp, span
+from traceview.classify.diagnosis import invocation_classify
 from traceview.core.trace import MAX_TOKENS
 from traceview.models import Invocation, Step
 
@@ -111,6 +112,21 @@ def nested(depth: int):
     return value
 
 
+def test_it_stores_classifies_and_shows_a_value_nested_to_the_limit(api, project,
+                                                                    browser_client):
+    # 124 levels of {"a": [...]} under a step's input: the body is 253 levels deep, the most
+    # the wire accepts; everything downstream that walks values must cope with it.
+    r = post_native(api, native(step(input=nested(124), span_id="deep", kind="llm"),
+                                {"span_id": "t", "kind": "tool", "status": "error",
+                                 "error": "boom", "tool": {"name": "x", "result": nested(124)}}))
+    assert r.status_code == 202, r.content[:300]
+    invocation = Invocation.objects.get()
+    assert invocation_classify(invocation.id) is not None
+    assert browser_client.get(f"/invocations/{invocation.id}/?step=deep").status_code == 200
+    detail = api.get(f"/api/v1/invocations/{invocation.id}/steps/deep")
+    assert detail.status_code == 200 and detail.json()["input"]["a"][0]["a"]
+
+
 def test_it_refuses_native_json_nested_hundreds_deep_naming_where(api, project):
     r = post_native(api, native(step(input=nested(300))))
     assert r.status_code == 400, r.content[:300]
@@ -147,6 +163,13 @@ def test_it_says_why_protobuf_values_nested_past_the_parsers_limit_are_refused(a
     assert "nested deeper than the protobuf parser's limit" in Status.FromString(r.content).message
 
 
+def test_it_refuses_otlp_logs_nested_hundreds_deep(api, project):
+    body = '{"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": ' + "[" * 400 + "]" * 400
+    r = post_otlp(api, (body + "}]}]}]}").encode(), path="/v1/logs")
+    assert r.status_code == 400, r.content[:300]
+    assert "nested deeper than" in r.json()["message"]
+
+
 def test_it_keeps_what_a_trace_nests_at_ordinary_depths(api, project):
     assert post_native(api, native(step(input=nested(40)))).status_code == 202
     payload = Step.objects.get().payload.input
@@ -167,6 +190,16 @@ def test_it_answers_a_langfuse_event_whose_type_is_an_object_per_event(langfuse,
     assert [(e["id"], e["status"]) for e in r.json()["errors"]] == [("e1", 400), ("e2", 400)]
     assert "type" in r.json()["errors"][0]["message"]
     assert Step.objects.get().span_id == "g1"
+
+
+def test_it_keeps_an_otlp_span_whose_events_links_or_codes_are_absurd(api, project):
+    # What fuzz_ingest found: events and links that are numbers, codes of 5,000 digits.
+    attrs = [{"key": "list", "value": {"arrayValue": {"values": 7}}}]
+    r = post_otlp(api, otlp(span(span_id=ROOT, parent=None, events=1e308, links=2**62,
+                                 kind="9" * 5000, status={"code": "9" * 5000},
+                                 attributes=attrs)))
+    assert r.status_code == 200, r.content[:300]
+    assert Step.objects.get().payload.attributes["list"] == []
 
 
 # ---------------------------------------------------------------------------------------------
