@@ -44,7 +44,9 @@ per span (tables, TOAST and indexes of every table, growth over the run) against
 and COPYed into one indexed scratch table of the same database from --concurrency processes (one
 transaction per body), dropped afterwards. The ratio of the server's persisted rate to the mean
 of the two limits is the figure to compare between machines and runs; absolute rates move with
-whatever else the machine does.
+whatever else the machine does. When the server, the worker and PostgreSQL run on this machine
+(found by their DATABASE_URL), it also prints CPU microseconds per span of the web processes and
+their database sessions, and the same ratio in CPU time, which a busy machine moves far less.
 It does not start a server; without --key it issues one for project "bench" in the database this
 command is configured with (DATABASE_URL), which must be the one the server uses: the benchmark
 counts the Step rows of the traces it sent.
