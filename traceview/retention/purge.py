@@ -14,7 +14,9 @@ and ingest and classification go on beside it:
   order like ingest), and they and their one-row-each dependents are deleted. An invocation that
   received data meanwhile is no longer past the cutoff and stays, with its new steps: ingest
   bumps `last_data_at` in the same transaction as it writes steps, so a locked invocation has no
-  step the step batches did not see.
+  step the step batches did not see;
+- between batches it rests, working `duty` (TRACEVIEW_PURGE_DUTY) of the time, and a task run
+  stops after SLICE_S seconds and sends the rest behind the queue (retention.tasks).
 
 What hangs off an invocation is found from the models' relations, not listed here, so a table
 added later with a foreign key to Invocation (or Step) is purged without touching this module.
