@@ -10,9 +10,6 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        # main holds three leaves after 0009 (0010, 0011, 0012): this one joins them.
-        ('traceview', '0010_sessions_unpriced'),
-        ('traceview', '0011_retention'),
         ('traceview', '0012_hardening'),
     ]
 
