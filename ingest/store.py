@@ -27,6 +27,7 @@ from functools import partial
 from typing import Any
 
 import orjson
+import psycopg
 from django.db import connection, transaction
 from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
@@ -705,17 +706,33 @@ def _copy_new_steps(new: list[tuple[int, str, dict, StepData]]) -> None:
             [step_table, len(new)],
         )
         ids = [r[0] for r in cursor.fetchall()]
-        with cursor.copy(
-            f"COPY {step_table} ({', '.join(STEP_COPY_COLUMNS)}) FROM STDIN"
-        ) as copy:
-            for step_id, (inv_id, span_id, values, _) in zip(ids, new, strict=True):
-                copy.write_row((step_id, inv_id, span_id,
-                                *[values.get(c, step_defaults[c]) for c in STEP_COLUMNS]))
-        with cursor.copy(
-            f"COPY {StepPayload._meta.db_table} ({', '.join(PAYLOAD_COPY_COLUMNS)}) FROM STDIN"
-        ) as copy:
-            for step_id, (_, _, _, data) in zip(ids, new, strict=True):
-                copy.write_row((step_id, *_payload_row(data, payload_defaults)))
+        _copy_rows(
+            cursor, f"COPY {step_table} ({', '.join(STEP_COPY_COLUMNS)}) FROM STDIN",
+            ((step_id, inv_id, span_id, *[values.get(c, step_defaults[c]) for c in STEP_COLUMNS])
+             for step_id, (inv_id, span_id, values, _) in zip(ids, new, strict=True)),
+        )
+        _copy_rows(
+            cursor,
+            f"COPY {StepPayload._meta.db_table} ({', '.join(PAYLOAD_COPY_COLUMNS)}) FROM STDIN",
+            ((step_id, *_payload_row(data, payload_defaults))
+             for step_id, (_, _, _, data) in zip(ids, new, strict=True)),
+        )
+
+
+def _copy_rows(cursor, sql: str, rows: Iterable[tuple]) -> None:
+    written = False
+    try:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+            written = True
+    except ValueError as exc:
+        if not written:
+            raise
+        # Behind PgBouncer, a server connection lost while the COPY ends comes back as an error
+        # and a second result, which psycopg's copy_end does not expect: it is the same lost
+        # connection (a 503 and a retry), not bad data.
+        raise psycopg.OperationalError(f"the connection was lost ending a COPY ({exc})") from exc
 
 
 def _payload_row(step: StepData, defaults: dict[str, Any]) -> list:
