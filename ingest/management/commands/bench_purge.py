@@ -160,7 +160,7 @@ class Command(BaseCommand):
 
         thread = threading.Thread(target=purger, daemon=True)
         thread.start()
-        without, with_purge = [], []
+        without, with_purge, pairs = [], [], []
         n = 0
         try:
             while not done.is_set() and (not rounds or n < rounds):
@@ -178,6 +178,7 @@ class Command(BaseCommand):
                                   + ("" if whole else " and finished: round not counted"))
                 if whole:
                     with_purge.append(rate)
+                    pairs.append(rate / without[-1])
         finally:
             stop.set()
             go.set()
@@ -200,7 +201,8 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"ingest with purge:    {b:,.0f} spans/s (mean of {len(with_purge)}: "
                 f"{', '.join(f'{r:,.0f}' for r in with_purge)})")
-            self.stdout.write(f"ratio: {b / a:.3f} (ingest loses {100 * (1 - b / a):.1f} %)")
+            self.stdout.write(f"ratio: {b / a:.3f} (ingest loses {100 * (1 - b / a):.1f} %); "
+                              f"median of the rounds' own ratios {statistics.median(pairs):.3f}")
 
     def _ingest(self, url: str, key: str, spans: int, n: int, label: str) -> float:
         out = io.StringIO()
