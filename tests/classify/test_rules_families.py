@@ -363,3 +363,210 @@ def test_it_knows_a_conversation_cut_to_its_last_tool_call_by_the_call_ids():
         {"role": "system", "content": sys}, *call, {"role": "tool", "content": "rounding fixed"}])
     d = classify(run.inv)
     assert (d.category, d.root_step) == ("context", lost)
+
+
+# --- other authors' wordings and shapes (issue 14, second pass) ----------------------------------
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I'm afraid there is nothing in Porto that fits your budget.",
+        "Sorry, but none of those hotels would work for you.",
+        "We weren't able to find a room for those dates.",
+        "I apologize, but it is not possible to book this stay right now.",
+        "Your booking could not be completed; please try another site.",
+    ],
+)
+def test_it_reads_other_wordings_of_giving_up_over_working_tools(answer):
+    run = Run(status="ok", attributes={"tools": ["search_hotels"]})
+    run.llm(_call("search_hotels", city="Porto"))
+    run.tool("search_hotels", {"city": "Porto"}, {"results": [{"name": "Casa", "eur": 120}]})
+    at = run.llm(_say(answer))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == ("planning", at, "planning.gave_up")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Sorry for the wait! Casa do Cais is 120 EUR a night, right by the river.",
+        "Casa do Cais fits: 120 EUR a night. I couldn't find any issues with the dates.",
+    ],
+)
+def test_it_lets_an_apologetic_but_complete_answer_stand(answer):
+    run = Run(status="ok", attributes={"tools": ["search_hotels"]})
+    run.llm(_call("search_hotels", city="Porto"))
+    run.tool("search_hotels", {"city": "Porto"}, {"results": [{"name": "Casa", "eur": 120}]})
+    run.llm(_say(answer))
+    assert classify(run.inv).category is None
+
+
+@pytest.mark.parametrize(
+    "claim",
+    ["Your refund of $84.00 is on its way.", "The reversal is confirmed for order A1."],
+)
+def test_it_reads_a_success_stated_as_a_state_over_a_failed_call(claim):
+    run = Run(status="ok", attributes=TOOLS)
+    run.llm(_call("issue_refund", order="A1"))
+    run.tool("issue_refund", {"order": "A1"}, None, status="error",
+             error_type="GatewayDeclined", error_message="card processor declined (05)")
+    answer = run.llm(_say(claim))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "planning", answer, "planning.false_success")
+
+
+def _request(text, tools):
+    return {"messages": _conversation(text), "tools": [
+        {"type": "function", "function": {"name": n, "parameters": {}}} for n in tools]}
+
+
+def test_it_fails_a_claimed_act_whose_tool_was_offered_in_the_request_and_never_called():
+    # The tools are only in the model request (no attribute declares them).
+    run = Run(status="ok")
+    req = _request("refund A1", ["lookup_order", "issue_refund"])
+    run.llm(_call("lookup_order", order="A1"), input=req)
+    run.tool("lookup_order", {"order": "A1"}, {"order": "A1", "total": 84})
+    answer = run.llm(_say("I've refunded $84.00 to your card."), input=req)
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "planning", answer, "planning.false_success")
+    assert "issue_refund" in d.evidence[0].detail
+
+
+def test_it_lets_a_claimed_act_stand_when_its_tool_did_it():
+    run = Run(status="ok")
+    req = _request("refund A1", ["lookup_order", "issue_refund"])
+    run.llm(_call("issue_refund", order="A1"), input=req)
+    run.tool("issue_refund", {"order": "A1"}, {"refund_id": "R-9", "status": "ok"})
+    run.llm(_say("I've refunded $84.00 to your card."), input=req)
+    assert classify(run.inv).category is None
+
+
+def test_it_reads_tools_offered_in_the_request_for_an_answer_without_calls():
+    run = Run(status="ok")
+    answer = run.llm(_say("The lockfile pins pyyaml 5.4.1."),
+                     input=_request("Which pyyaml is pinned?", ["read_file"]))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", answer)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"passages": []},
+        {"chunks": [], "query_id": "q1"},
+        "No matching passages for this query.",
+        "The search returned no documents.",
+    ],
+)
+def test_it_fails_an_empty_search_answered_with_content(result):
+    run = Run(status="ok")
+    run.llm(_call("retrieve_passages", question="apixaban dose on dialysis"))
+    bad = run.tool("retrieve_passages", {"question": "apixaban maximum dose on dialysis"}, result)
+    run.llm(_say("The maximum is 5 mg twice daily."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", bad)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "The knowledge base has no information on that; please ask a pharmacist.",
+        "Nothing relevant came back, so I would rather not guess a dose.",
+    ],
+)
+def test_it_lets_an_empty_search_reported_honestly_stand(answer):
+    run = Run(status="ok")
+    run.llm(_call("retrieve_passages", question="apixaban dose on dialysis"))
+    run.tool("retrieve_passages", {"question": "apixaban maximum dose on dialysis"},
+             {"passages": []})
+    run.llm(_say(answer))
+    assert classify(run.inv).category is None
+
+
+def test_it_fails_a_search_whose_hits_all_scored_low_answered_anyway():
+    run = Run(status="ok")
+    run.llm(_call("search_kb", query="apixaban dose on dialysis"))
+    bad = run.tool("search_kb", {"query": "apixaban maximum dose on dialysis"}, {"results": [
+        {"text": "Apixaban dosing in renal impairment: see label.", "score": 0.08},
+        {"text": "Dialysis schedules for outpatients.", "score": 0.11}]})
+    run.llm(_say("The maximum is 5 mg twice daily."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", bad)
+
+
+def test_it_lets_a_search_with_a_well_scored_hit_stand():
+    run = Run(status="ok")
+    run.llm(_call("search_kb", query="apixaban dose on dialysis"))
+    run.tool("search_kb", {"query": "apixaban maximum dose on dialysis"}, {"results": [
+        {"text": "Apixaban on dialysis: 5 mg twice daily.", "score": 0.82},
+        {"text": "Dialysis schedules for outpatients.", "score": 0.11}]})
+    run.llm(_say("The maximum is 5 mg twice daily."))
+    assert classify(run.inv).category is None
+
+
+def _parts(role, text):
+    # The GenAI semantic conventions' message shape: no "content", a list of typed parts.
+    return {"role": role, "parts": [{"type": "text", "content": text}]}
+
+
+def test_it_reads_a_task_trimmed_away_in_genai_message_parts():
+    run = Run(status="ok")
+    sys, task = _parts("system", "You write release notes."), _parts("user", "Reply in French.")
+    first = _parts("tool", "a1 fix rounding")
+    run.llm(_call("list_commits"), input=[sys, task])
+    run.tool("list_commits", {}, "a1 fix rounding")
+    run.llm(_call("read_file", path="CHANGES"), input=[sys, task, first])
+    run.tool("read_file", {"path": "CHANGES"}, "rounding fixed")
+    lost = run.llm(_say("Rounding was fixed."),
+                   input=[sys, first, _parts("tool", "rounding fixed")])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", lost)
+
+
+def test_it_lets_a_genai_conversation_that_kept_its_task_stand():
+    run = Run(status="ok")
+    sys, task = _parts("system", "You write release notes."), _parts("user", "Reply in French.")
+    first = _parts("tool", "a1 fix rounding")
+    run.llm(_call("list_commits"), input=[sys, task])
+    run.tool("list_commits", {}, "a1 fix rounding")
+    run.llm(_say("L'arrondi est corrigé."), input=[sys, task, first])
+    assert classify(run.inv).category is None
+
+
+@pytest.mark.parametrize("key", ["instructions", "gen_ai.system_instructions"])
+def test_it_reads_instructions_carried_as_an_attribute_for_an_answer_without_calls(key):
+    run = Run(status="ok", attributes={"tools": ["read_file"]})
+    run.step(run.root).attributes = {key: "Read files with read_file before answering."}
+    answer = run.llm(_say("The lockfile pins pyyaml."),
+                     input=[{"role": "user", "content": "Which pyyaml is pinned?"}])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", answer)
+    assert "read_file" in d.evidence[0].detail
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"message": "quotes are only available for NYSE equities"},
+        {"error": None, "note": "this feed is not designed for currency pairs"},
+        "Symbol EURJPY is outside the supported coverage; use the fx_rates tool instead.",
+    ],
+)
+def test_it_reads_other_wordings_of_a_tool_that_cannot_do_the_job(result):
+    run = Run(status="ok", attributes={"tools": ["get_stock_quote", "convert_currency"]})
+    run.llm(_call("get_stock_quote", symbol="EURJPY"))
+    bad = run.tool("get_stock_quote", {"symbol": "EURJPY"}, result)
+    run.llm(_say("The rate is 161.3, so you get 193,560 yen."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", bad)
+
+
+def test_it_lets_a_tool_that_could_not_do_it_stand_when_the_agent_switched_tools():
+    run = Run(status="ok", attributes={"tools": ["get_stock_quote", "convert_currency"]})
+    run.llm(_call("get_stock_quote", symbol="EURJPY"))
+    run.tool("get_stock_quote", {"symbol": "EURJPY"},
+             {"message": "quotes are only available for NYSE equities"})
+    run.tool("convert_currency", {"pair": "EURJPY"}, {"rate": 161.3})
+    run.llm(_say("The rate is 161.3, so you get 193,560 yen."))
+    assert classify(run.inv).category is None

@@ -360,4 +360,10 @@ def _declared_tools(inv: InvocationData, steps: list[StepData]) -> frozenset[str
             if key.startswith("llm.tools.") and key.endswith(".tool.json_schema"):
                 declared = True
                 found |= _tool_names(value)
+    # Exporters that keep the request as the model call's input carry the tools offered with
+    # it: {"messages": [...], "tools": [...]}.
+    for s in steps:
+        if s.kind == "llm" and isinstance(s.input, dict) and isinstance(s.input.get("tools"), list):
+            declared = True
+            found |= _tool_names(s.input["tools"])
     return frozenset(found) if declared else None

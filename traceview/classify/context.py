@@ -173,10 +173,17 @@ def _messages(value) -> list[dict] | None:
     return None
 
 
+def _text(m: dict) -> str:
+    # OpenAI-style content, else GenAI `parts` or LangChain `data` (what other SDKs send).
+    if "content" in m:
+        return helpers.text_of(m.get("content"), 400).strip()
+    return helpers.content_of(m)[:400]
+
+
 def _first(messages: list[dict], roles: tuple[str, ...]) -> str | None:
     for m in messages:
-        if str(m.get("role") or "").lower() in roles:
-            content = helpers.text_of(m.get("content"), 400).strip()
+        if helpers.role_of(m) in roles:
+            content = _text(m)
             if content:
                 return content
     return None
@@ -270,7 +277,7 @@ def _keys(messages: list[dict]) -> set[str]:
     assistant message asked for (a message that only calls tools has no text)."""
     keys = set()
     for m in messages:
-        text = helpers.text_of(m.get("content"), 400).strip()
+        text = _text(m)
         if text and text != "None":
             keys.add(text)
         for call in m.get("tool_calls") or ():
@@ -307,7 +314,7 @@ def _retrieval_name(name: str) -> bool:
     return any(w.startswith(k) for w in words for k in _RETRIEVAL_NAMES)
 
 
-@rule("context.retrieval_empty", "context")
+@rule("context.retrieval_empty", "context", version=2)
 def retrieval_empty(view: TraceView) -> list[Finding]:
     first_empty = None
     for i in view.tool_steps:
@@ -322,13 +329,15 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
             except ValueError:
                 pass
         empty = value in (None, "", [], {}) or (
-            isinstance(value, dict)
-            and any(
-                value.get(k) == [] for k in ("documents", "results", "hits", "items", "matches")
-            )
+            isinstance(value, dict) and any(value.get(k) == [] for k in _RESULT_LISTS)
         )
         why = "returned nothing"
         strength, irrelevant = 0.7, False
+        if not empty:
+            low = _best_score(value)
+            if low is not None and low < LOW_SCORE:
+                empty, why = True, f"returned only results scored {low:.2f} or less"
+                irrelevant, strength = True, 0.75
         if not empty:
             m = helpers.EMPTY_RESULT.search(result[:300])
             if m and len(result) < 400:
@@ -358,7 +367,14 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
         return []
     # Results about something else, answered as if they were about the question: a failure on
     # its own. An answer that says nothing was found is honest about it.
-    answered_anyway = irrelevant and bool(answer) and not helpers.GIVING_UP.search(answer)
+    # So is an empty search answered with content: an answer that says nothing was found (or
+    # gives up) is honest about it.
+    answered_anyway = (
+        bool(answer)
+        and (irrelevant or _free_text(view, i))
+        and not helpers.GIVING_UP.search(answer)
+        and not helpers.ADMITS_NOTHING.search(answer)
+    )
     query = helpers.excerpt(
         helpers.text_of(view.steps[i].tool_arguments, 300) or view.text(i, "input"), limit=80
     )
@@ -374,6 +390,32 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
             fails_run=answered_anyway,
         )
     ]
+
+
+# Where a retrieval's result keeps its hits: an empty one of these is an empty search.
+_RESULT_LISTS = (
+    "documents", "results", "hits", "items", "matches", "passages", "chunks", "records",
+    "nodes", "sources", "data",
+)
+_SCORE_KEYS = ("score", "relevance_score", "relevance", "similarity", "similarity_score")
+# A hit whose relevance (a similarity in 0..1) is below this is not about the query.
+LOW_SCORE = 0.2
+
+
+def _best_score(value) -> float | None:
+    """The highest relevance score among a retrieval's hits, when every hit carries one in
+    0..1 (a distance or an unbounded score says nothing here); else None."""
+    if isinstance(value, dict):
+        value = next((value[k] for k in _RESULT_LISTS if isinstance(value.get(k), list)), None)
+    if not isinstance(value, list) or not value or not all(isinstance(h, dict) for h in value):
+        return None
+    scores = []
+    for hit in value:
+        score = next((hit[k] for k in _SCORE_KEYS if k in hit), None)
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1:
+            return None
+        scores.append(float(score))
+    return max(scores)
 
 
 def _query_text(view: TraceView, i: int) -> str:

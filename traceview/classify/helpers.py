@@ -313,8 +313,20 @@ GIVING_UP = _rx(
     r"\bbeyond my (?:capabilities|ability)\b",
     r"\bunfortunately,? (?:I|we|there)",
     r"\bI (?:do not|don't) have (?:access|the ability|enough information)\b",
+    # The same said by a team, an apology or a passive: "we weren't able to", "I'm afraid
+    # there is", "sorry, but", "could not be completed", "no luck".
+    r"\bwe (?:can ?not|can't|couldn't|could not|were unable to|weren't able to|are unable to)\b",
+    r"\b(?:I'm|I am) afraid (?:I|we|there|that|it|this|none|nothing)\b",
+    r"\bsorry,? but\b",
+    r"\b(?:I apologi[sz]e|apologies),? (?:but|I|we)\b",
+    r"\b(?:isn't|wasn't|is not|was not) (?:possible|feasible)\b",
+    r"\bnot (?:possible|feasible) (?:for me |for us )?to\b",
+    r"\b(?:could|can) ?(?:not|n't) be (?:completed|done|found|processed|retrieved|determined|"
+    r"located|fulfil+ed)\b",
+    r"\bno luck\b",
+    r"\b(?:I|we) (?:was|were) not able to\b",
 )
-_DONE_VERBS = (
+DONE_VERBS = (
     r"(?:created|updated|sent|saved|booked|processed|completed|deployed|fixed|cancel(?:l)?ed|"
     r"refunded|exchanged|returned|resolved|submitted|scheduled|rescheduled|deleted|written|"
     r"applied|placed|changed|modified|paid|transferred|issued|approved|registered|reserved|"
@@ -328,13 +340,16 @@ _DONE_VERBS = (
 # negates ("nothing was booked", "could not be processed") claims nothing.
 SUCCESS_CLAIM = _rx(
     r"\b(?:successfully|done|completed|finished|has been|have been|had been|was|were|is|are|"
-    r"got|now) (?:\w+ ){0,3}" + _DONE_VERBS + r"\b",
+    r"got|now) (?:\w+ ){0,3}" + DONE_VERBS + r"\b",
     r"\bsuccessfully\b",
     r"\ball (?:set|done|good)\b",
     r"\b(?:task|job|request|order|booking|payment|refund|transfer|change) (?:is |was |has been )?"
     r"(?:complete|completed|done|confirmed|through)\b",
     r"\bwent through\b",
-    r"\b(?:I|we)(?:'ve| have)? (?:gone ahead and )?(?:\w+ ){0,2}" + _DONE_VERBS + r"\b",
+    # A state reached rather than an act: "it is confirmed", "your refund is on its way".
+    r"\b(?:is|are|has been|have been) (?:now )?(?:confirmed|complete|in place|live|on (?:its|their|"
+    r"the) way)\b",
+    r"\b(?:I|we)(?:'ve| have)? (?:gone ahead and )?(?:\w+ ){0,2}" + DONE_VERBS + r"\b",
 )
 NEGATION = re.compile(
     r"\b(?:not|no|nothing|never|none|nobody|cannot|unable|failed|fail|fails|unsuccessful|"
@@ -354,6 +369,12 @@ CANNOT_DO = _rx(
     r"\b(?:cannot|can't|unable to) (?:handle|process|be used for|answer|provide|return|"
     r"look up|convert)\b",
     r"\bout of (?:scope|coverage)\b",
+    # "only available for US equities", "not designed for currency pairs", "outside the
+    # supported range", "use the fx endpoint instead".
+    r"\bonly (?:available|valid|applies|applicable|defined) (?:for|to|in|on)\b",
+    r"\b(?:is |are )?not (?:designed|meant|intended|built) (?:for|to)\b",
+    r"\boutside (?:the |its |our )?(?:scope|coverage|supported)\b",
+    r"\b(?:use|try|call) (?:the |a )?[\w.-]+ (?:tool|endpoint|api|service) instead\b",
 )
 EMPTY_RESULT = _rx(
     r"^\s*(?:\[\s*\]|\{\s*\}|null|none|\"\"|'')\s*$",
@@ -363,6 +384,24 @@ EMPTY_RESULT = _rx(
     r"\bnothing (?:found|relevant|matched)\b",
     r"\b0 (?:results?|matches|documents?|hits)\b",
     r"\bnot found\b",
+    # Other wordings of an empty search: "no matching passages", "0 documents matched",
+    # "found nothing", "did not match any", "empty result set".
+    r"\bno (?:matching|relevant|related|similar) (?:\w+ )?(?:passages?|chunks?|documents?|"
+    r"articles?|pages?|entries|records?|results?|sources?)\b",
+    r"\b(?:found|returned|retrieved) (?:nothing|no (?:\w+ )?(?:passages?|chunks?|documents?|"
+    r"results?|records?|matches))\b",
+    r"\b(?:did not|didn't|does not|doesn't) match any",
+    r"\bempty (?:result|response|search|set)\b",
+    r"\bzero (?:results?|matches|documents?|hits)\b",
+)
+# An answer that says its search came back empty: honest about it, not answered anyway.
+ADMITS_NOTHING = _rx(
+    r"\b(?:couldn't|could not|can't|cannot|did not|didn't|unable to|wasn't able to) "
+    r"(?:find|locate|retrieve|get)\b",
+    r"\bno (?:\w+ ){0,2}(?:information|results?|documents?|passages?|sources?|records?|data|"
+    r"matches|mention)\b",
+    r"\bnothing (?:relevant|about|on|that|was)\b",
+    r"\b(?:doesn't|does not|don't|do not) (?:cover|mention|say|contain|address)\b",
 )
 PLAN_ITEM = re.compile(
     r"^\s*(?:\d+[.)]|[-*•]|step \d+[:.)]?)\s+(.{3,200})$", re.IGNORECASE | re.MULTILINE
@@ -392,18 +431,18 @@ def messages_of(value: Any) -> list[dict] | None:
     if isinstance(value, dict) and isinstance(value.get("messages"), list):
         value = value["messages"]
     if isinstance(value, list) and value and all(isinstance(m, dict) for m in value[:5]):
-        if any(_role(m) for m in value[:5]):
+        if any(role_of(m) for m in value[:5]):
             return value
     return None
 
 
-def _role(message: dict) -> str:
+def role_of(message: dict) -> str:
     data = message.get("data") if isinstance(message.get("data"), dict) else {}
     role = message.get("role") or message.get("type") or data.get("type") or ""
     return str(role).lower()
 
 
-def _content(message: dict) -> str:
+def content_of(message: dict) -> str:
     data = message.get("data") if isinstance(message.get("data"), dict) else {}
     content = message.get("content", data.get("content"))
     if content is None and isinstance(message.get("parts"), list):
@@ -438,10 +477,10 @@ def last_reply(value: Any) -> str | None:
     messages = messages_of(value)
     if messages is None:
         return None
-    last = next((m for m in reversed(messages) if _role(m)), None)
-    if last is None or _role(last) not in _ASSISTANT_ROLES or _calls(last):
+    last = next((m for m in reversed(messages) if role_of(m)), None)
+    if last is None or role_of(last) not in _ASSISTANT_ROLES or _calls(last):
         return None
-    return _content(last) or None
+    return content_of(last) or None
 
 
 def requested_calls(value: Any) -> set[str]:

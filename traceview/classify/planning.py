@@ -227,13 +227,18 @@ def wrong_tool(view: TraceView) -> list[Finding]:
     return []
 
 
-@rule("planning.false_success", "planning")
+@rule("planning.false_success", "planning", version=2)
 def false_success(view: TraceView) -> list[Finding]:
     """A final answer that claims the job was done after a tool call failed and nothing
     succeeded after it: a success the trace does not support. The failure was seen and handled
     (`overrides`); the claim is the mistake, rooted at the model call that made it."""
     answer_pos, answer = view.final_answer()
-    if not answer or not view.tool_steps:
+    if not answer:
+        return []
+    unbacked = _claim_without_call(view, answer, answer_pos)
+    if unbacked is not None:
+        return [unbacked]
+    if not view.tool_steps:
         return []
     failed = None
     for i in view.tool_steps:
@@ -266,7 +271,49 @@ def false_success(view: TraceView) -> list[Finding]:
     ]
 
 
-@rule("planning.gave_up", "planning")
+def _stem(word: str) -> str:
+    return word.lower()[:4]
+
+
+def _claim_without_call(view: TraceView, answer: str, answer_pos: int | None) -> Finding | None:
+    """An answer that claims an act ("I've refunded ...") the agent had a tool for
+    (`issue_refund`) and never called, nor any tool named for the same act: a success made up
+    without doing the work."""
+    if answer_pos is None or not view.declared_tools:
+        return None
+    m = helpers.success_claim(answer)
+    if not m:
+        return None
+    done = re.search(helpers.DONE_VERBS, m.group(0), re.IGNORECASE)
+    if not done:
+        return None
+    act = _stem(done.group(0))
+    called = {view.tool_name(i) for i in view.tool_steps}
+    called |= set().union(*view.requested.values()) if view.requested else set()
+
+    def words(name: str) -> set[str]:
+        return {_stem(w) for w in re.split(r"[^a-zA-Z0-9]+", name) if len(w) >= 4}
+
+    if any(act in words(n) for n in called):
+        return None
+    tools = sorted(n for n in view.declared_tools if act in words(n))
+    if not tools:
+        return None
+    detail = (
+        f"the final answer claims it {done.group(0)} but {tools[0]} was never called; claim: "
+        + helpers.excerpt(answer, m)
+    )
+    return view.finding(
+        "planning.false_success",
+        "planning",
+        answer_pos,
+        helpers.excerpt(detail),
+        0.8,
+        role=CAUSE,
+    )
+
+
+@rule("planning.gave_up", "planning", version=2)
 def gave_up(view: TraceView) -> list[Finding]:
     answer_pos, answer = view.final_answer()
     if not answer:
@@ -280,19 +327,31 @@ def gave_up(view: TraceView) -> list[Finding]:
 
 
 def _instructions(view: TraceView) -> str:
-    """What the agent was told before its first model call: system or developer messages."""
+    """What the agent was told before its first model call: system or developer messages (in
+    any SDK's message shape), else instructions an agent or model span carries as an attribute
+    (the Agents SDK, GenAI `gen_ai.system_instructions`)."""
     for value in [view.inv.input] + [view.steps[i].input for i in view.llm_steps[:1]]:
         messages = helpers.messages_of(value)
         if not messages:
             continue
         told = [
-            helpers.text_of(m.get("content"), 2_000)
+            helpers.content_of(m)[:2_000]
             for m in messages
-            if str(m.get("role") or "").lower() in ("system", "developer")
+            if helpers.role_of(m) in ("system", "developer")
         ]
         if told:
             return "\n".join(told)
+    for s in [view.steps[i] for i in view.llm_steps[:1]] + [
+        s for s in view.steps if s.kind == "agent"
+    ]:
+        for key in _INSTRUCTION_KEYS:
+            value = (s.attributes or {}).get(key)
+            if value:
+                return helpers.text_of(value, 2_000)
     return ""
+
+
+_INSTRUCTION_KEYS = ("instructions", "gen_ai.system_instructions", "system_prompt")
 
 
 # "Read files with read_file", "use the search_docs tool", "call get_weather": an instruction
