@@ -570,3 +570,22 @@ def test_it_lets_a_tool_that_could_not_do_it_stand_when_the_agent_switched_tools
     run.tool("convert_currency", {"pair": "EURJPY"}, {"rate": 161.3})
     run.llm(_say("The rate is 161.3, so you get 193,560 yen."))
     assert classify(run.inv).category is None
+
+
+_STOCK = "Stock levels live in inventory_db; answer stock questions from it."
+
+
+def test_it_fails_a_substantive_answer_without_the_tool_its_instructions_name():
+    run = Run(status="ok", attributes={"tools": ["inventory_db", "send_email"]})
+    answer = run.llm(_say("We still have plenty of blue lamps left in the Leeds warehouse."),
+                     input=_conversation("Any blue lamps in Leeds?", system=_STOCK))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", answer)
+    assert "inventory_db" in d.evidence[0].detail
+
+
+def test_it_lets_a_greeting_under_instructions_naming_a_tool_stand():
+    run = Run(status="ok", attributes={"tools": ["inventory_db", "send_email"]})
+    run.llm(_say("Hello! Which item would you like me to check?"),
+            input=_conversation("hi", system=_STOCK))
+    assert classify(run.inv).category is None

@@ -363,7 +363,10 @@ _USE_TOOL = re.compile(
 )
 
 
-@rule("planning.premature_answer", "planning", version=2)
+_SUBSTANTIVE = 6  # content words in an answer that states something
+
+
+@rule("planning.premature_answer", "planning", version=3)
 def premature_answer(view: TraceView) -> list[Finding]:
     """The agent answered without calling any tool although it had tools for the job: tools it
     was told to use by name, or (any tools it declared) an answer stating figures found nowhere
@@ -380,6 +383,14 @@ def premature_answer(view: TraceView) -> list[Finding]:
     named = {m.group(1) for m in _USE_TOOL.finditer(told)}
     if view.declared_tools is not None:
         named &= set(view.declared_tools)
+        if not named and len(helpers.content_words(answer)) >= _SUBSTANTIVE:
+            # Instructions that name a tool it has in other words ("check stock in
+            # inventory_db first", "answers come from `kb_search`"), and an answer with
+            # substance (not a greeting or a question back).
+            named = {
+                t for t in view.declared_tools
+                if len(t) >= 4 and re.search(rf"(?<![\w.-]){re.escape(t)}(?![\w-])", told)
+            }
     why = None
     if named:
         why = f"it was told to use {', '.join(sorted(named)[:4])}"
