@@ -589,3 +589,39 @@ def test_it_lets_a_greeting_under_instructions_naming_a_tool_stand():
     run.llm(_say("Hello! Which item would you like me to check?"),
             input=_conversation("hi", system=_STOCK))
     assert classify(run.inv).category is None
+
+
+@pytest.mark.parametrize(
+    "result",
+    [{"refunded": False, "reason": "insufficient funds"}, {"status": "declined", "code": "05"},
+     {"succeeded": False, "message": "issuer said no"}],
+)
+def test_it_reads_a_result_that_says_the_act_did_not_happen_under_a_success_claim(result):
+    run = Run(status="ok", attributes=TOOLS)
+    run.llm(_call("issue_refund", order="A1"))
+    run.tool("issue_refund", {"order": "A1"}, result)
+    answer = run.llm(_say("All done! I've refunded $84.00 to your card."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "planning", answer, "planning.false_success")
+
+
+@pytest.mark.parametrize(
+    ("name", "result"),
+    [("issue_refund", {"refunded": True, "refund_id": "R-9"}),
+     ("check_refund", {"refunded": False, "eta_days": 3})],
+)
+def test_it_lets_an_act_that_happened_or_a_state_looked_up_stand(name, result):
+    run = Run(status="ok", attributes={"tools": [name]})
+    run.llm(_call(name, order="A1"))
+    run.tool(name, {"order": "A1"}, result)
+    run.llm(_say("Your refund R-9 for $84.00 is in progress; expect it within 3 days."))
+    assert classify(run.inv).category is None
+
+
+def test_it_does_not_take_a_fact_named_like_the_tool_for_an_act_that_did_not_happen():
+    run = Run(status="ok", attributes={"tools": ["visa_rules"]})
+    run.llm(_call("visa_rules", passport="CA"))
+    run.tool("visa_rules", {"passport": "CA"}, {"visa_required": False, "visa_free_days": 45})
+    run.llm(_say("No visa needed: you can stay 45 days, and your stay is confirmed as fine."))
+    assert classify(run.inv).category is None

@@ -42,6 +42,34 @@ def _classify_error_text(text: str) -> tuple[str, float, re.Match | None]:
     return "tool.error_status", 0.9, None
 
 
+_FAILED_STATES = frozenset(
+    {"error", "failed", "failure", "declined", "rejected", "denied", "unsuccessful", "aborted"}
+)
+_SUCCESS_FLAGS = ("success", "ok", "succeeded", "successful")
+# Tools that look something up report a state, not an act of theirs: `check_refund` answering
+# {"refunded": false} is no failure.
+_QUERY_VERBS = frozenset(
+    {"get", "check", "lookup", "look", "list", "search", "find", "fetch", "read", "query",
+     "status", "is", "has", "verify", "validate", "poll", "describe", "show", "view", "can"}
+)
+
+
+def _act_keys(name: str, value: dict) -> tuple[str, ...]:
+    """Keys of a result named for the act of its tool ("refunded" of `issue_refund`, "booked"
+    of `book_room`): `{"refunded": false}` says the act did not happen."""
+    parts = [w.lower() for w in re.split(r"[^a-zA-Z0-9]+", name or "") if w]
+    if not parts or parts[0] in _QUERY_VERBS:
+        return ()
+    words = {w[:4] for w in parts if len(w) >= 4}
+    # One word, a participle ("refunded", "booked"): not a noun of the name ("visa_required"
+    # of `visa_rules` states a fact).
+    return tuple(
+        k for k in value
+        if isinstance(k, str) and k.isalpha() and k.lower().endswith("ed") and len(k) >= 5
+        and k.lower()[:4] in words
+    )
+
+
 def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str] | None:
     """An error returned with an OK status: (what, match, text) or None."""
     value = view.result_value(i)
@@ -49,11 +77,12 @@ def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str
         for key in ("error", "errors", "exception", "error_message"):
             if value.get(key) not in (None, "", [], {}, False):
                 return "error field", None, helpers.text_of(value.get(key), 1_000)
-        status = value.get("status")
-        if isinstance(status, str) and status.lower() in ("error", "failed", "failure"):
+        status = value.get("status") or value.get("state") or value.get("outcome")
+        if isinstance(status, str) and status.lower() in _FAILED_STATES:
             return "status field", None, helpers.text_of(value, 1_000)
-        if value.get("success") is False or value.get("ok") is False:
-            return "success=false", None, helpers.text_of(value, 1_000)
+        for key in _SUCCESS_FLAGS + _act_keys(view.tool_name(i), value):
+            if value.get(key) is False:
+                return f"{key}=false", None, helpers.text_of(value, 1_000)
         code = value.get("status_code") or value.get("statusCode") or value.get("exit_code")
         if isinstance(code, int) and (code >= 400 or (code != 0 and code < 100)):
             return f"code {code}", None, helpers.text_of(value, 1_000)
@@ -162,7 +191,7 @@ def error_status(view: TraceView) -> list[Finding]:
     return _problems(view, "tool.error_status")
 
 
-@rule("tool.error_result", "tool")
+@rule("tool.error_result", "tool", version=2)
 def error_result(view: TraceView) -> list[Finding]:
     return _problems(view, "tool.error_result")
 
