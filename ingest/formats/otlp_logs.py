@@ -46,6 +46,7 @@ from ingest.formats.otlp import (
     OtlpDecodeError,
     UnsupportedContentType,
     _get,
+    _InexactId,
     _iso,
     _json_any,
     _json_attributes,
@@ -146,7 +147,8 @@ def logs_to_invocations(body: bytes, content_type: str | None) -> DecodedLogs:
                 where = f"{where_s}.logRecords[{li}]"
                 attributes = _json_attributes(record.get("attributes"))
                 name = _get(record, "eventName", "event_name") or attributes.get("event.name")
-                if name not in INPUT_EVENTS and name not in (CHOICE_EVENT, DETAILS_EVENT):
+                if not isinstance(name, str) or (
+                        name not in INPUT_EVENTS and name not in (CHOICE_EVENT, DETAILS_EVENT)):
                     out.dropped += 1
                     continue
                 try:
@@ -154,6 +156,10 @@ def logs_to_invocations(body: bytes, content_type: str | None) -> DecodedLogs:
                     span_id = normalize_id(_get(record, "spanId", "span_id"), 8)
                 except ValueError as exc:
                     _reject(out, where, f"{name}: trace or span id {exc}")
+                    continue
+                except _InexactId:
+                    _reject(out, where, f"{name}: a trace or span id is a JSON number too large "
+                                        "to read exactly; send ids as hex strings")
                     continue
                 if not trace_id or not span_id or not trace_id.strip("0") or not (
                         span_id.strip("0")):

@@ -170,6 +170,21 @@ def test_it_refuses_otlp_logs_nested_hundreds_deep(api, project):
     assert "nested deeper than" in r.json()["message"]
 
 
+def test_it_answers_otlp_log_records_with_odd_names_or_numeric_ids_without_500(api, project):
+    # What fuzz_ingest found in the logs reader: an event name that is a list, ids as numbers
+    # beyond 64 bits (read as inexact floats).
+    def record(**fields):
+        return {"timeUnixNano": "1700000000200000000", "spanId": "eee19b7ec3c1b174",
+                "traceId": "5b8efff798038103d269b633813fc60c", "eventName": "gen_ai.user.message",
+                "body": {"stringValue": "hi"}, **fields}
+    records = [record(eventName=[["gen_ai.user.message"]]), record(spanId=10**30),
+               record(traceId=-(2**70))]
+    body = json.dumps({"resourceLogs": [{"scopeLogs": [{"logRecords": records}]}]})
+    r = post_otlp(api, body.encode(), path="/v1/logs")
+    assert r.status_code == 200, r.content[:300]
+    assert r.json()["partialSuccess"]["rejectedLogRecords"] == "2"
+
+
 def test_it_keeps_what_a_trace_nests_at_ordinary_depths(api, project):
     assert post_native(api, native(step(input=nested(40)))).status_code == 202
     payload = Step.objects.get().payload.input
