@@ -310,6 +310,9 @@ def _tool_call(raw: Any) -> dict | None:
     return call if call["name"] or call["id"] else None
 
 
+_TOOL_RESULT_PARTS = ("tool_call_response", "tool-result", "tool_result", "function_call_output")
+
+
 def _content_and_calls(content: Any) -> tuple[Any, list[dict], str | None]:
     """Flatten a content list (text parts, tool calls, tool results) into text + calls."""
     if content is None or isinstance(content, str):
@@ -336,7 +339,7 @@ def _content_and_calls(content: Any) -> tuple[Any, list[dict], str | None]:
             call = _tool_call(part)
             if call:
                 calls.append(call)
-        elif ptype in ("tool_call_response", "tool-result", "tool_result", "function_call_output"):
+        elif ptype in _TOOL_RESULT_PARTS:
             tool_call_id = as_text(_first(part, "id", "toolCallId", "tool_use_id", "call_id"))
             result = _first(part, "response", "result", "output", "content")
             text = result if isinstance(result, str) else as_text(result)
@@ -374,6 +377,12 @@ def _message(raw: Any) -> dict | None:
             call = _tool_call(call)
             if call and not (call["id"] and call["id"] in seen):
                 calls.append(call)
+    parts = raw.get("parts") if "parts" in raw else raw.get("content")
+    if role == "user" and tool_call_id and isinstance(parts, list) and all(
+            isinstance(p, dict) and p.get("type") in _TOOL_RESULT_PARTS for p in parts):
+        # Tool results sent as a user message (pydantic-ai before its version 6 format): the
+        # role the conventions pair with them is `tool`.
+        role = "tool"
     msg: dict[str, Any] = {"role": "assistant" if role == "model" else role, "content": content}
     if calls:
         msg["tool_calls"] = calls
@@ -755,6 +764,7 @@ def map_attributes(attrs: Mapping[str, Any], name: str | None = None) -> SpanFie
     out_key, generic_out = _first_item(
         attrs, "output.value", "traceloop.entity.output", "langfuse.observation.output",
         "ai.response.text", "ai.response.object", "gen_ai.output", "gen_ai.completion", "output",
+        "final_result",
     )
     generic_out = parse_json(generic_out)
     if kind == "llm":
@@ -911,6 +921,12 @@ def _input_messages(attrs: Mapping[str, Any], indexed: dict,
         messages = _openinference_messages(indexed["llm.input_messages."])
     if messages is None and "gen_ai.prompt." in indexed:
         messages = _deprecated_genai_messages(indexed["gen_ai.prompt."])
+    if messages is None and (run := normalize_messages(attrs.get("pydantic_ai.all_messages"))):
+        # pydantic-ai's agent span holds the whole conversation: its input is what the run was
+        # asked, up to the last prompt (the turns after it are its model and tool steps).
+        asked = [i for i, m in enumerate(run)
+                 if m.get("role") in ("user", "system") and not m.get("tool_call_id")]
+        messages = run[:asked[-1] + 1] if asked else None
     if messages is None:
         messages = normalize_messages(_first(attrs, "ai.prompt.messages", "gen_ai.prompt"))
     if messages is None:
