@@ -37,10 +37,12 @@ REPO = Path(__file__).resolve().parents[2]
 AGENT = REPO / "tests" / "ingest" / "langchain_agent.py"
 
 
-def run_script(env: dict, *args: str) -> str:
+def run_script(env: dict, *args: str, script: str = AGENT.name) -> str:
+    """One of the agent scripts beside this file, in a process of its own with `env`."""
     clean = {k: v for k, v in os.environ.items()
              if not k.startswith(("LANGSMITH_", "LANGCHAIN_", "OTEL_"))}
-    proc = subprocess.run([sys.executable, str(AGENT), *args], env={**clean, **env},
+    proc = subprocess.run([sys.executable, str(AGENT.with_name(script)), *args],
+                          env={**clean, **env},
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout + proc.stderr
