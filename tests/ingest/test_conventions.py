@@ -218,6 +218,31 @@ def test_it_prepends_system_instructions_to_genai_messages():
                             {"role": "user", "content": "hi"}]
 
 
+def test_it_reads_pydantic_ais_agent_span_and_tool_results_sent_as_user():
+    conversation = [
+        {"role": "user", "parts": [{"type": "text", "content": "Where is order 7?"}]},
+        {"role": "assistant", "parts": [{"type": "tool_call", "id": "c1", "name": "lookup",
+                                         "arguments": '{"id": 7}'}]},
+        {"role": "user", "parts": [{"type": "tool_call_response", "id": "c1", "name": "lookup",
+                                    "result": "ships Monday"}]},
+        {"role": "assistant", "parts": [{"type": "text", "content": "Monday."}]},
+    ]
+    fields = map_attributes({
+        "gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "support",
+        "gen_ai.system_instructions": json.dumps([{"type": "text", "content": "be brief"}]),
+        "pydantic_ai.all_messages": json.dumps(conversation), "final_result": "Monday.",
+    })
+    assert fields.input == [{"role": "system", "content": "be brief"},
+                            {"role": "user", "content": "Where is order 7?"}]
+    assert fields.output == "Monday."
+    # A user message of tool results only is a tool message; a user message with text is not.
+    assert normalize_messages(conversation)[2] == {"role": "tool", "content": "ships Monday",
+                                                   "tool_call_id": "c1"}
+    assert normalize_messages([{"role": "user", "parts": [
+        {"type": "tool_call_response", "id": "c1", "result": "ok"},
+        {"type": "text", "content": "and then?"}]}])[0]["role"] == "user"
+
+
 def test_it_normalizes_message_shapes():
     assert normalize_messages([
         {"role": "user", "content": [{"type": "text", "text": "a"}]},
