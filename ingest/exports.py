@@ -66,6 +66,14 @@ def _store(project: Project, invocations) -> None:
         raise ExportRefused("invalid", str(exc)) from None
 
 
+def _partial(response, rejected_field: str, decoded):
+    """The reply, naming how many items were rejected and why when some were (partial success)."""
+    if decoded.rejected:
+        setattr(response.partial_success, rejected_field, decoded.rejected)
+        response.partial_success.error_message = "; ".join(decoded.messages)[:4000]
+    return response
+
+
 def otlp_traces_export(
     project: Project, body: bytes, content_type: str | None
 ) -> ExportTraceServiceResponse:
@@ -73,11 +81,7 @@ def otlp_traces_export(
     decoded = _decoding(decode_otlp_traces, body, content_type)
     _check_steps(len(decoded.spans), "spans")
     _store(project, spans_to_invocations(decoded.spans))
-    response = ExportTraceServiceResponse()
-    if decoded.rejected:
-        response.partial_success.rejected_spans = decoded.rejected
-        response.partial_success.error_message = "; ".join(decoded.messages)[:4000]
-    return response
+    return _partial(ExportTraceServiceResponse(), "rejected_spans", decoded)
 
 
 def otlp_logs_export(
@@ -88,11 +92,7 @@ def otlp_logs_export(
     decoded = _decoding(logs_to_invocations, body, content_type)
     _check_steps(decoded.kept, "GenAI log events")
     _store(project, decoded.invocations)
-    response = ExportLogsServiceResponse()
-    if decoded.rejected:
-        response.partial_success.rejected_log_records = decoded.rejected
-        response.partial_success.error_message = "; ".join(decoded.messages)[:4000]
-    return response
+    return _partial(ExportLogsServiceResponse(), "rejected_log_records", decoded)
 
 
 def otlp_metrics_export(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from functools import lru_cache
+from typing import Any
 
 from traceview.classify import helpers
 from traceview.classify.base import CAUSE, SYMPTOM, Finding, TraceView, rule
@@ -418,14 +419,20 @@ def _best_score(value) -> float | None:
     return max(scores)
 
 
-def _query_text(view: TraceView, i: int) -> str:
-    # The values of the arguments: their names ("query", "question") are not what was asked.
+def _arguments(view: TraceView, i: int) -> Any:
+    """The step's tool arguments, a JSON object sent as text read as the object."""
     args = view.steps[i].tool_arguments
     if isinstance(args, str) and args.strip()[:1] == "{":
         try:
-            args = json.loads(args)
+            return json.loads(args)
         except ValueError:
             pass
+    return args
+
+
+def _query_text(view: TraceView, i: int) -> str:
+    # The values of the arguments: their names ("query", "question") are not what was asked.
+    args = _arguments(view, i)
     if isinstance(args, dict):
         return helpers.text_of(list(args.values()), 1_000)
     return helpers.text_of(args, 1_000) or view.text(i, "input")
@@ -433,12 +440,7 @@ def _query_text(view: TraceView, i: int) -> str:
 
 def _free_text(view: TraceView, i: int) -> bool:
     """Whether the query is a question in words: one argument (or the input) with 3+ words."""
-    args = view.steps[i].tool_arguments
-    if isinstance(args, str) and args.strip()[:1] == "{":
-        try:
-            args = json.loads(args)
-        except ValueError:
-            pass
+    args = _arguments(view, i)
     values = list(args.values()) if isinstance(args, dict) else [args or view.text(i, "input")]
     return any(isinstance(v, str) and len(helpers.content_words(v)) >= 3 for v in values)
 
