@@ -358,15 +358,19 @@ class RecordedCapture:
     category: str | None
     root_step: str | None  # the span id the labelled logical root has in this capture
     steps: int  # steps in the capture, as counted when it was recorded
+    # The batch of scenarios it belongs to: each batch was written, labelled and split on its
+    # own (the first one is "base"), so that its figures can be read apart.
+    batch: str = "base"
 
     @property
     def key(self) -> str:
         return f"{self.split}/{self.scenario}/{self.route}"
 
 
-def load_recorded(path: str | Path) -> list[RecordedCapture]:
+def load_recorded(path: str | Path, batch: str | None = None) -> list[RecordedCapture]:
     """The recorded corpus at `path`: a folder holding tuning/ and holdout/, or one of them.
-    Each split folder has labels.json and `<scenario>/<route>.json.gz` captures."""
+    Each split folder has labels.json and `<scenario>/<route>.json.gz` captures. `batch`: only
+    the scenarios of that batch (a label's "batch", "base" where it names none)."""
     folder = Path(path)
     splits = [folder / s for s in RECORDED_SPLITS if (folder / s / "labels.json").is_file()]
     if not splits and (folder / "labels.json").is_file():
@@ -379,6 +383,9 @@ def load_recorded(path: str | Path) -> list[RecordedCapture]:
         if not isinstance(labels, dict):
             raise FormatError.at(str(split / "labels.json"), "expected an object by scenario")
         for scenario, label in sorted(labels.items()):
+            in_batch = label.get("batch", "base")
+            if batch is not None and in_batch != batch:
+                continue
             category = label.get("category")
             if category not in (*CATEGORIES, None):
                 raise FormatError.at(f"{split.name}/labels.json.{scenario}.category",
@@ -397,7 +404,7 @@ def load_recorded(path: str | Path) -> list[RecordedCapture]:
                 out.append(RecordedCapture(
                     split=split.name, scenario=scenario, route=route, requests=requests,
                     category=category, root_step=resolved.get("root_span_id"),
-                    steps=int(resolved.get("steps") or 0),
+                    steps=int(resolved.get("steps") or 0), batch=str(in_batch),
                 ))
     return out
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from ingest.store import invocations_store
 from traceview.classify.diagnosis import invocation_classify
@@ -167,3 +168,32 @@ def test_it_evaluates_hand_crafted_runs_with_agentrx_labels_of_them(tmp_path):
     # AgentRx's: planning for 1-6, tool for 7-8; the rules say tool for the stalls (odd runs,
     # a worker that did not deliver) and planning for the loops (even runs): 2, 4, 6 and 7.
     assert "category accuracy: 50.0 %" in by_category.split("[all]")[1]
+
+
+@pytest.mark.django_db
+def test_it_evaluates_one_batch_of_the_recorded_corpus(tmp_path):
+    # Two scenarios of the recorded corpus, the second relabelled into a batch of its own.
+    import shutil
+
+    recorded = REPO / "tests" / "classify" / "recorded" / "tuning"
+    labels = json.loads((recorded / "labels.json").read_text())
+    first, second = "retail-order-status-plain", "travel-hotels-found-but-gave-up"
+    (tmp_path / "tuning").mkdir()
+    for key in (first, second):
+        shutil.copytree(recorded / key, tmp_path / "tuning" / key)
+    (tmp_path / "tuning" / "labels.json").write_text(json.dumps({
+        first: labels[first], second: {**labels[second], "batch": "later"}}))
+
+    everything = _run("evaluate_classifier", str(tmp_path), "--format", "recorded", "--cases")
+    later = _run("evaluate_classifier", str(tmp_path), "--format", "recorded", "--cases",
+                 "--batch", "later")
+    base = _run("evaluate_classifier", str(tmp_path), "--format", "recorded", "--cases",
+                "--batch", "base")
+
+    routes = (len(labels[first]["routes"]), len(labels[second]["routes"]))
+    assert f"cases: {sum(routes)}" in everything
+    assert f"cases: {routes[1]}" in later and first not in later and second in later
+    assert "[tuning] (batch later)" in later
+    assert f"cases: {routes[0]}" in base and second not in base
+    with pytest.raises(CommandError, match="no labelled traces"):
+        _run("evaluate_classifier", str(tmp_path), "--format", "recorded", "--batch", "none")

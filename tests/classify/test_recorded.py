@@ -4,7 +4,7 @@ The captures are replayed through the ingest routes as their exporters sent them
 written from /work/shared/CLASSIFICATION.md before any rule was tuned on them. These tests check
 that ingest reads every capture (one run, the steps counted when it was recorded, the labelled
 root among them), that the same run exported by different routes gets one verdict, and that the
-split is the fixed seeded one.
+split is the fixed seeded one, drawn for each batch of scenarios apart.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from ingest.management.commands.evaluate_classifier import CaptureReplay
 from traceview.classify.diagnosis import invocation_classify
 from traceview.models import Project, Step
 
-from .recorded.record import split_of
+from .recorded.record import BATCHES, split_of, splits_by_batch
 
 RECORDED = Path(__file__).resolve().parent / "recorded"
 CAPTURES = load_recorded(RECORDED)
@@ -48,24 +48,48 @@ def _ordered_steps(inv_id: int) -> list:
     return list(Step.objects.filter(invocation_id=inv_id).order_by("started_at", "seq", "id"))
 
 
-def test_it_has_both_splits_and_every_category():
-    splits = {c.split for c in CAPTURES}
+@pytest.mark.parametrize("batch", BATCHES)
+def test_each_batch_has_both_splits_and_every_category(batch):
+    captures = [c for c in CAPTURES if c.batch == batch]
+    splits = {c.split for c in captures}
     assert splits == {"tuning", "holdout"}
-    categories = {c.category for c in CAPTURES}
+    categories = {c.category for c in captures}
     assert categories == {"planning", "tool", "context", "budget", None}
-    scenarios = {c.scenario: c for c in CAPTURES}
+    scenarios = {c.scenario: c for c in captures}
     failed = sum(c.category is not None for c in scenarios.values())
-    assert 40 <= len(scenarios) <= 60 and 2.5 <= failed / (len(scenarios) - failed) <= 3.5
+    assert 20 <= len(scenarios) <= 60 and 2.5 <= failed / (len(scenarios) - failed) <= 3.5
 
 
-def test_it_keeps_the_seeded_split_by_scenario():
-    categories = {c.scenario: c.category for c in CAPTURES}
+def test_it_has_enough_scenarios_and_each_in_one_batch():
+    scenarios = {(c.scenario, c.batch) for c in CAPTURES}
+    assert len(scenarios) >= 40
+    assert len({key for key, _ in scenarios}) == len(scenarios)
+    assert {batch for _, batch in scenarios} == set(BATCHES)
+
+
+@pytest.mark.parametrize("batch", BATCHES)
+def test_it_keeps_the_seeded_split_by_scenario_within_each_batch(batch):
+    categories = {c.scenario: c.category for c in CAPTURES if c.batch == batch}
     expected = split_of(categories)
-    assert {c.scenario: c.split for c in CAPTURES} == expected
+    assert {c.scenario: c.split for c in CAPTURES if c.batch == batch} == expected
     for category in {c or "none" for c in categories.values()}:
         keys = [k for k, c in categories.items() if (c or "none") == category]
         holdout = sum(expected[k] == "holdout" for k in keys)
         assert holdout == round(len(keys) / 3), category
+
+
+def test_a_new_batch_moves_no_scenario_of_the_earlier_ones():
+    earlier = {f"s{i}": (cat, "base") for i, cat in enumerate(["tool", None, "planning"] * 7)}
+    alone = splits_by_batch({k: (b, c) for k, (c, b) in earlier.items()})
+    new = {f"n{i}": ("new", cat) for i, cat in enumerate(["tool", None, "planning"] * 5)}
+    together = splits_by_batch({**{k: (b, c) for k, (c, b) in earlier.items()}, **new})
+    assert {k: together[k] for k in alone} == alone
+    # Drawn over all keys at once, the same categories would have reshuffled the earlier ones.
+    pooled = split_of({**{k: c for k, (c, _) in earlier.items()},
+                       **{k: c for k, (_, c) in new.items()}})
+    assert {k: pooled[k] for k in alone} != alone
+    # The new batch gets its own seeded third of each category.
+    assert sum(together[k] == "holdout" for k in new) == 3 * round(5 / 3)
 
 
 def test_it_records_each_scenario_through_at_least_three_routes():

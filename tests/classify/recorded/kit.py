@@ -156,10 +156,12 @@ class Scenario:
     handoffs: dict = field(default_factory=dict)  # agent name -> (instructions, handoff targets)
     trim_to: int | None = None  # the app keeps only the last N messages of the history
     routes: tuple = DEFAULT_ROUTES
+    batch: str = "base"  # written, labelled and split apart from the other batches
 
     def label(self) -> dict:
-        return {"category": self.category, "root": self.root, "why": self.why,
-                "domain": self.domain}
+        label = {"category": self.category, "root": self.root, "why": self.why,
+                 "domain": self.domain}
+        return label if self.batch == "base" else {**label, "batch": self.batch}
 
 
 class Guard:

@@ -3,9 +3,9 @@
     .venv/bin/python -m tests.classify.recorded.record [--only KEY ...] [--routes R ...]
 
 Needs the `corpus` extra (`pip install -e ".[dev,corpus]"`). Starts the scripted model stub and
-the capture server on free ports, runs each scenario of tuning/scenarios.py and
-holdout/scenarios.py in each of its routes (routes.py), and writes into the scenario's split
-folder:
+the capture server on free ports, runs each scenario of every batch (`BATCHES`: the
+modules of tuning/ and holdout/ that hold them) in each of its routes (routes.py), and writes into
+the scenario's split folder:
 
 - `<split>/<scenario>/<route>.json.gz`: the requests as captured (method, path, the headers that
   describe the body, the body bytes in base64) in the order they are to be replayed, and what
@@ -16,7 +16,9 @@ folder:
 Every other scenario's OTLP requests are replayed in a seeded shuffled order (as retries and
 parallel exporters deliver them); the Agents SDK export and the rest keep their arrival order,
 which is already children before parents. The split (`split_of`) is fixed and seeded:
-stratified by category, a third of each category in holdout/. Nothing here reads the rules.
+stratified by category, a third of each category in holdout/, drawn for each batch of
+scenarios apart (`splits_by_batch`), so that a new batch gets its own third and leaves the
+earlier batches' assignment as it was. Nothing here reads the rules.
 """
 
 from __future__ import annotations
@@ -33,13 +35,25 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SPLITS = ("tuning", "holdout")
 SEED = 14
+# Batch -> the module of tuning/ and of holdout/ holding its scenarios. "base": the first batch.
+# Every batch is recorded whole, its own third of each category in holdout (`splits_by_batch`).
+BATCHES = {"base": "scenarios"}
 
 
-def scenarios_by_split() -> dict[str, list]:
-    from .holdout.scenarios import SCENARIOS as HOLDOUT
-    from .tuning.scenarios import SCENARIOS as TUNING
+def scenarios_by_split() -> dict[str, dict[str, list]]:
+    """Split -> batch -> its scenarios."""
+    import importlib
 
-    return {"tuning": TUNING, "holdout": HOLDOUT}
+    out: dict[str, dict[str, list]] = {}
+    for split in SPLITS:
+        out[split] = {}
+        for batch, module in BATCHES.items():
+            scenarios = importlib.import_module(f"{__package__}.{split}.{module}").SCENARIOS
+            wrong = [s.key for s in scenarios if s.batch != batch]
+            if wrong:
+                raise SystemExit(f"{split}/{module}.py holds scenarios of another batch: {wrong}")
+            out[split][batch] = scenarios
+    return out
 
 
 def split_of(categories: dict[str, str | None], seed: int = SEED) -> dict[str, str]:
@@ -55,6 +69,15 @@ def split_of(categories: dict[str, str | None], seed: int = SEED) -> dict[str, s
         out.update({k: "holdout" for k in keys[:cut]})
         out.update({k: "tuning" for k in keys[cut:]})
     return out
+
+
+def splits_by_batch(labels: dict[str, tuple[str, str | None]]) -> dict[str, str]:
+    """Scenario key -> split, for keys labelled (batch, category): `split_of` drawn over each
+    batch's keys alone, so that adding a batch does not move any earlier scenario."""
+    batches: dict[str, dict[str, str | None]] = {}
+    for key, (batch, category) in labels.items():
+        batches.setdefault(batch, {})[key] = category
+    return {key: split for keys in batches.values() for key, split in split_of(keys).items()}
 
 
 # --- reading a capture back ------------------------------------------------------------------
@@ -156,20 +179,24 @@ def record(only: set[str] | None, routes: set[str] | None) -> int:
     from .servers import CaptureServer, ModelStub
 
     by_split = scenarios_by_split()
-    keys = [s.key for split in by_split.values() for s in split]
-    if len(keys) != len(set(keys)):
+    every = [s for batches in by_split.values() for sc in batches.values() for s in sc]
+    if len({s.key for s in every}) != len(every):
         raise SystemExit("scenario keys must be unique")
-    expected_split = split_of({s.key: s.category for sp in by_split.values() for s in sp})
-    for split, scenarios in by_split.items():
-        for s in scenarios:
+    expected_split = splits_by_batch({s.key: (s.batch, s.category) for s in every})
+    for split, batches in by_split.items():
+        for s in (s for scenarios in batches.values() for s in scenarios):
             if expected_split[s.key] != split and not os.environ.get("RECORD_ANY_SPLIT"):
                 raise SystemExit(f"{s.key} belongs in {expected_split[s.key]}/ (seeded split)")
     failures = 0
     with ModelStub() as stub, CaptureServer() as capture:
-        for split, scenarios in by_split.items():
+        for split, batches in by_split.items():
             labels_path = HERE / split / "labels.json"
             labels = json.loads(labels_path.read_text()) if labels_path.exists() else {}
-            for n, scenario in enumerate(sorted(scenarios, key=lambda s: s.key)):
+            # n alternates each recording's options (gzip, shuffled order, where budgets are
+            # declared), counted within a batch so that a new batch changes no earlier one's.
+            ordered = [(n, s) for scenarios in batches.values()
+                       for n, s in enumerate(sorted(scenarios, key=lambda s: s.key))]
+            for n, scenario in ordered:
                 if only and scenario.key not in only:
                     continue
                 label = {**scenario.label(), "routes": {}}
