@@ -367,10 +367,10 @@ class RecordedCapture:
         return f"{self.split}/{self.scenario}/{self.route}"
 
 
-def load_recorded(path: str | Path, batch: str | None = None) -> list[RecordedCapture]:
+def load_recorded(path: str | Path, batches=None) -> list[RecordedCapture]:
     """The recorded corpus at `path`: a folder holding tuning/ and holdout/, or one of them.
-    Each split folder has labels.json and `<scenario>/<route>.json.gz` captures. `batch`: only
-    the scenarios of that batch (a label's "batch", "base" where it names none)."""
+    Each split folder has labels.json and `<scenario>/<route>.json.gz` captures. `batches`: only
+    the scenarios of these batches (a label's "batch", "base" where it names none)."""
     folder = Path(path)
     splits = [folder / s for s in RECORDED_SPLITS if (folder / s / "labels.json").is_file()]
     if not splits and (folder / "labels.json").is_file():
@@ -384,7 +384,7 @@ def load_recorded(path: str | Path, batch: str | None = None) -> list[RecordedCa
             raise FormatError.at(str(split / "labels.json"), "expected an object by scenario")
         for scenario, label in sorted(labels.items()):
             in_batch = label.get("batch", "base")
-            if batch is not None and in_batch != batch:
+            if batches is not None and in_batch not in batches:
                 continue
             category = label.get("category")
             if category not in (*CATEGORIES, None):

@@ -195,5 +195,8 @@ def test_it_evaluates_one_batch_of_the_recorded_corpus(tmp_path):
     assert f"cases: {routes[1]}" in later and first not in later and second in later
     assert "[tuning] (batch later)" in later
     assert f"cases: {routes[0]}" in base and second not in base
+    both = _run("evaluate_classifier", str(tmp_path), "--format", "recorded", "--batch", "base",
+                "later")
+    assert f"cases: {sum(routes)}" in both and "(batch base, later)" in both
     with pytest.raises(CommandError, match="no labelled traces"):
         _run("evaluate_classifier", str(tmp_path), "--format", "recorded", "--batch", "none")

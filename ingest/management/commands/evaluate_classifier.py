@@ -5,7 +5,7 @@
                                          [--project NAME] [--keep] [--cases]
                                          [--show-holdout-cases]
     python manage.py evaluate_classifier tests/classify/recorded --format recorded
-                                         [--batch NAME] [--cases] [--show-holdout-cases]
+                                         [--batch NAME ...] [--cases] [--show-holdout-cases]
     either with [--judge [--judge-cap-usd DOLLARS]]
 
 The traces are parsed by the ingest parsers, stored in a scratch project with `invocations_store`
@@ -18,7 +18,7 @@ the holdout cases only in aggregate unless --show-holdout-cases (--part tuning e
 tuning part alone, so that tuning never runs the holdout). The recorded corpus is not parsed
 here: its captured requests are posted, with their headers and in their captured order, to the
 ingest routes they were sent to, and the tuning and holdout splits are reported apart
-(holdout only in aggregate unless --show-holdout-cases); --batch evaluates one batch of its
+(holdout only in aggregate unless --show-holdout-cases); --batch evaluates some batches of its
 scenarios alone (each batch was labelled and split on its own). Everything runs in one transaction
 that is rolled back at the end, so the scratch project leaves nothing behind (and nothing is
 handed to the broker) unless --keep commits it.
@@ -87,8 +87,9 @@ class Command(BaseCommand):
         parser.add_argument("--project", help="scratch project name (must not exist yet)")
         parser.add_argument("--keep", action="store_true", help="keep the scratch project")
         parser.add_argument("--cases", action="store_true", help="print one line per case")
-        parser.add_argument("--batch", help="recorded: only the scenarios of this batch "
-                                            "(\"base\": those whose label names none)")
+        parser.add_argument("--batch", nargs="+", dest="batches",
+                            help="recorded: only the scenarios of these batches "
+                                 "(\"base\": those whose label names none)")
         parser.add_argument("--show-holdout-cases", action="store_true",
                             help="recorded: also list the holdout cases one by one")
         parser.add_argument("--judge", action="store_true",
@@ -98,7 +99,7 @@ class Command(BaseCommand):
 
     def handle(self, path, fmt, project=None, keep=False, cases=False,
                show_holdout_cases=False, judge=False, judge_cap=None, labels=None,
-               part="both", batch=None, **options):
+               part="both", batches=None, **options):
         self.judge_config = judge_config() if judge else None
         if judge and self.judge_config is None:
             self.stdout.write(
@@ -110,10 +111,10 @@ class Command(BaseCommand):
             self.judge_cap = judge_cap if judge_cap is not None else self.judge_config.cap_usd
         # Per split: each case's judge outcome with the verdict it came from.
         self.judged: dict[str | None, list[tuple[Outcome, JudgeVerdict]]] = {}
-        if batch is not None and fmt != "recorded":
+        if batches is not None and fmt != "recorded":
             raise CommandError("--batch applies to --format recorded only")
         try:
-            labelled = (load_recorded(path, batch) if fmt == "recorded"
+            labelled = (load_recorded(path, batches and set(batches)) if fmt == "recorded"
                         else load_labelled(fmt, path, labels))
         except FormatError as exc:
             raise CommandError(f"cannot read {path}: {exc.errors}") from None
@@ -140,7 +141,7 @@ class Command(BaseCommand):
                 for line in lines:
                     self.stdout.write(line)
             self.stdout.write(f"{fmt}: {path}" + (f" [{split}]" if split else "")
-                              + (f" (batch {batch})" if batch else ""))
+                              + (f" (batch {', '.join(batches)})" if batches else ""))
             self.stdout.write(render(score(outcomes), baselines(outcomes, keyword=True)))
             if self.judge_config is not None:
                 judged = self.judged[split]
