@@ -373,7 +373,7 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
     answered_anyway = (
         bool(answer)
         and (irrelevant or _free_text(view, i))
-        and not helpers.GIVING_UP.search(answer)
+        and not helpers.gives_up(answer)
         and not helpers.ADMITS_NOTHING.search(answer)
     )
     query = helpers.excerpt(

@@ -46,19 +46,11 @@ _FAILED_STATES = frozenset(
     {"error", "failed", "failure", "declined", "rejected", "denied", "unsuccessful", "aborted"}
 )
 _SUCCESS_FLAGS = ("success", "ok", "succeeded", "successful")
-# Tools that look something up report a state, not an act of theirs: `check_refund` answering
-# {"refunded": false} is no failure.
-_QUERY_VERBS = frozenset(
-    {"get", "check", "lookup", "look", "list", "search", "find", "fetch", "read", "query",
-     "status", "is", "has", "verify", "validate", "poll", "describe", "show", "view", "can"}
-)
-
-
 def _act_keys(name: str, value: dict) -> tuple[str, ...]:
     """Keys of a result named for the act of its tool ("refunded" of `issue_refund`, "booked"
     of `book_room`): `{"refunded": false}` says the act did not happen."""
     parts = [w.lower() for w in re.split(r"[^a-zA-Z0-9]+", name or "") if w]
-    if not parts or parts[0] in _QUERY_VERBS:
+    if not parts or parts[0] in helpers.QUERY_VERBS:
         return ()
     words = {w[:4] for w in parts if len(w) >= 4}
     # One word, a participle ("refunded", "booked"): not a noun of the name ("visa_required"
