@@ -809,3 +809,40 @@ def test_it_lets_an_answer_from_instructions_a_question_back_or_a_courtesy_stand
     run = Run(status="ok", attributes=_tool_defs(WEATHER, ("issue_refund", "Refund an order.")))
     run.llm(_say(answer), input=_conversation(question, system=system))
     assert classify(run.inv).category is None
+
+
+def test_it_takes_a_tool_that_raised_it_cannot_do_the_job_for_the_wrong_tool_when_others_existed():
+    run = Run(status="ok", attributes={"tools": ["get_stock_quote", "convert_currency"]})
+    run.llm(_call("get_stock_quote", symbol="EURJPY"))
+    bad = run.tool("get_stock_quote", {"symbol": "EURJPY"}, None, status="error",
+                   error_type="ValueError",
+                   error_message="EURJPY is not supported: this API only quotes NYSE equities")
+    run.llm(_say("I couldn't get a EUR/JPY rate, so I can't convert the amount."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == ("planning", bad, "planning.wrong_tool")
+
+
+def test_it_keeps_the_only_tool_refusing_the_job_a_tool_failure():
+    run = Run(status="ok", attributes={"tools": ["get_stock_quote"]})
+    run.llm(_call("get_stock_quote", symbol="EURJPY"))
+    bad = run.tool("get_stock_quote", {"symbol": "EURJPY"}, None, status="error",
+                   error_message="EURJPY is not supported: this API only quotes NYSE equities")
+    run.llm(_say("The quote service does not support currency pairs, so I have no rate."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"model": "X200", "wireless_charging": "not supported", "battery": "4000 mAh"},
+        "X200 spec sheet: " + "battery 4000 mAh, 6.1 inch screen, " * 20
+        + "wireless charging is not supported.",
+    ],
+)
+def test_it_does_not_take_data_that_reads_like_a_refusal_for_the_wrong_tool(result):
+    run = Run(status="ok", attributes={"tools": ["get_specs", "open_ticket"]})
+    run.llm(_call("get_specs", model="X200"))
+    run.tool("get_specs", {"model": "X200"}, result)
+    run.llm(_say("The X200 does not support wireless charging; its battery is 4000 mAh."))
+    assert classify(run.inv).category is None

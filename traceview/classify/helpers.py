@@ -470,6 +470,40 @@ CANNOT_DO = _rx(
     r"\boutside (?:the |its |our )?(?:scope|coverage|supported)\b",
     r"\b(?:use|try|call) (?:the |a )?[\w.-]+ (?:tool|endpoint|api|service) instead\b",
 )
+# Where a tool's result says something about the call rather than carrying data: a tool that
+# cannot do the job says so there ("message": "unsupported symbol"), while data that happens to
+# read alike ("wireless charging: not supported" in a product sheet) sits in other fields.
+_SAYS_KEYS = ("message", "note", "notes", "error", "detail", "details", "reason", "warning",
+              "warnings", "info", "status", "msg", "hint", "error_message")
+SAYS_LIMIT = 600
+
+
+def cannot_do(result: Any, error: str = "") -> tuple[str, re.Match] | None:
+    """Where a tool says it cannot do what it was asked (CANNOT_DO), and the words: in its
+    error, in the fields of its result that speak about the call, or in a short text result.
+    "Not implemented" in an error is a broken tool, not the wrong one."""
+    if error:
+        m = CANNOT_DO.search(error[:SAYS_LIMIT])
+        if m and not m.group(0).lower().startswith("not implemented"):
+            return error, m
+        return None
+    if isinstance(result, str) and result.strip()[:1] == "{" and len(result) < 8_000:
+        try:
+            result = json.loads(result)
+        except ValueError:
+            pass
+    if isinstance(result, dict):
+        texts = [text_of(result.get(k), 400) for k in _SAYS_KEYS if isinstance(
+            result.get(k), (str, dict, list))]
+        text = "\n".join(t for t in texts if t)
+    elif isinstance(result, str) and len(result) <= SAYS_LIMIT:
+        text = result
+    else:
+        return None
+    m = CANNOT_DO.search(text) if text else None
+    return (text, m) if m else None
+
+
 EMPTY_RESULT = _rx(
     r"^\s*(?:\[\s*\]|\{\s*\}|null|none|\"\"|'')\s*$",
     r"\bno (?:results?|matches|documents?|records?|hits|data|items|entries) (?:were |was )?"

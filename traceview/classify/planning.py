@@ -25,6 +25,7 @@ from collections import defaultdict
 from traceview.classify import helpers, messages
 from traceview.classify.base import CAUSE, DECLARED_TOOL_KEYS, SYMPTOM, Finding, TraceView, rule
 from traceview.classify.messages import is_message_only
+from traceview.classify.tool import wrong_tool_said
 
 LOOP_MIN = 3
 _IDENT = re.compile(r"\b[a-z][a-z0-9]*(?:[_.][a-z0-9]+)+\b")
@@ -199,18 +200,18 @@ def no_progress(view: TraceView) -> list[Finding]:
     return []
 
 
-@rule("planning.wrong_tool", "planning", version=2)
+@rule("planning.wrong_tool", "planning", version=3)
 def wrong_tool(view: TraceView) -> list[Finding]:
-    """A tool that answered it cannot do this (unsupported, "this endpoint only returns ...")
-    and the agent went on without another tool that worked: it picked a tool that cannot do
-    the job. A failure on its own, whatever the answer says afterwards."""
+    """A tool that answered it cannot do this (unsupported, "this endpoint only returns ...",
+    in the fields of its result that speak about the call, a short text, or an error raised
+    while the agent had other tools) and the agent went on without another tool that worked:
+    it picked a tool that cannot do the job. A failure on its own, whatever the answer says
+    afterwards."""
     for n, i in enumerate(view.tool_steps):
-        if view.steps[i].status == "error":
+        said = wrong_tool_said(view, i)
+        if said is None:
             continue
-        head = view.text(i, "result")[:400]
-        m = helpers.CANNOT_DO.search(head)
-        if not m:
-            continue
+        head, m = said
         name = view.tool_name(i)
         later = [
             j

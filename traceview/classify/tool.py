@@ -118,6 +118,10 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
         kind, strength, m = _classify_error_text(error_text)
         if kind == "tool.error_status" and declared is not None and name and name not in declared:
             kind = "tool.unknown_tool"
+        if kind == "tool.error_status" and wrong_tool_said(view, i):
+            # The tool refused a job it is not for while the agent had others: a choice of
+            # tool, left to planning.wrong_tool.
+            return None
         detail = f"{name or 'tool'} failed: " + helpers.excerpt(error_text or "status error", m)
         # An error that names no tool of its own (OpenHands' `error` observation of a malformed
         # call, which no action caused) is got past by any later successful tool call.
@@ -131,7 +135,7 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
     if declared is not None and name and name not in declared and s.kind == "tool":
         detail = f"{name} is not among the agent's tools ({', '.join(sorted(declared)[:8])})"
         return ToolProblem("tool.unknown_tool", helpers.excerpt(detail), 0.85, True)
-    if helpers.CANNOT_DO.search(view.text(i, "result")[:HEAD]):
+    if wrong_tool_said(view, i):
         # The tool ran and said this is not its job: a choice of tool, left to planning.
         return None
     found = _error_in_result(view, i)
@@ -148,6 +152,18 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
     )
     # Error results are read from free text, so they are a little less sure than a status.
     return ToolProblem(kind, detail, 0.8, kind in ("tool.unknown_tool", "tool.schema_rejected"))
+
+
+def wrong_tool_said(view: TraceView, i: int) -> tuple[str, re.Match] | None:
+    """Whether tool step `i` said it cannot do what it was asked (helpers.cannot_do): in a
+    result, always a choice of tool; in an error, only when the agent had other tools to
+    choose (else the one tool it had is broken for this job)."""
+    s = view.steps[i]
+    if s.status == "error" or s.error_type or s.error_message:
+        if not (view.tool_names - {view.tool_name(i)}):
+            return None
+        return helpers.cannot_do(None, view.text(i, "error") or view.events_text(i) or " ")
+    return helpers.cannot_do(view.result_value(i))
 
 
 def _problems(view: TraceView, rule_name: str) -> list[Finding]:
