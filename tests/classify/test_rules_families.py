@@ -846,3 +846,39 @@ def test_it_does_not_take_data_that_reads_like_a_refusal_for_the_wrong_tool(resu
     run.tool("get_specs", {"model": "X200"}, result)
     run.llm(_say("The X200 does not support wireless charging; its battery is 4000 mAh."))
     assert classify(run.inv).category is None
+
+
+def test_it_fails_a_retrieval_that_shares_only_common_words_with_the_question_answered_anyway():
+    run = Run(status="ok")
+    run.llm(_call("search_guidelines", question="apixaban maximum daily dose on dialysis"))
+    bad = run.tool("search_guidelines", {"question": "apixaban maximum daily dose on dialysis"},
+                   {"results": [{"text": "Warfarin dose adjustment in elderly patients: start "
+                                         "low and check the INR weekly."},
+                                {"text": "Vitamin D supplements: one daily tablet in winter."}]})
+    run.llm(_say("The maximum is 5 mg twice daily."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "context", bad, "context.retrieval_empty")
+
+
+def test_it_lets_a_retrieval_that_names_what_was_asked_stand():
+    run = Run(status="ok")
+    run.llm(_call("search_guidelines", question="apixaban maximum daily dose on dialysis"))
+    run.tool("search_guidelines", {"question": "apixaban maximum daily dose on dialysis"},
+             {"results": [{"text": "Apixaban in end-stage renal disease: 5 mg twice a day; "
+                                   "reduce with age or weight."},
+                          {"text": "Vitamin D supplements: one tablet in winter."}]})
+    run.llm(_say("The maximum is 5 mg twice daily."))
+    assert classify(run.inv).category is None
+
+
+def test_it_roots_a_history_cut_to_its_last_turn_without_the_system_message_at_that_call():
+    run = Run(status="ok")
+    sys = "You are the refund desk. Never refund more than the order total."
+    run.llm(_call("lookup_order", order="A1"), input=[
+        {"role": "system", "content": sys}, {"role": "user", "content": "refund A1"}])
+    run.tool("lookup_order", {"order": "A1"}, {"total": 84})
+    lost = run.llm(_say("I've noted a refund of 120 dollars."), input=[
+        {"role": "user", "content": "actually make it 120 dollars"}])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", lost)
