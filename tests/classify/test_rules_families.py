@@ -882,3 +882,30 @@ def test_it_roots_a_history_cut_to_its_last_turn_without_the_system_message_at_t
         {"role": "user", "content": "actually make it 120 dollars"}])
     d = classify(run.inv)
     assert (d.category, d.root_step) == ("context", lost)
+
+
+@pytest.mark.parametrize(
+    "result",
+    ["Card declined by issuer (05).", {"message": "refund rejected: order already refunded"},
+     '{"status": "declined", "code": "05"}', "Refund could not be processed."],
+)
+def test_it_reads_an_acts_own_report_that_it_did_not_happen_as_a_failure(result):
+    run = _failed_refund()
+    run.inv.steps.pop()
+    bad = run.tool("issue_refund", {"order": "A1"}, result)
+    run.llm(_say("The card issuer declined the refund, so nothing was refunded."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "result"),
+    [("block_card", "Card blocked."), ("run_tests", "12 passed, 0 failed in 1.2s"),
+     ("get_payment", "Payment declined on 3 March, then paid on 4 March.")],
+)
+def test_it_lets_an_acts_own_word_a_count_or_looked_up_data_stand(name, result):
+    run = Run(status="ok", attributes={"tools": [name]})
+    run.llm(_call(name, x=1))
+    run.tool(name, {"x": 1}, result)
+    run.llm(_say("Here is the outcome: " + result))
+    assert classify(run.inv).category is None

@@ -473,7 +473,7 @@ CANNOT_DO = _rx(
 # Where a tool's result says something about the call rather than carrying data: a tool that
 # cannot do the job says so there ("message": "unsupported symbol"), while data that happens to
 # read alike ("wireless charging: not supported" in a product sheet) sits in other fields.
-_SAYS_KEYS = ("message", "note", "notes", "error", "detail", "details", "reason", "warning",
+SAYS_KEYS = ("message", "note", "notes", "error", "detail", "details", "reason", "warning",
               "warnings", "info", "status", "msg", "hint", "error_message")
 SAYS_LIMIT = 600
 
@@ -493,7 +493,7 @@ def cannot_do(result: Any, error: str = "") -> tuple[str, re.Match] | None:
         except ValueError:
             pass
     if isinstance(result, dict):
-        texts = [text_of(result.get(k), 400) for k in _SAYS_KEYS if isinstance(
+        texts = [text_of(result.get(k), 400) for k in SAYS_KEYS if isinstance(
             result.get(k), (str, dict, list))]
         text = "\n".join(t for t in texts if t)
     elif isinstance(result, str) and len(result) <= SAYS_LIMIT:
@@ -502,6 +502,19 @@ def cannot_do(result: Any, error: str = "") -> tuple[str, re.Match] | None:
         return None
     m = CANNOT_DO.search(text) if text else None
     return (text, m) if m else None
+
+
+# A tool's own short report that its act did not happen ("Card declined by issuer", "booking
+# rejected", "could not be processed").
+ACT_FAILED = _rx(
+    # Not a count ("12 passed, 0 failed" is a test run's data).
+    r"(?<!\d )\b(?:failed|failure|declined|denied|rejected|refused|unsuccessful|aborted|"
+    r"unauthori[sz]ed|forbidden|insufficient (?:funds|balance|stock|permissions?))\b",
+    r"\b(?:could not|couldn't|cannot|can't|unable to|not able to) (?:be )?\w+",
+    r"\bnot (?:be )?(?:processed|completed|allowed|permitted|authori[sz]ed|possible|"
+    r"available|found)\b",
+    r"\b(?:is |has )?(?:expired|unavailable|locked|suspended|blocked)\b",
+)
 
 
 EMPTY_RESULT = _rx(

@@ -15,6 +15,7 @@ arguments, any tool succeeded later) is *recovered*: it is kept as evidence but 
 
 from __future__ import annotations
 
+import json
 import re
 
 from traceview.classify import helpers
@@ -65,6 +66,12 @@ def _act_keys(name: str, value: dict) -> tuple[str, ...]:
 def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str] | None:
     """An error returned with an OK status: (what, match, text) or None."""
     value = view.result_value(i)
+    if isinstance(value, str) and value.lstrip()[:1] == "{" and len(value) < 20_000:
+        # Exports that carry tool outputs as text (the OpenAI Agents SDK) send JSON as text.
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
     if isinstance(value, dict):
         for key in ("error", "errors", "exception", "error_message"):
             if value.get(key) not in (None, "", [], {}, False):
@@ -98,7 +105,35 @@ def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str
     m = helpers.ERROR_KEY.search(head) if head.lstrip()[:1] == "{" else None
     if m:
         return "error field", m, text
+    return _act_refused(view.tool_name(i), value)
+
+
+def _act_refused(name: str, value) -> tuple[str, re.Match | None, str] | None:
+    """A tool named for an act (`issue_refund`, `book_room`, not `get_order`) that reports in
+    a few words, or in the fields that speak about the call, that the act did not happen:
+    "Card declined by issuer", {"message": "booking rejected: no availability"}. What a tool
+    that looks something up returns is data, whatever words it holds."""
+    if not name or helpers.is_query_tool(name):
+        return None
+    if isinstance(value, dict):
+        text = " ".join(
+            v for k in helpers.SAYS_KEYS + ("result", "outcome")
+            if isinstance(v := value.get(k), str)
+        )[:ACT_REPORT]
+    elif isinstance(value, str) and len(value) <= ACT_REPORT:
+        text = value
+    else:
+        return None
+    # Its own act is no failure: `block_card` answering "card blocked".
+    own = {w[:3] for w in helpers.name_words(name)}
+    for m in helpers.ACT_FAILED.finditer(text):
+        if m.group(0).split()[-1].lower()[:3] not in own:
+            return "the act did not happen", m, text
     return None
+
+
+# Longer texts than this are more than a report of one act.
+ACT_REPORT = 300
 
 
 def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
