@@ -20,7 +20,7 @@ def _runs(n):
                      error_message="503 Service Unavailable")
         else:
             run.tool("lookup_order", {"id": k}, {"status": "shipped"})
-        run.llm("Done.")
+        run.llm("Here is what the order service said.")
         out.append(run.inv)
     return out
 

@@ -625,3 +625,287 @@ def test_it_does_not_take_a_fact_named_like_the_tool_for_an_act_that_did_not_hap
     run.tool("visa_rules", {"passport": "CA"}, {"visa_required": False, "visa_free_days": 45})
     run.llm(_say("No visa needed: you can stay 45 days, and your stay is confirmed as fine."))
     assert classify(run.inv).category is None
+
+
+# --- other people's agents: vocabularies of giving up and of claims (issue 14, third pass) ------
+def _hotel_run(answer):
+    run = Run(status="ok", attributes={"tools": ["search_hotels"]})
+    run.llm(_call("search_hotels", city="Porto"))
+    run.tool("search_hotels", {"city": "Porto"}, {"results": [{"name": "Casa", "eur": 120}]})
+    return run, run.llm(_say(answer))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I\u2019m unable to proceed with the booking right now.",
+        "I don't currently have access to the reservations system.",
+        "Something went wrong on my side. Please try again later.",
+        "It seems there was an issue retrieving the hotel list.",
+        "I ran into an unexpected error while searching, sorry.",
+        "Unable to complete the search at this time.",
+        "I still couldn\u2019t find a hotel that matches.",
+        "Lo siento, no he podido encontrar un hotel para esas fechas.",
+        "Leider konnte ich kein passendes Hotel finden.",
+        "Je n\u2019ai pas pu trouver d\u2019h\u00f4tel pour ces dates.",
+    ],
+)
+def test_it_reads_what_real_agents_say_when_they_give_up(answer):
+    run, at = _hotel_run(answer)
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == ("planning", at, "planning.gave_up")
+    assert "gives up (" in d.evidence[0].detail
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I couldn\u2019t find any issues with your dates: Casa do Cais is 120 EUR a night.",
+        "I could not see anything wrong with the booking; Casa do Cais has a room at 120 EUR.",
+        "The hotel log shows the channel manager was unable to complete a sync at 02:14, "
+        "then synced at 02:20; Casa has rooms at 120 EUR.",
+        "Unfortunately, the Casa do Cais is 120 EUR a night, a little above what you hoped.",
+        "I can't wait for your trip! Casa do Cais has a room for 120 EUR a night.",
+    ],
+)
+def test_it_lets_findings_data_and_idioms_that_sound_like_giving_up_stand(answer):
+    run, _ = _hotel_run(answer)
+    assert classify(run.inv).category is None
+
+
+def test_it_takes_an_inability_in_the_middle_of_a_long_answer_for_a_caveat():
+    answer = (
+        "Here are the two best options for Porto from 12 to 15 May. Casa do Cais is right on the "
+        "river in Ribeira at 128 EUR a night, with breakfast and a late check-out included. "
+        "Douro Loft is two streets up at 141 EUR a night and has a kitchen. I wasn't able to "
+        "confirm whether Douro Loft has parking, so ask them when you book. Both are within your "
+        "budget of 150 EUR and close to the Ribeira waterfront and the Luis I bridge. Casa do "
+        "Cais has the better reviews for noise at night. Douro Loft suits longer stays better. "
+        "Tell me which one you prefer and I will hold it for you."
+    )
+    run, _ = _hotel_run(answer)
+    assert classify(run.inv).category is None
+
+
+def _failed_refund(*later):
+    run = Run(status="ok", attributes={"tools": ["lookup_order", "issue_refund", "send_email"]})
+    run.llm(_call("issue_refund", order="A1"))
+    run.tool("issue_refund", {"order": "A1"}, None, status="error",
+             error_type="GatewayDeclined", error_message="card processor declined (05)")
+    for name, result in later:
+        run.llm(_call(name, order="A1"))
+        run.tool(name, {"order": "A1"}, result)
+    return run
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Done! Your refund for order A1 is on its way.",
+        "You\u2019re all set: the $84.00 refund has been issued.",
+        "No problem \u2014 your refund has been processed!",
+        "Refunded. Your confirmation number is RF-7731.",
+        "You'll receive a refund confirmation email shortly.",
+        "\u00a1Listo! El reembolso se ha procesado.",
+    ],
+)
+def test_it_reads_what_real_agents_say_when_they_claim_success_over_a_failed_call(claim):
+    run = _failed_refund()
+    answer = run.llm(_say(claim))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "planning", answer, "planning.false_success")
+    assert "claim: " in d.evidence[0].detail
+
+
+def test_it_does_not_let_a_later_lookup_back_a_claimed_act():
+    run = _failed_refund(("lookup_order", {"order": "A1", "total": 84}))
+    answer = run.llm(_say("I've refunded the $84.00 to your card."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", answer)
+
+
+def test_it_does_not_let_another_act_back_the_act_of_the_failed_tool():
+    run = _failed_refund(("send_email", {"sent": True}))
+    answer = run.llm(_say("I've refunded the $84.00 and emailed you the receipt."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", answer)
+
+
+def test_it_lets_another_tool_that_did_the_job_back_the_claim():
+    run = Run(status="ok", attributes={"tools": ["issue_refund", "issue_store_credit"]})
+    run.llm(_call("issue_refund", order="A1"))
+    run.tool("issue_refund", {"order": "A1"}, None, status="error",
+             error_message="card processor declined (05)")
+    run.llm(_call("issue_store_credit", order="A1"))
+    run.tool("issue_store_credit", {"order": "A1"}, {"credit_id": "SC-1"})
+    run.llm(_say("The card refund was declined, so I've issued $84.00 in store credit instead."))
+    assert classify(run.inv).category is None
+
+
+def test_it_reads_a_claimed_act_in_an_irregular_past_without_its_call():
+    run = Run(status="ok", attributes={"tools": ["lookup_order", "send_email"]})
+    run.llm(_call("lookup_order", order="A1"))
+    run.tool("lookup_order", {"order": "A1"}, {"order": "A1", "total": 84})
+    answer = run.llm(_say("I've sent the invoice for order A1 to your email address."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "planning", answer, "planning.false_success")
+    assert "send_email" in d.evidence[0].detail
+
+
+def test_it_reads_the_tools_for_a_claimed_act_from_the_instructions_when_none_are_declared():
+    run = Run(status="ok")
+    run.llm(_call("lookup_order", order="A1"), input=_conversation(
+        "refund A1", system="Look orders up with lookup_order; refund them with issue_refund."))
+    run.tool("lookup_order", {"order": "A1"}, {"order": "A1", "total": 84})
+    answer = run.llm(_say("All done: I've refunded $84.00 to your card."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", answer)
+    assert "issue_refund" in d.evidence[0].detail
+
+
+def _tool_defs(*tools):
+    return {"gen_ai.tool.definitions": json.dumps(
+        [{"type": "function", "name": n, "description": d} for n, d in tools])}
+
+
+WEATHER = ("get_forecast", "Weather forecast for a city and a day.")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "question", "answer"),
+    [
+        (_tool_defs(WEATHER), "What will the weather be like in Paris tomorrow?",
+         "It will be sunny and mild in Paris tomorrow, perfect for a long walk."),
+        ({"tools": ["track_parcel", "open_ticket"]}, "Where is my parcel right now?",
+         "Your parcel left the Leeds depot this morning and arrives on Thursday afternoon."),
+    ],
+)
+def test_it_fails_an_answer_about_what_a_tool_is_for_given_without_calling_it(
+        attributes, question, answer):
+    run = Run(status="ok", attributes=attributes)
+    at = run.llm(_say(answer), input=_conversation(question, system="You are a helpful agent."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "planning", at, "planning.premature_answer")
+    assert "which" in d.evidence[0].detail
+
+
+@pytest.mark.parametrize(
+    ("system", "question", "answer"),
+    [
+        ("Refunds are accepted within 30 days of delivery for unused items in their box.",
+         "What is your refund policy?",
+         "Refunds are accepted within 30 days of delivery, for unused items in their box."),
+        ("You help with forecasts.", "What's the weather in Paris tomorrow?",
+         "Sure, which part of Paris, and do you need the morning or the evening?"),
+        ("You help with forecasts.", "Thanks, that's all for the weather!",
+         "You're welcome! Have a great day."),
+    ],
+)
+def test_it_lets_an_answer_from_instructions_a_question_back_or_a_courtesy_stand(
+        system, question, answer):
+    run = Run(status="ok", attributes=_tool_defs(WEATHER, ("issue_refund", "Refund an order.")))
+    run.llm(_say(answer), input=_conversation(question, system=system))
+    assert classify(run.inv).category is None
+
+
+def test_it_takes_a_tool_that_raised_it_cannot_do_the_job_for_the_wrong_tool_when_others_existed():
+    run = Run(status="ok", attributes={"tools": ["get_stock_quote", "convert_currency"]})
+    run.llm(_call("get_stock_quote", symbol="EURJPY"))
+    bad = run.tool("get_stock_quote", {"symbol": "EURJPY"}, None, status="error",
+                   error_type="ValueError",
+                   error_message="EURJPY is not supported: this API only quotes NYSE equities")
+    run.llm(_say("I couldn't get a EUR/JPY rate, so I can't convert the amount."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == ("planning", bad, "planning.wrong_tool")
+
+
+def test_it_keeps_the_only_tool_refusing_the_job_a_tool_failure():
+    run = Run(status="ok", attributes={"tools": ["get_stock_quote"]})
+    run.llm(_call("get_stock_quote", symbol="EURJPY"))
+    bad = run.tool("get_stock_quote", {"symbol": "EURJPY"}, None, status="error",
+                   error_message="EURJPY is not supported: this API only quotes NYSE equities")
+    run.llm(_say("The quote service does not support currency pairs, so I have no rate."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"model": "X200", "wireless_charging": "not supported", "battery": "4000 mAh"},
+        "X200 spec sheet: " + "battery 4000 mAh, 6.1 inch screen, " * 20
+        + "wireless charging is not supported.",
+    ],
+)
+def test_it_does_not_take_data_that_reads_like_a_refusal_for_the_wrong_tool(result):
+    run = Run(status="ok", attributes={"tools": ["get_specs", "open_ticket"]})
+    run.llm(_call("get_specs", model="X200"))
+    run.tool("get_specs", {"model": "X200"}, result)
+    run.llm(_say("The X200 does not support wireless charging; its battery is 4000 mAh."))
+    assert classify(run.inv).category is None
+
+
+def test_it_fails_a_retrieval_that_shares_only_common_words_with_the_question_answered_anyway():
+    run = Run(status="ok")
+    run.llm(_call("search_guidelines", question="apixaban maximum daily dose on dialysis"))
+    bad = run.tool("search_guidelines", {"question": "apixaban maximum daily dose on dialysis"},
+                   {"results": [{"text": "Warfarin dose adjustment in elderly patients: start "
+                                         "low and check the INR weekly."},
+                                {"text": "Vitamin D supplements: one daily tablet in winter."}]})
+    run.llm(_say("The maximum is 5 mg twice daily."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "context", bad, "context.retrieval_empty")
+
+
+def test_it_lets_a_retrieval_that_names_what_was_asked_stand():
+    run = Run(status="ok")
+    run.llm(_call("search_guidelines", question="apixaban maximum daily dose on dialysis"))
+    run.tool("search_guidelines", {"question": "apixaban maximum daily dose on dialysis"},
+             {"results": [{"text": "Apixaban in end-stage renal disease: 5 mg twice a day; "
+                                   "reduce with age or weight."},
+                          {"text": "Vitamin D supplements: one tablet in winter."}]})
+    run.llm(_say("The maximum is 5 mg twice daily."))
+    assert classify(run.inv).category is None
+
+
+def test_it_roots_a_history_cut_to_its_last_turn_without_the_system_message_at_that_call():
+    run = Run(status="ok")
+    sys = "You are the refund desk. Never refund more than the order total."
+    run.llm(_call("lookup_order", order="A1"), input=[
+        {"role": "system", "content": sys}, {"role": "user", "content": "refund A1"}])
+    run.tool("lookup_order", {"order": "A1"}, {"total": 84})
+    lost = run.llm(_say("I've noted a refund of 120 dollars."), input=[
+        {"role": "user", "content": "actually make it 120 dollars"}])
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("context", lost)
+
+
+@pytest.mark.parametrize(
+    "result",
+    ["Card declined by issuer (05).", {"message": "refund rejected: order already refunded"},
+     '{"status": "declined", "code": "05"}', "Refund could not be processed."],
+)
+def test_it_reads_an_acts_own_report_that_it_did_not_happen_as_a_failure(result):
+    run = _failed_refund()
+    run.inv.steps.pop()
+    bad = run.tool("issue_refund", {"order": "A1"}, result)
+    run.llm(_say("The card issuer declined the refund, so nothing was refunded."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)
+
+
+@pytest.mark.parametrize(
+    ("name", "result"),
+    [("block_card", "Card blocked."), ("run_tests", "12 passed, 0 failed in 1.2s"),
+     ("get_payment", "Payment declined on 3 March, then paid on 4 March.")],
+)
+def test_it_lets_an_acts_own_word_a_count_or_looked_up_data_stand(name, result):
+    run = Run(status="ok", attributes={"tools": [name]})
+    run.llm(_call(name, x=1))
+    run.tool(name, {"x": 1}, result)
+    run.llm(_say("Here is the outcome: " + result))
+    assert classify(run.inv).category is None

@@ -245,6 +245,11 @@ class TraceView:
         return self._answer
 
     def _final_answer(self) -> tuple[int | None, str]:
+        # Typographic apostrophes read as plain ones ("I can’t"): one vocabulary for all.
+        pos, text = self._final_reply()
+        return pos, helpers.plain(text)
+
+    def _final_reply(self) -> tuple[int | None, str]:
         last_llm = self.llm_steps[-1] if self.llm_steps else None
         output = self.inv.output
         if output is not None:

@@ -47,6 +47,15 @@ _RETRIEVAL_NAMES = (
     "kb",
     "passage",
     "semantic",
+    "docs",
+    "document",
+    "faq",
+    "wiki",
+    "manual",
+    "article",
+    "corpus",
+    "find",
+    "recall",
 )
 
 
@@ -243,8 +252,11 @@ def instruction_dropped(view: TraceView) -> list[Finding]:
         missing = [(role, text) for role, text in anchors if text not in contents]
         # The same conversation continued: it shares messages other than what every run of
         # this agent starts with (its system message): a second run of a sub-agent shares only
-        # that.
-        if missing and (contents & earlier) - {text for _, text in anchors}:
+        # that. Or the agent's system message is gone altogether: runtimes send it with every
+        # call, so a later call of the same agent without any was cut (to its last turn).
+        lost_system = system is None and first_system is not None and msgs and (
+            "system", first_system) in missing
+        if missing and (lost_system or (contents & earlier) - {text for _, text in anchors}):
             role, text = missing[0]
             detail = (
                 f"the {role} message earlier calls saw is gone from this call's "
@@ -344,7 +356,8 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
             if m and len(result) < 400:
                 empty, why = True, "returned nothing: " + helpers.excerpt(result, m)
         if not empty:
-            query = _stems(_query_text(view, i))
+            asked = _query_text(view, i)
+            query = _stems(asked)
             found = _stems(result[:4_000]) if query else set()
             # Nothing in the results shares a word (stem) with the query: what came back is not
             # about what was asked. Only judged on results long enough to say so, and only a
@@ -354,6 +367,14 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
                 empty, why = True, "returned nothing sharing a word with its query"
                 irrelevant = _free_text(view, i)
                 strength = 0.75 if irrelevant else 0.45
+            elif query and len(found) >= 5 and _off_topic(asked, query, found):
+                # Only common words of the question came back ("dose" for "apixaban dose on
+                # dialysis"): none of what makes it specific.
+                shared = ", ".join(sorted(query & found)[:3])
+                empty = True
+                why = f"returned results that share only common words ({shared}) with its query"
+                irrelevant = _free_text(view, i)
+                strength = 0.7 if irrelevant else 0.4
         if empty:
             if first_empty is None:
                 first_empty = (i, why, strength, irrelevant)
@@ -373,7 +394,7 @@ def retrieval_empty(view: TraceView) -> list[Finding]:
     answered_anyway = (
         bool(answer)
         and (irrelevant or _free_text(view, i))
-        and not helpers.GIVING_UP.search(answer)
+        and not helpers.gives_up(answer)
         and not helpers.ADMITS_NOTHING.search(answer)
     )
     query = helpers.excerpt(
@@ -443,6 +464,23 @@ def _free_text(view: TraceView, i: int) -> bool:
     args = _arguments(view, i)
     values = list(args.values()) if isinstance(args, dict) else [args or view.text(i, "input")]
     return any(isinstance(v, str) and len(helpers.content_words(v)) >= 3 for v in values)
+
+
+# A query word this long, or with a digit in it, is what makes the question specific (a drug,
+# a product code, a name); words shorter are common ("dose", "price", "hotel").
+_SPECIFIC_LEN = 7
+
+
+def _off_topic(asked: str, query: set[str], found: set[str]) -> bool:
+    """Whether results share with a query of 3+ words under half of its words (stems) and
+    none of its specific ones."""
+    if len(query) < 3 or len(query & found) * 2 >= len(query):
+        return False
+    specific = {
+        w[:5] for w in helpers.content_words(asked)
+        if len(w) >= _SPECIFIC_LEN or any(c.isdigit() for c in w)
+    }
+    return bool(specific) and not (specific & found)
 
 
 def _stems(text: str) -> set[str]:

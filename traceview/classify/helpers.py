@@ -302,30 +302,98 @@ RATE_LIMIT = _rx(
 )
 
 # --- planning: what an answer says ------------------------------------------------------------
+# Typographic apostrophes and quotes, as models write them ("I can’t"), read as plain ones.
+_TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u201c": '"',
+                              "\u201d": '"', "\u00a0": " "})
+
+
+def plain(text: str) -> str:
+    """`text` with typographic apostrophes, quotes and non-breaking spaces made plain, so that
+    one vocabulary reads what models write."""
+    return text.translate(_TYPOGRAPHIC) if text else text
+
+
+# Words that put an inability on the speaker (or its team, or its system): "I", "we", "I'm",
+# "I still", "we're currently".
+_WHO = r"\b(?:I|we|I'm|I am|we're|we are)(?: (?:still|currently|really|simply|just|also|again))?"
 GIVING_UP = _rx(
-    r"\bI (?:am |'m )?(?:unable|not able) to\b",
-    r"\bI (?:can ?not|can't|couldn't|could not|was unable to|wasn't able to)\b"
-    r"(?! (?:find|see|spot|detect) (?:any )?(?:issues?|errors?|problems?|bugs?|differences?)\b)",
-    r"\b(?:unable|impossible) to (?:complete|finish|determine|find|proceed|fulfil)",
+    _WHO + r" (?:unable|not able|not in a position) to\b",
+    _WHO + r" (?:can ?not|can't|couldn't|could not|was unable to|wasn't able to|were unable to|"
+    r"weren't able to|was not able to|were not able to|did not manage|didn't manage|failed to|"
+    r"have not been able|haven't been able|had no luck|had no way)\b",
+    # Said without a subject at the start of a sentence: "Unable to complete the booking."
+    r"(?:^|[.!?:]\s+)(?:unable|impossible|not able) to\b",
+    r"\b(?:it|this|that)(?:'s| is| was| will be| would be) impossible to\b",
+    r"\b(?:cannot|can't|can not) (?:proceed|continue|complete|finish|fulfil)",
     r"\bI give up\b",
     r"\bgiving up\b",
     r"\bno (?:way|means) to\b",
-    r"\bbeyond my (?:capabilities|ability)\b",
-    r"\bunfortunately,? (?:I|we|there)",
-    r"\bI (?:do not|don't) have (?:access|the ability|enough information)\b",
-    # The same said by a team, an apology or a passive: "we weren't able to", "I'm afraid
-    # there is", "sorry, but", "could not be completed", "no luck".
-    r"\bwe (?:can ?not|can't|couldn't|could not|were unable to|weren't able to|are unable to)\b",
-    r"\b(?:I'm|I am) afraid (?:I|we|there|that|it|this|none|nothing)\b",
+    r"\bbeyond (?:my|our) (?:capabilities|ability|abilities|means)\b",
+    r"\bunfortunately,? (?:I|we|there|it (?:is|was|isn't|wasn't|looks|seems|appears)|"
+    r"this (?:is|was|isn't|wasn't)|that (?:is|was|isn't|wasn't)|my|our|the (?:system|tool|"
+    r"service|request|operation|search|lookup))",
+    _WHO + r" (?:do not|don't|did not|didn't) (?:currently |yet )?have (?:the |any )?"
+    r"(?:access|permission|ability|capability|enough|sufficient|a way|any way|means|tools?|"
+    r"the (?:necessary|required|right))\b",
+    r"\b(?:I'm|I am|we're|we are) afraid (?:I|we|there|that|it|this|none|nothing)\b",
     r"\bsorry,? but\b",
-    r"\b(?:I apologi[sz]e|apologies),? (?:but|I|we)\b",
+    r"\b(?:I'm|I am) sorry,? (?:I|we|there|it|that|this)\b",
+    r"\b(?:I apologi[sz]e|apologies|my apologies),? (?:but|I|we|there|for (?:the|any) "
+    r"(?:inconvenience|trouble))\b",
     r"\b(?:isn't|wasn't|is not|was not) (?:possible|feasible)\b",
     r"\bnot (?:possible|feasible) (?:for me |for us )?to\b",
     r"\b(?:could|can) ?(?:not|n't) be (?:completed|done|found|processed|retrieved|determined|"
-    r"located|fulfil+ed)\b",
+    r"located|fulfil+ed|booked|placed|made|finished|performed|carried out|accessed|verified|"
+    r"confirmed|reached)\b",
     r"\bno luck\b",
-    r"\b(?:I|we) (?:was|were) not able to\b",
+    r"\bsomething went wrong\b",
+    r"\b(?:an|some) (?:unexpected |internal |technical )?(?:error|issue|problem) "
+    r"(?:occurred|came up|prevented)\b",
+    r"\b(?:I|we) (?:ran|run|have run|'ve run|encountered|hit|have hit|ran|got) into "
+    r"(?:an? |some )?(?:\w+ )?(?:error|issue|problem|difficult)",
+    r"\b(?:I|we) (?:encountered|hit|faced|got|received) (?:an? |some )?(?:\w+ )?"
+    r"(?:error|issue|problem|difficult)",
+    r"\b(?:it|there) (?:seems|appears|looks)(?: like| that)? (?:there (?:was|is|has been|were) "
+    r"|I |we )?(?:an? |some )?(?:\w+ )?(?:error|issue|problem|glitch|outage)",
+    r"\b(?:please )?try again (?:later|in a (?:few|little|bit|while|moment))\b",
+    r"\byou(?:'ll| will| may| might) (?:need|have|want) to (?:\w+ ){1,4}(?:yourself|"
+    r"elsewhere|another (?:site|service|provider|way))\b",
+    # Other languages' common ways of saying the same.
+    r"\b(?:no (?:he|hemos) podido|no pude|no pudimos|no puedo|no es posible|lo siento,? pero)\b",
+    r"\b(?:je|nous) n'(?:ai|avons) pas (?:pu|réussi)|\bje ne (?:peux|suis pas en mesure)|"
+    r"\bimpossible de\b|\bdésolée?,? (?:mais|je)\b",
+    r"\b(?:ich|wir) (?:konnte|konnten|kann|können) (?:\w+ ){0,3}(?:nicht|keine?n?)\b|"
+    r"\b(?:konnte|konnten|kann|können) (?:ich|wir) (?:\w+ ){0,3}(?:nicht|keine?n?)\b|"
+    r"\b(?:es ist|ist es) (?:mir |uns )?nicht möglich\b",
+    r"\bnão (?:consegui|conseguimos|foi possível|é possível|posso)\b",
+    r"\bnon (?:sono riuscit[oa]|siamo riusciti|è stato possibile|è possibile|posso)\b",
+    r"\b(?:ik|we) (?:kon|konden|kan|kunnen) (?:\w+ ){0,3}(?:niet|geen)\b|"
+    r"\b(?:kon|konden|kan|kunnen) (?:ik|we) (?:\w+ ){0,3}(?:niet|geen)\b",
 )
+# What an inability is about when it is a finding, not giving up: "I couldn't find any issues",
+# "we could not see anything wrong", and idioms ("I can't wait", "couldn't be happier").
+_NOT_GIVING_UP = re.compile(
+    r"\s*(?:find|see|spot|detect|identify|locate|notice)\s+(?:any\s+|anything\s+)?"
+    r"(?:(?:\w+\s+)?(?:issues?|errors?|problems?|bugs?|differences?|discrepanc(?:y|ies)|"
+    r"anomal(?:y|ies)|vulnerabilit(?:y|ies)|conflicts?|mistakes?|faults?|regressions?)\b|"
+    r"wrong|unusual|suspicious|amiss|out of (?:the ordinary|place))"
+    r"|\s*(?:wait|be happier|recommend \w+ enough|stress \w+ enough|thank you enough)\b",
+    re.IGNORECASE,
+)
+
+
+def gives_up(text: str) -> re.Match | None:
+    """The words of `text` that say the speaker could not do the job, or None: a finding that
+    nothing is wrong ("I couldn't find any issues") and idioms are not giving up."""
+    if not text:
+        return None
+    text = plain(text)
+    for m in GIVING_UP.finditer(text):
+        if not _NOT_GIVING_UP.match(text, m.end()):
+            return m
+    return None
+
+
 DONE_VERBS = (
     r"(?:created|updated|sent|saved|booked|processed|completed|deployed|fixed|cancel(?:l)?ed|"
     r"refunded|exchanged|returned|resolved|submitted|scheduled|rescheduled|deleted|written|"
@@ -340,23 +408,49 @@ DONE_VERBS = (
 # negates ("nothing was booked", "could not be processed") claims nothing.
 SUCCESS_CLAIM = _rx(
     r"\b(?:successfully|done|completed|finished|has been|have been|had been|was|were|is|are|"
-    r"got|now) (?:\w+ ){0,3}" + DONE_VERBS + r"\b",
+    r"got|now|'s|'re|'s been|'ve been) (?:\w+ ){0,3}" + DONE_VERBS + r"\b",
     r"\bsuccessfully\b",
-    r"\ball (?:set|done|good)\b",
-    r"\b(?:task|job|request|order|booking|payment|refund|transfer|change) (?:is |was |has been )?"
-    r"(?:complete|completed|done|confirmed|through)\b",
+    r"\ball (?:set|done|good|sorted)\b",
+    r"\bgood to go\b",
+    r"\b(?:task|job|request|order|booking|reservation|payment|refund|transfer|change|update|"
+    r"cancellation|transaction|ticket|deployment|migration) (?:is |was |has been |'s )?"
+    r"(?:now )?(?:complete|completed|done|confirmed|through|in place|live)\b",
     r"\bwent through\b",
     # A state reached rather than an act: "it is confirmed", "your refund is on its way".
-    r"\b(?:is|are|has been|have been) (?:now )?(?:confirmed|complete|in place|live|on (?:its|their|"
-    r"the) way)\b",
-    r"\b(?:I|we)(?:'ve| have)? (?:gone ahead and )?(?:\w+ ){0,2}" + DONE_VERBS + r"\b",
+    r"\b(?:is|are|has been|have been|'s|'re) (?:now )?(?:confirmed|complete|in place|live|"
+    r"on (?:its|their|the) way|ready|taken care of|sorted|booked)\b",
+    r"\b(?:I|we)(?:'ve| have)? (?:gone ahead and |just |now |already )?(?:\w+ ){0,2}"
+    + DONE_VERBS + r"\b",
+    # An answer that opens with the act: "Done!", "Booked:", "Refunded.", "Confirmed -".
+    r"(?:^|(?<=[.!?;\n])|(?<=[.!?;\n] ))\s*(?:done|" + DONE_VERBS + r")\s*(?:[!.:;,-]|$)",
+    r"\b(?:your|the) confirmation (?:number|code|id|no\.?|#)",
+    r"\byou(?:'ll| will| should) (?:soon )?(?:receive|get|see) (?:a |an |the |your )?"
+    r"(?:\w+ )?(?:confirmation|refund|receipt|credit|email|invite|invitation)\b",
+    # Other languages' common ways of saying it.
+    r"\b(?:erledigt|erfolgreich|ist (?:jetzt )?(?:gebucht|storniert|erstattet|bestätigt|"
+    r"versendet|bezahlt))\b",
+    r"\b(?:listo|hecho|se ha (?:procesado|completado|reservado|cancelado|reembolsado|"
+    r"enviado|confirmado)|exitosamente|con éxito)\b",
+    r"\b(?:c'est fait|a été (?:effectuée?|traitée?|réservée?|annulée?|remboursée?|confirmée?|"
+    r"envoyée?)|avec succès)\b",
+    r"\b(?:è stat[oa] (?:completat[oa]|prenotat[oa]|rimborsat[oa]|annullat[oa]|confermat[oa]|"
+    r"inviat[oa])|con successo)\b",
 )
 NEGATION = re.compile(
     r"\b(?:not|no|nothing|never|none|nobody|cannot|unable|failed|fail|fails|unsuccessful|"
-    r"unfortunately|yet to|pending)\b|n't\b",
+    r"unfortunately|yet to|pending|nicht|kein|keine|pas|non|não)\b|n't\b",
     re.IGNORECASE,
 )
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]?")
+# Courtesies that carry a negation without negating a claim: "No problem, your refund has been
+# processed", "don't hesitate to ask", "let me know if you need anything else".
+COURTESY = re.compile(
+    r"\b(?:no (?:problem|worries|trouble)|not a problem|(?:don't|do not) (?:hesitate|worry)|"
+    r"let me know if[^.!?\n]*|if (?:you )?(?:don't|do not|didn't)[^.!?\n]*|no need to|"
+    r"no further action|no action (?:is )?needed|no extra (?:charge|cost|fee)s?|"
+    r"at no (?:extra |additional )?(?:cost|charge))\b",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.!?;\n]+[.!?;]?")
 CANNOT_DO = _rx(
     r"\bunsupported\b",
     r"\bnot (?:yet )?supported\b",
@@ -376,6 +470,53 @@ CANNOT_DO = _rx(
     r"\boutside (?:the |its |our )?(?:scope|coverage|supported)\b",
     r"\b(?:use|try|call) (?:the |a )?[\w.-]+ (?:tool|endpoint|api|service) instead\b",
 )
+# Where a tool's result says something about the call rather than carrying data: a tool that
+# cannot do the job says so there ("message": "unsupported symbol"), while data that happens to
+# read alike ("wireless charging: not supported" in a product sheet) sits in other fields.
+SAYS_KEYS = ("message", "note", "notes", "error", "detail", "details", "reason", "warning",
+              "warnings", "info", "status", "msg", "hint", "error_message")
+SAYS_LIMIT = 600
+
+
+def cannot_do(result: Any, error: str = "") -> tuple[str, re.Match] | None:
+    """Where a tool says it cannot do what it was asked (CANNOT_DO), and the words: in its
+    error, in the fields of its result that speak about the call, or in a short text result.
+    "Not implemented" in an error is a broken tool, not the wrong one."""
+    if error:
+        m = CANNOT_DO.search(error[:SAYS_LIMIT])
+        if m and not m.group(0).lower().startswith("not implemented"):
+            return error, m
+        return None
+    if isinstance(result, str) and result.strip()[:1] == "{" and len(result) < 8_000:
+        try:
+            result = json.loads(result)
+        except ValueError:
+            pass
+    if isinstance(result, dict):
+        texts = [text_of(result.get(k), 400) for k in SAYS_KEYS if isinstance(
+            result.get(k), (str, dict, list))]
+        text = "\n".join(t for t in texts if t)
+    elif isinstance(result, str) and len(result) <= SAYS_LIMIT:
+        text = result
+    else:
+        return None
+    m = CANNOT_DO.search(text) if text else None
+    return (text, m) if m else None
+
+
+# A tool's own short report that its act did not happen ("Card declined by issuer", "booking
+# rejected", "could not be processed").
+ACT_FAILED = _rx(
+    # Not a count ("12 passed, 0 failed" is a test run's data).
+    r"(?<!\d )\b(?:failed|failure|declined|denied|rejected|refused|unsuccessful|aborted|"
+    r"unauthori[sz]ed|forbidden|insufficient (?:funds|balance|stock|permissions?))\b",
+    r"\b(?:could not|couldn't|cannot|can't|unable to|not able to) (?:be )?\w+",
+    r"\bnot (?:be )?(?:processed|completed|allowed|permitted|authori[sz]ed|possible|"
+    r"available|found)\b",
+    r"\b(?:is |has )?(?:expired|unavailable|locked|suspended|blocked)\b",
+)
+
+
 EMPTY_RESULT = _rx(
     r"^\s*(?:\[\s*\]|\{\s*\}|null|none|\"\"|'')\s*$",
     r"\bno (?:results?|matches|documents?|records?|hits|data|items|entries) (?:were |was )?"
@@ -407,6 +548,29 @@ PLAN_ITEM = re.compile(
     r"^\s*(?:\d+[.)]|[-*•]|step \d+[:.)]?)\s+(.{3,200})$", re.IGNORECASE | re.MULTILINE
 )
 PLAN_HEADER = re.compile(r"\b(?:plan|steps?|approach|I will|I'll|next,? I)\b", re.IGNORECASE)
+
+# Tools named for looking something up (`check_refund`, `get_order`) report a state, not an act
+# of theirs: `{"refunded": false}` from one is no failure, and a successful call of one does not
+# make an act happen.
+QUERY_VERBS = frozenset(
+    {"get", "check", "lookup", "look", "list", "search", "find", "fetch", "read", "query",
+     "status", "is", "has", "verify", "validate", "poll", "describe", "show", "view", "can",
+     "retrieve", "track", "inspect", "count", "browse", "explain"}
+)
+
+
+def name_words(name: str) -> list[str]:
+    """The words of a tool's name, lower case: `issueRefund`, `issue-refund` and
+    `issue_refund` are ["issue", "refund"]."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name or "")
+    return [w for w in re.split(r"[^a-zA-Z0-9]+", spaced.lower()) if w]
+
+
+def is_query_tool(name: str) -> bool:
+    """Whether a tool is named for looking something up rather than for an act."""
+    words = name_words(name)
+    return bool(words) and words[0] in QUERY_VERBS
+
 
 WORD = re.compile(r"[a-z0-9]{3,}")
 STOPWORDS = frozenset(
@@ -499,16 +663,39 @@ def requested_calls(value: Any) -> set[str]:
     return names
 
 
+def sentences(text: str) -> list[tuple[int, str]]:
+    """The sentences (and clauses between semicolons) of `text`, with where each starts."""
+    return [(m.start(), m.group(0)) for m in _SENTENCE.finditer(text or "")]
+
+
 def success_claim(text: str) -> re.Match | None:
     """The words of `text` that claim the job was done, or None. A sentence that also negates
-    claims nothing, and neither does an answer that gives up."""
-    if not text or GIVING_UP.search(text):
+    (courtesies aside: "no problem", "don't hesitate") claims nothing, and neither does an
+    answer that gives up."""
+    if not text:
+        return None
+    text = plain(text)
+    if gives_up(text):
         return None
     for sentence in _SENTENCE.finditer(text):
         piece = sentence.group(0)
-        if SUCCESS_CLAIM.search(piece) and not NEGATION.search(piece):
-            return SUCCESS_CLAIM.search(text, sentence.start())
+        m = SUCCESS_CLAIM.search(text, sentence.start(), sentence.end())
+        if m and not NEGATION.search(COURTESY.sub(" ", piece)):
+            return m
     return None
+
+
+_DONE = re.compile(r"\b" + DONE_VERBS + r"\b", re.IGNORECASE)
+
+
+def claimed_acts(text: str) -> list[str]:
+    """The acts ("refunded", "booked") that the claiming sentences of `text` say were done."""
+    text = plain(text or "")
+    acts = []
+    for _, piece in sentences(text):
+        if SUCCESS_CLAIM.search(piece) and not NEGATION.search(COURTESY.sub(" ", piece)):
+            acts += [m.group(0).lower() for m in _DONE.finditer(piece)]
+    return acts
 
 
 # A figure an agent states: an amount, a decimal or version, or a number of two or more digits

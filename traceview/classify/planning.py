@@ -18,12 +18,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 
 from traceview.classify import helpers, messages
-from traceview.classify.base import CAUSE, SYMPTOM, Finding, TraceView, rule
+from traceview.classify.base import CAUSE, DECLARED_TOOL_KEYS, SYMPTOM, Finding, TraceView, rule
 from traceview.classify.messages import is_message_only
+from traceview.classify.tool import wrong_tool_said
 
 LOOP_MIN = 3
 _IDENT = re.compile(r"\b[a-z][a-z0-9]*(?:[_.][a-z0-9]+)+\b")
@@ -198,18 +200,18 @@ def no_progress(view: TraceView) -> list[Finding]:
     return []
 
 
-@rule("planning.wrong_tool", "planning", version=2)
+@rule("planning.wrong_tool", "planning", version=3)
 def wrong_tool(view: TraceView) -> list[Finding]:
-    """A tool that answered it cannot do this (unsupported, "this endpoint only returns ...")
-    and the agent went on without another tool that worked: it picked a tool that cannot do
-    the job. A failure on its own, whatever the answer says afterwards."""
+    """A tool that answered it cannot do this (unsupported, "this endpoint only returns ...",
+    in the fields of its result that speak about the call, a short text, or an error raised
+    while the agent had other tools) and the agent went on without another tool that worked:
+    it picked a tool that cannot do the job. A failure on its own, whatever the answer says
+    afterwards."""
     for n, i in enumerate(view.tool_steps):
-        if view.steps[i].status == "error":
+        said = wrong_tool_said(view, i)
+        if said is None:
             continue
-        head = view.text(i, "result")[:400]
-        m = helpers.CANNOT_DO.search(head)
-        if not m:
-            continue
+        head, m = said
         name = view.tool_name(i)
         later = [
             j
@@ -227,36 +229,39 @@ def wrong_tool(view: TraceView) -> list[Finding]:
     return []
 
 
-@rule("planning.false_success", "planning", version=2)
+@rule("planning.false_success", "planning", version=3)
 def false_success(view: TraceView) -> list[Finding]:
-    """A final answer that claims the job was done after a tool call failed and nothing
-    succeeded after it: a success the trace does not support. The failure was seen and handled
-    (`overrides`); the claim is the mistake, rooted at the model call that made it."""
+    """A final answer that claims the job was done when the trace does not support it: after a
+    tool call failed and was never redone, unless a later call of another tool that acts (not
+    one that looks something up) may have done it instead, or the claim names an act of the
+    failed tool itself; or a claimed act whose tool was never called. The failure was seen and
+    handled (`overrides`); the claim is the mistake, rooted at the model call that made it."""
     answer_pos, answer = view.final_answer()
     if not answer:
         return []
-    unbacked = _claim_without_call(view, answer, answer_pos)
+    m = helpers.success_claim(answer)
+    if not m:
+        return []
+    acts = [_stem(a) for a in helpers.claimed_acts(answer)]
+    unbacked = _claim_without_call(view, answer, answer_pos, m, acts)
     if unbacked is not None:
         return [unbacked]
-    if not view.tool_steps:
-        return []
     failed = None
     for i in view.tool_steps:
         if answer_pos is not None and i > answer_pos:
             break
         problem = view.problem(i)
         if problem is None:
-            failed = None  # a later success: the agent had something to report
+            if failed is not None and _may_have_done_it(view, i, failed, acts):
+                failed = None  # another tool may have done what the failed one did not
         elif failed is None and problem.rule.startswith("tool.") and not view.recovered(i):
             failed = i
     if failed is None:
         return []
-    m = helpers.success_claim(answer)
-    if not m:
-        return []
     detail = (
         f"the final answer claims success after {view.tool_name(failed) or 'a tool call'} "
-        "failed and was never redone; claim: " + helpers.excerpt(answer, m)
+        f"failed and was never redone; claim: {m.group(0).strip()!r} in "
+        + helpers.excerpt(answer, m)
     )
     return [
         view.finding(
@@ -271,37 +276,53 @@ def false_success(view: TraceView) -> list[Finding]:
     ]
 
 
+def _may_have_done_it(view: TraceView, later: int, failed: int, acts: list[str]) -> bool:
+    """Whether the successful tool call at `later` may back the claim that the failed call at
+    `failed` could not: a call of a tool that acts (not `get_order`, `search_flights`), unless
+    the claim names the act of the failed tool ("refunded" after `issue_refund` failed)."""
+    name = view.tool_name(later)
+    if helpers.is_query_tool(name):
+        return False
+    failed_words, words = _words(view.tool_name(failed)), _words(name)
+    return not any(a in failed_words and a not in words for a in acts)
+
+
+# Past forms whose first letters are not their verb's ("sent" of send_email).
+_IRREGULAR = {"sent": "send", "paid": "pay", "bought": "buy", "made": "make", "built": "build",
+              "written": "write", "set up": "set", "sold": "sell", "taken": "take",
+              "given": "give", "run": "run", "put": "put", "found": "find", "held": "hold"}
+
+
 def _stem(word: str) -> str:
-    return word.lower()[:4]
+    word = word.lower()
+    return _IRREGULAR.get(word, word)[:4]
 
 
-def _claim_without_call(view: TraceView, answer: str, answer_pos: int | None) -> Finding | None:
+def _words(name: str) -> set[str]:
+    return {_stem(w) for w in helpers.name_words(name) if len(w) >= 3}
+
+
+def _claim_without_call(
+    view: TraceView, answer: str, answer_pos: int | None, m: re.Match, acts: list[str]
+) -> Finding | None:
     """An answer that claims an act ("I've refunded ...") the agent had a tool for
-    (`issue_refund`) and never called, nor any tool named for the same act: a success made up
-    without doing the work."""
-    if answer_pos is None or not view.declared_tools:
+    (`issue_refund`: declared, or named in its instructions) and never called, nor any tool
+    named for the same act: a success made up without doing the work."""
+    if answer_pos is None:
         return None
-    m = helpers.success_claim(answer)
-    if not m:
+    had = view.declared_tools or _instruction_tools(view)
+    if not had:
         return None
-    done = re.search(helpers.DONE_VERBS, m.group(0), re.IGNORECASE)
-    if not done:
-        return None
-    act = _stem(done.group(0))
     called = {view.tool_name(i) for i in view.tool_steps}
     called |= set().union(*view.requested.values()) if view.requested else set()
-
-    def words(name: str) -> set[str]:
-        return {_stem(w) for w in re.split(r"[^a-zA-Z0-9]+", name) if len(w) >= 4}
-
-    if any(act in words(n) for n in called):
+    done = {w for n in called for w in _words(n)}
+    act = next((a for a in acts if a not in done and any(a in _words(n) for n in had)), None)
+    if act is None:
         return None
-    tools = sorted(n for n in view.declared_tools if act in words(n))
-    if not tools:
-        return None
+    tools = sorted(n for n in had if act in _words(n))
     detail = (
-        f"the final answer claims it {done.group(0)} but {tools[0]} was never called; claim: "
-        + helpers.excerpt(answer, m)
+        f"the final answer claims an act ({m.group(0).strip()!r}) that {tools[0]} does, but "
+        f"{tools[0]} was never called; claim: " + helpers.excerpt(answer, m)
     )
     return view.finding(
         "planning.false_success",
@@ -313,17 +334,51 @@ def _claim_without_call(view: TraceView, answer: str, answer_pos: int | None) ->
     )
 
 
-@rule("planning.gave_up", "planning", version=2)
+_TOOLISH = re.compile(r"`?\b([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b`?")
+
+
+def _instruction_tools(view: TraceView) -> frozenset[str]:
+    """Tool-shaped names (snake_case identifiers) in the agent's instructions, for exports
+    that declare no tools."""
+    return frozenset(_TOOLISH.findall(_instructions(view)))
+
+
+# An answer this long that only says in passing that one part could not be done (neither in
+# its opening nor in its closing sentences) delivers the rest: a caveat, not giving up.
+_CAVEAT_SENTENCES = 6
+_CAVEAT_WORDS = 80
+
+
+@rule("planning.gave_up", "planning", version=3)
 def gave_up(view: TraceView) -> list[Finding]:
+    """The final answer says the agent could not do the job ("I wasn't able to", "I don't have
+    access", "please try again later", "no he podido" ...; `helpers.gives_up`). A long answer
+    that says so only in passing, in its middle, is a caveat: a weak hint, not a failure."""
     answer_pos, answer = view.final_answer()
     if not answer:
         return []
     tail = answer[-1_500:]
-    m = helpers.GIVING_UP.search(tail)
+    m = helpers.gives_up(tail)
     if not m:
         return []
-    detail = "the final answer gives up: " + helpers.excerpt(tail, m)
-    return [view.finding("planning.gave_up", "planning", answer_pos, detail, 0.7, role=SYMPTOM)]
+    sentences = [x for x in helpers.sentences(tail) if x[1].strip()]
+    at = next((k for k, (start, piece) in enumerate(sentences)
+               if start <= m.start() < start + len(piece)), 0)
+    caveat = (
+        len(sentences) >= _CAVEAT_SENTENCES
+        and 2 <= at < len(sentences) - 2
+        and len(tail.split()) >= _CAVEAT_WORDS
+    )
+    detail = (
+        f"the final answer {'says in passing it could not do a part' if caveat else 'gives up'}"
+        f" ({m.group(0).strip()!r}): " + helpers.excerpt(tail, m)
+    )
+    return [
+        view.finding(
+            "planning.gave_up", "planning", answer_pos, helpers.excerpt(detail),
+            0.4 if caveat else 0.7, role=SYMPTOM, fails_run=not caveat,
+        )
+    ]
 
 
 def _instructions(view: TraceView) -> str:
@@ -392,6 +447,7 @@ def premature_answer(view: TraceView) -> list[Finding]:
                 if len(t) >= 4 and re.search(rf"(?<![\w.-]){re.escape(t)}(?![\w-])", told)
             }
     why = None
+    strength = 0.75
     if named:
         why = f"it was told to use {', '.join(sorted(named)[:4])}"
     elif view.declared_tools:
@@ -400,6 +456,9 @@ def premature_answer(view: TraceView) -> list[Finding]:
         if unexplained:
             tools = ", ".join(sorted(view.declared_tools)[:6])
             why = f"it had {tools} and states {', '.join(unexplained[:3])}, which it was not given"
+    if why is None:
+        why = _task_for_a_tool(view, answer_pos, answer, told)
+        strength = 0.65
     if why is None:
         return []
     detail = "answered without calling any tool: " + why + "; answer: " + helpers.excerpt(
@@ -411,10 +470,113 @@ def premature_answer(view: TraceView) -> list[Finding]:
             "planning",
             answer_pos,
             helpers.excerpt(detail),
-            0.75,
+            strength,
             role=CAUSE,
         )
     ]
+
+
+# Words of tool names and descriptions that say nothing about what a tool is for.
+_GENERIC = frozenset(
+    "get set run call make create update add new use tool tools api data info details detail "
+    "item items record records value values result results request service helper util utils "
+    "function func action query search find fetch list lookup look check read write send "
+    "return returns given current latest using based input output text string number id ids "
+    "name names type types one all".split()
+)
+# An answer that asks back rather than states: "could you share your order number?"
+_ASKS_BACK = re.compile(
+    r"\?\s*$|\b(?:could|can|would) you (?:please )?(?:share|provide|send|confirm|tell|give|"
+    r"let me know|clarify|specify)|\bplease (?:share|provide|send|confirm|tell|give|let me know|"
+    r"clarify|specify)|\bwhich (?:one|\w+) (?:would|do) you\b"
+    # or only returns a courtesy: "you're welcome, have a great day"
+    r"|\byou(?:'re| are) (?:very )?welcome\b|\b(?:happy|glad) to help\b|\bhave a (?:great|"
+    r"nice|good|lovely|wonderful) (?:day|evening|trip|weekend)\b",
+    re.IGNORECASE,
+)
+
+
+def _purpose_words(text: str) -> set[str]:
+    return {_stem5(w) for w in helpers.content_words(text) if w not in _GENERIC}
+
+
+def _stem5(word: str) -> str:
+    return word[:5]
+
+
+def _task_for_a_tool(view: TraceView, answer_pos: int, answer: str, told: str) -> str | None:
+    """Why an answer given without any tool call needed a tool: the request is about what a tool
+    the agent had is for (a word of its name or description), and the answer states something
+    new (not a question back, not what its instructions already say). None otherwise."""
+    tools = _tool_purposes(view)
+    if not tools or helpers.gives_up(answer) or _ASKS_BACK.search(answer):
+        return None
+    msgs = helpers.messages_of(view.steps[answer_pos].input) or []
+    task = next((helpers.content_of(m) for m in reversed(msgs) if helpers.role_of(m) in (
+        "user", "human")), "")
+    asked = _purpose_words(task[:2_000])
+    said = {_stem5(w) for w in helpers.content_words(answer)} - {
+        _stem5(w) for w in helpers.content_words(task[:2_000])}
+    if len(said) < 4:
+        return None  # restates the question, a greeting, an acknowledgement
+    if told and len(said & {_stem5(w) for w in helpers.content_words(told)}) >= 0.6 * len(said):
+        return None  # answered from what its instructions say (a policy, a price list)
+    for name, purpose in sorted(tools.items()):
+        shared = asked & purpose
+        if shared:
+            return (f"the request is about {', '.join(sorted(shared)[:3])}, which {name} is for, "
+                    "and it answered without calling it")
+    return None
+
+
+def _tool_purposes(view: TraceView) -> dict[str, set[str]]:
+    """What each tool the agent had is for: the words of its name and of its description
+    (where the export sends the tools' definitions)."""
+    had = view.declared_tools or _instruction_tools(view)
+    out = {name: _purpose_words(" ".join(helpers.name_words(name))) for name in had}
+    for name, description in _tool_descriptions(view).items():
+        if name in out:
+            out[name] |= _purpose_words(description[:300])
+    return {name: words for name, words in out.items() if words}
+
+
+def _tool_descriptions(view: TraceView) -> dict[str, str]:
+    """Descriptions of the declared tools, by name, from the definitions an export sends (the
+    GenAI `gen_ai.tool.definitions`, OpenInference `llm.tools.*.tool.json_schema`, the tools
+    of a model request)."""
+    found: dict[str, str] = {}
+
+    def walk(value, depth=0):
+        if depth > 4 or len(found) > 64:
+            return
+        if isinstance(value, str) and value.strip()[:1] in ("[", "{"):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return
+        if isinstance(value, list):
+            for item in value[:64]:
+                walk(item, depth + 1)
+        elif isinstance(value, dict):
+            if isinstance(value.get("function"), dict):
+                walk(value["function"], depth + 1)
+            elif isinstance(value.get("name"), str) and isinstance(value.get("description"), str):
+                found.setdefault(value["name"], value["description"])
+
+    sources = [view.inv.attributes or {}] + [
+        view.steps[i].attributes or {} for i, s in enumerate(view.steps)
+        if s.kind in ("agent", "llm")
+    ]
+    for attrs in sources:
+        for key, value in attrs.items():
+            if key in DECLARED_TOOL_KEYS or (key.startswith("llm.tools.") and key.endswith(
+                    ".tool.json_schema")):
+                walk(value)
+    for i in view.llm_steps:
+        value = view.steps[i].input
+        if isinstance(value, dict):
+            walk(value.get("tools"))
+    return found
 
 
 @rule("planning.plan_deviation", "planning")

@@ -15,6 +15,7 @@ arguments, any tool succeeded later) is *recovered*: it is kept as evidence but 
 
 from __future__ import annotations
 
+import json
 import re
 
 from traceview.classify import helpers
@@ -46,19 +47,11 @@ _FAILED_STATES = frozenset(
     {"error", "failed", "failure", "declined", "rejected", "denied", "unsuccessful", "aborted"}
 )
 _SUCCESS_FLAGS = ("success", "ok", "succeeded", "successful")
-# Tools that look something up report a state, not an act of theirs: `check_refund` answering
-# {"refunded": false} is no failure.
-_QUERY_VERBS = frozenset(
-    {"get", "check", "lookup", "look", "list", "search", "find", "fetch", "read", "query",
-     "status", "is", "has", "verify", "validate", "poll", "describe", "show", "view", "can"}
-)
-
-
 def _act_keys(name: str, value: dict) -> tuple[str, ...]:
     """Keys of a result named for the act of its tool ("refunded" of `issue_refund`, "booked"
     of `book_room`): `{"refunded": false}` says the act did not happen."""
     parts = [w.lower() for w in re.split(r"[^a-zA-Z0-9]+", name or "") if w]
-    if not parts or parts[0] in _QUERY_VERBS:
+    if not parts or parts[0] in helpers.QUERY_VERBS:
         return ()
     words = {w[:4] for w in parts if len(w) >= 4}
     # One word, a participle ("refunded", "booked"): not a noun of the name ("visa_required"
@@ -73,6 +66,12 @@ def _act_keys(name: str, value: dict) -> tuple[str, ...]:
 def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str] | None:
     """An error returned with an OK status: (what, match, text) or None."""
     value = view.result_value(i)
+    if isinstance(value, str) and value.lstrip()[:1] == "{" and len(value) < 20_000:
+        # Exports that carry tool outputs as text (the OpenAI Agents SDK) send JSON as text.
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
     if isinstance(value, dict):
         for key in ("error", "errors", "exception", "error_message"):
             if value.get(key) not in (None, "", [], {}, False):
@@ -106,7 +105,35 @@ def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str
     m = helpers.ERROR_KEY.search(head) if head.lstrip()[:1] == "{" else None
     if m:
         return "error field", m, text
+    return _act_refused(view.tool_name(i), value)
+
+
+def _act_refused(name: str, value) -> tuple[str, re.Match | None, str] | None:
+    """A tool named for an act (`issue_refund`, `book_room`, not `get_order`) that reports in
+    a few words, or in the fields that speak about the call, that the act did not happen:
+    "Card declined by issuer", {"message": "booking rejected: no availability"}. What a tool
+    that looks something up returns is data, whatever words it holds."""
+    if not name or helpers.is_query_tool(name):
+        return None
+    if isinstance(value, dict):
+        text = " ".join(
+            v for k in helpers.SAYS_KEYS + ("result", "outcome")
+            if isinstance(v := value.get(k), str)
+        )[:ACT_REPORT]
+    elif isinstance(value, str) and len(value) <= ACT_REPORT:
+        text = value
+    else:
+        return None
+    # Its own act is no failure: `block_card` answering "card blocked".
+    own = {w[:3] for w in helpers.name_words(name)}
+    for m in helpers.ACT_FAILED.finditer(text):
+        if m.group(0).split()[-1].lower()[:3] not in own:
+            return "the act did not happen", m, text
     return None
+
+
+# Longer texts than this are more than a report of one act.
+ACT_REPORT = 300
 
 
 def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
@@ -126,6 +153,10 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
         kind, strength, m = _classify_error_text(error_text)
         if kind == "tool.error_status" and declared is not None and name and name not in declared:
             kind = "tool.unknown_tool"
+        if kind == "tool.error_status" and wrong_tool_said(view, i):
+            # The tool refused a job it is not for while the agent had others: a choice of
+            # tool, left to planning.wrong_tool.
+            return None
         detail = f"{name or 'tool'} failed: " + helpers.excerpt(error_text or "status error", m)
         # An error that names no tool of its own (OpenHands' `error` observation of a malformed
         # call, which no action caused) is got past by any later successful tool call.
@@ -139,7 +170,7 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
     if declared is not None and name and name not in declared and s.kind == "tool":
         detail = f"{name} is not among the agent's tools ({', '.join(sorted(declared)[:8])})"
         return ToolProblem("tool.unknown_tool", helpers.excerpt(detail), 0.85, True)
-    if helpers.CANNOT_DO.search(view.text(i, "result")[:HEAD]):
+    if wrong_tool_said(view, i):
         # The tool ran and said this is not its job: a choice of tool, left to planning.
         return None
     found = _error_in_result(view, i)
@@ -156,6 +187,18 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
     )
     # Error results are read from free text, so they are a little less sure than a status.
     return ToolProblem(kind, detail, 0.8, kind in ("tool.unknown_tool", "tool.schema_rejected"))
+
+
+def wrong_tool_said(view: TraceView, i: int) -> tuple[str, re.Match] | None:
+    """Whether tool step `i` said it cannot do what it was asked (helpers.cannot_do): in a
+    result, always a choice of tool; in an error, only when the agent had other tools to
+    choose (else the one tool it had is broken for this job)."""
+    s = view.steps[i]
+    if s.status == "error" or s.error_type or s.error_message:
+        if not (view.tool_names - {view.tool_name(i)}):
+            return None
+        return helpers.cannot_do(None, view.text(i, "error") or view.events_text(i) or " ")
+    return helpers.cannot_do(view.result_value(i))
 
 
 def _problems(view: TraceView, rule_name: str) -> list[Finding]:
