@@ -13,10 +13,11 @@ import json
 
 
 def ledger(satisfied=False, loop=False, progress=True, speaker="WebSurfer",
-           instruction="Search for the 2019 annual report of the museum.", reason=""):
+           instruction="Search for the 2019 annual report of the museum.", reason="",
+           satisfied_reason="The count is not known yet."):
     """One Magentic-One progress ledger, as its orchestrator writes it into the log."""
     return "Updated Ledger:\n" + json.dumps({
-        "is_request_satisfied": {"reason": "The count is not known yet.", "answer": satisfied},
+        "is_request_satisfied": {"reason": satisfied_reason, "answer": satisfied},
         "is_in_loop": {"reason": reason if loop else "Each step did something new.",
                        "answer": loop},
         "is_progress_being_made": {"reason": reason if not progress else "New facts arrived.",
@@ -140,19 +141,24 @@ class MagenticLog:
         self.add("Orchestrator (thought)", "Stalled.... Replanning...")
         self.add("Orchestrator (thought)", plan_sheet(self.question, guess, heading="New plan"))
 
-    def finish(self, answer: str, satisfied=True, reason: str = "No agent selected.") -> dict:
+    def finish(self, answer: str, satisfied=True, reason: str = "No agent selected.",
+               why_satisfied: str = "The answer is known.", answer_message=True) -> dict:
         if satisfied:
-            self.add("Orchestrator (thought)", ledger(satisfied=True))
+            self.add("Orchestrator (thought)", ledger(satisfied=True,
+                                                      satisfied_reason=why_satisfied))
             self.add("Orchestrator (thought)", "Request satisfied.")
         self.add("Orchestrator (termination condition)", reason)
-        self.add("Orchestrator (final answer)", f"\nFINAL ANSWER: {answer}\n")
+        if answer_message:
+            self.add("Orchestrator (final answer)", f"\nFINAL ANSWER: {answer}\n")
         return {"is_corrected": False, "question": self.question, "question_ID": "gaia-x",
                 "level": "1", "ground_truth": "unknown to the run", "history": self.history}
 
 
-def magentic_wrong_fact() -> tuple[dict, int]:
+def magentic_wrong_fact(answer_message=True) -> tuple[dict, int]:
     """The surfer reads the figure of the wrong year; the orchestrator trusts it and answers.
-    Nothing stalls: the mistake is the turn that first said the figure the answer gives."""
+    Nothing stalls: the mistake is the turn that first said the figure the answer gives.
+    Without `answer_message` the log stops at the orchestrator's judgment that the request is
+    satisfied, whose reason gives the figure."""
     log = MagenticLog("How many visitors did the Lakeside Museum have in 2019?")
     log.turn("WebSurfer", "Search for the Lakeside Museum's annual report for 2019.", page(
         "I typed 'Lakeside Museum annual report 2019' into the browser search bar.",
@@ -165,7 +171,8 @@ def magentic_wrong_fact() -> tuple[dict, int]:
     log.turn("Assistant", "Check the visitor figure the WebSurfer found and give the answer.",
              "The WebSurfer found that the museum welcomed 1,204,000 visitors. That answers the "
              "request.")
-    return log.finish("1204000"), wrong
+    return log.finish("1204000", answer_message=answer_message, why_satisfied=(
+        "The WebSurfer found the 2019 figure: 1,204,000 visitors.")), wrong
 
 
 def magentic_blocked() -> tuple[dict, int]:

@@ -161,6 +161,13 @@ def test_it_roots_a_wrong_answer_at_the_turn_that_first_said_it():
     assert "'1204000'" in source and "1,204,000" in source and "WebSurfer" in source
 
 
+def test_without_a_final_answer_the_satisfied_ledger_says_what_the_answer_is():
+    run, wrong = magentic_wrong_fact(answer_message=False)
+    _, d, evidence = _magentic(run)
+    assert (d.category, d.root_step) == ("planning", f"msg-{wrong}")
+    assert "ledger judging the request satisfied" in evidence["messages.answer_source"].detail
+
+
 def test_it_roots_a_blocked_site_at_the_first_blocked_turn_as_tool():
     run, blocked = magentic_blocked()
     _, d, evidence = _magentic(run)
@@ -229,3 +236,20 @@ def test_it_reads_the_roles_and_the_ledger_of_a_hand_crafted_run():
     assert all(s.kind != "tool" for s in inv.steps)  # no executor spoke in this run
     channels = {(s.attributes or {}).get("channel") for s in inv.steps}
     assert {"thought", "-> WebSurfer", "termination condition", "final answer"} <= channels
+
+
+def test_an_opening_turn_that_carries_its_own_code_is_the_first_contribution():
+    history = [
+        {"role": "assistant", "name": "Excel_Expert", "content": "## Task\nCount the clients "
+         "with even street numbers.\n## Plan\n1. Load the sheet. 2. Count.\n```python\n"
+         "import pandas as pd\nprint(pd.read_excel('c.xlsx')['No'].mod(2).eq(0).sum())\n```"},
+        {"role": "user", "name": "Computer_terminal", "content": "exitcode: 0 (execution "
+         "succeeded)\nCode output: 4"},
+        {"role": "user", "name": "Verification_Expert", "content": "The script ran and counted "
+         "the even numbers, so the answer holds. TERMINATE"},
+    ]
+    d, evidence = _verdict(history)
+    assert (d.root_step, evidence["messages.first_contribution"].step) == ("msg-0", "msg-0")
+    # Without work of its own the opening is the task statement alone.
+    history[0]["content"] = "## Task\nCount the clients with even street numbers."
+    assert _verdict(history)[0].root_step == "msg-2"

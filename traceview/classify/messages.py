@@ -249,6 +249,7 @@ class Judgment:
     reason: str
     next_speaker: str | None = None
     instruction: str | None = None
+    satisfied: str | None = None  # a ledger's reason for judging the request satisfied
 
 
 def _answer(value) -> tuple[object, str]:
@@ -329,12 +330,14 @@ def judgment(view: TraceView, i: int) -> Judgment | None:
                    for r in (x[2],) if r]
         nxt = ledger.get("next")
         instruction = ledger.get("instruction")
+        satisfied = ledger.get("satisfied")
         return Judgment(
             pos=i, stuck=no_progress or in_loop, loop=in_loop,
             matched="ledger " + (matched or "without a progress judgment"),
             reason=" ".join(reasons),
             next_speaker=str(nxt[1]).strip() if nxt and nxt[1] else None,
             instruction=str(instruction[1]) if instruction and instruction[1] else None,
+            satisfied=(satisfied[2] or "") if satisfied and _truth(satisfied[1]) else None,
         )
     head = text[:400]
     m = _REPLAN.search(head)
@@ -485,28 +488,37 @@ def _is_task_statement(view: TraceView, i: int) -> bool:
     return i == 0 or (s.kind == "other" and not is_tool_step(s))
 
 
-def chat_answer(view: TraceView) -> tuple[int | None, str]:
-    """A chat's explicit final answer: (position, what it answers), from the last message on a
-    final-answer channel ("Orchestrator (final answer)") or with a "FINAL ANSWER:" line; (None,
-    "") when there is none. A plain last message restates much of the discussion: which of its
-    figures is the answer would be a guess."""
+def chat_answer(view: TraceView) -> tuple[int | None, str, bool]:
+    """A chat's final answer: (position, what it answers, explicit). Explicit: the last message
+    on a final-answer channel ("Orchestrator (final answer)") or with a "FINAL ANSWER:" line.
+    Without one, an orchestrator's last ledger judging the request satisfied, by its reason
+    ("the WebSurfer found 1.2 million visitors"). (None, "", False) when there is neither: a
+    plain last message restates much of the discussion, and which of its figures is the answer
+    would be a guess."""
+    satisfied = None
     for i in range(len(view.steps) - 1, -1, -1):
         if view.steps[i].kind == "agent" or _is_executor(view, i) or _is_task_statement(view, i):
             continue
         text = _text(view, i)
         m = _FINAL_ANSWER.search(text[:4_000])
         if m or "final" in _channel(view, i).lower():
-            return i, (text[m.end():] if m else text).strip()[:2_000]
-    return None, ""
+            return i, (text[m.end():] if m else text).strip()[:2_000], True
+        if satisfied is None:
+            j = judgment(view, i)
+            if j is not None and j.satisfied:
+                satisfied = (i, j.satisfied[:2_000])
+    if satisfied is not None:
+        return satisfied[0], satisfied[1], False
+    return None, "", False
 
 
-def _answer_parts(answer: str) -> list[str]:
-    """What in an answer another turn would have had to say first: the whole of a short answer
-    (a name, a title), its figures, its emphasised phrases."""
+def _answer_parts(answer: str, explicit: bool) -> list[str]:
+    """What in an answer another turn would have had to say first: the whole of a short
+    explicit answer (a name, a title), its figures, its emphasised phrases."""
     text = _TERMINATE.sub("", answer).strip()
     parts = []
     short = " ".join(text.split()).strip(" .*\"'")
-    if 2 <= len(short) <= 80 and "\n" not in text.strip():
+    if explicit and 2 <= len(short) <= 80 and "\n" not in text.strip():
         parts.append(short)
     for m in _EMPHASIS.finditer(text):
         phrase = next(g for g in m.groups() if g is not None).strip(" .:*")
@@ -545,6 +557,7 @@ class Source:
     said_pos: int  # the first message that said it (an execution result, or a turn)
     root: int  # that turn, or for an execution result the turn that asked for the run
     part: str  # what it said
+    explicit: bool  # a final answer, or else a ledger that judged the request satisfied
 
 
 def answer_source(view: TraceView) -> Source | None:
@@ -552,7 +565,7 @@ def answer_source(view: TraceView) -> Source | None:
     where the answer's content entered the conversation."""
     if not is_message_only(view) or not view.run_failed:
         return None
-    pos, answer = chat_answer(view)
+    pos, answer, explicit = chat_answer(view)
     if pos is None:
         return None
     given = [view.text(i, "output") or view.text(i, "input")
@@ -560,7 +573,7 @@ def answer_source(view: TraceView) -> Source | None:
     for source in (view.inv.input, (view.inv.attributes or {}).get("question")):
         if isinstance(source, str):
             given.append(source)
-    patterns = [(p, _part_pattern(p)) for p in _answer_parts(answer)]
+    patterns = [(p, _part_pattern(p)) for p in _answer_parts(answer, explicit)]
     patterns = [(p, rx) for p, rx in patterns if not any(rx.search(g) for g in given)]
     if not patterns:
         return None
@@ -575,7 +588,7 @@ def answer_source(view: TraceView) -> Source | None:
         if _is_executor(view, i):
             author = _author_of(view, i)
             root = author if author is not None else i
-        return Source(answer_pos=pos, said_pos=i, root=root, part=part)
+        return Source(answer_pos=pos, said_pos=i, root=root, part=part, explicit=explicit)
     return None
 
 
@@ -591,7 +604,8 @@ def answer_source_rule(view: TraceView) -> list[Finding]:
     s = view.steps[src.root]
     how = "an execution it asked for printed" if src.said_pos != src.root else "it said"
     said = _text(view, src.said_pos)[:3_000]
-    detail = (f"the final answer at {view.steps[src.answer_pos].span_id} gives {src.part!r}, "
+    answer = "the final answer" if src.explicit else "the ledger judging the request satisfied"
+    detail = (f"{answer} at {view.steps[src.answer_pos].span_id} gives {src.part!r}, "
               f"which {s.agent_name or 'a turn'} at {s.span_id} first said ({how}): "
               + helpers.excerpt(said, _part_pattern(src.part).search(said), 120))
     return [view.finding("messages.answer_source", "planning", src.root, helpers.excerpt(detail),
@@ -604,14 +618,18 @@ def first_contribution(view: TraceView) -> list[Finding]:
 
     Mistakes in multi-agent chats compound: later agents build on what the first one asserted or
     computed, so when nothing explicit marks the failure, the first message after the task
-    statement from a speaker that is not an executor is the likeliest place it started.
+    statement from a speaker that is not an executor is the likeliest place it started. A group
+    chat whose first message is an agent's own turn (the task handed down, then its work) starts
+    with that agent's contribution when the turn carries work of its own, a code block.
     """
     if not is_message_only(view) or not view.run_failed:
         return []
-    for i in range(1, len(view.steps)):
+    for i in range(len(view.steps)):
         if _is_executor(view, i) or view.steps[i].kind == "agent" or judgment(view, i):
             continue
         text = _text(view, i)
+        if i == 0 and not (view.steps[0].kind == "llm" and "```" in text):
+            continue
         if len(text.strip()) < 20:
             continue
         m = _CLAIM.search(text[:3_000])

@@ -372,7 +372,7 @@ def _reply(output) -> str | None:
     return None
 
 
-@rule("tool.misread_result", "planning", version=2)
+@rule("tool.misread_result", "planning")
 def misread_result(view: TraceView) -> list[Finding]:
     """A reply to the user that states a figure found nowhere in what the agent read (the task,
     the tool results, earlier messages) and not derivable from it by one addition or
