@@ -8,12 +8,14 @@ from ingest.formats.trajectories import parse_messages
 from traceview.classify.engine import classify
 
 from .chatlogs import (
+    MagenticLog,
     magentic_blocked,
     magentic_failed_script,
     magentic_history,
     magentic_run,
     magentic_stall_then_wrong_fact,
     magentic_wrong_fact,
+    page,
 )
 
 
@@ -253,3 +255,16 @@ def test_an_opening_turn_that_carries_its_own_code_is_the_first_contribution():
     # Without work of its own the opening is the task statement alone.
     history[0]["content"] = "## Task\nCount the clients with even street numbers."
     assert _verdict(history)[0].root_step == "msg-2"
+
+
+def test_a_bare_figure_counts_where_it_is_said_about_the_task():
+    log = MagenticLog("How many galleries does the Lakeside Museum have?")
+    log.turn("WebSurfer", "Search for the museum's floor plan.", page(
+        "I typed 'Lakeside floor plan' into the browser search bar.", "Search",
+        "Showing 12 results. Sponsored: garden furniture sets from $99."))
+    said = log.turn("WebSurfer", "Open the museum's visitor guide.", page(
+        "I clicked 'Visitor guide'.", "Visitor guide", "The Lakeside Museum has 12 galleries "
+        "on two floors."))
+    _, d, evidence = _magentic(log.finish("12"))
+    assert (d.category, d.root_step) == ("planning", f"msg-{said}")
+    assert "'12'" in evidence["messages.answer_source"].detail

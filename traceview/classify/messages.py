@@ -577,11 +577,24 @@ def answer_source(view: TraceView) -> Source | None:
     patterns = [(p, rx) for p, rx in patterns if not any(rx.search(g) for g in given)]
     if not patterns:
         return None
+    # A bare figure turns up everywhere in pages and printouts ("12 results"): it counts where
+    # it is said about the task's subject, a word of the task within a sentence or so of it.
+    task_words = set().union(*(helpers.content_words(g[:2_000]) for g in given))
+
+    def said(rx: re.Pattern, part: str, text: str) -> bool:
+        for m in rx.finditer(text):
+            if not _FIGURE.fullmatch(part.strip()):
+                return True
+            near = text[max(0, m.start() - 150): m.end() + 150]
+            if helpers.content_words(near) & task_words:
+                return True
+        return False
+
     for i in range(pos):
         if view.steps[i].kind == "agent" or _is_task_statement(view, i):
             continue
         text = _text(view, i)
-        part = next((p for p, rx in patterns if rx.search(text)), None)
+        part = next((p for p, rx in patterns if said(rx, p, text)), None)
         if part is None:
             continue
         root = i
