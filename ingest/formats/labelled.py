@@ -8,7 +8,8 @@ Raises `FormatError` for input it cannot read.
 
 Label categories: one of planning, tool, context, budget; None for a run that did not fail;
 `metrics.OTHER` for a labelled failure outside our four categories; `metrics.UNLABELLED` when the
-labels name no category. The dataset labels map onto ours as the datasets' README states.
+labels name no category. The dataset labels map onto ours as ../shared/CLASSIFICATION.md
+defines our categories (AGENTRX_CATEGORIES says why for each AgentRx label; docs/classifier.md).
 
 - who-and-when: a folder of runs (`history` messages, `mistake_step` a 0-based index into it,
   `mistake_agent`), read by `parse_messages`: step n is span "msg-<n>". No category. Both
@@ -35,6 +36,7 @@ import base64
 import gzip
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,15 +55,36 @@ RECORDED_SPLITS = ("tuning", "holdout")
 WIRE_FORMATS = ("native", "otlp-json", "openai-agents", "langfuse", "swe-agent", "openhands",
                 "messages")
 
+# AgentRx's taxonomy onto ours, by ../shared/CLASSIFICATION.md (docs/classifier.md, "Dataset
+# layouts"): a tool category only where a tool failed or rejected the call; the agent's own wrong
+# decision (skipping a policy step it still had, inventing or misreading a result, pursuing the
+# wrong goal, asking of a tool what none can do) is planning; context is the window, which
+# AgentRx does not label. Keys are labels as `agentrx_label_key` spells them, so "Intent-Plan
+# Misalignment", "Instruction/Plan Adherence Failure" and the tau-bench part's "Instruction
+# Adherence Failure" all find theirs. Anything else (underspecified user intent, inconclusive)
+# is other.
 AGENTRX_CATEGORIES = {
-    "invalid invocation": "tool",
-    "misinterpretation of tool output": "tool",
+    "invalid invocation": "tool",  # arguments rejected: a tool failure (rule 3)
+    "system failure": "tool",  # an endpoint down or timing out: the tool's own error (rule 3)
+    "guardrails triggered": "tool",  # a CAPTCHA, 403 or login wall answering the call (rule 3)
+    "misinterpretation of tool output": "planning",  # a result the trace does not support
+    "misinterpretation of tool output handoff failure": "planning",
+    "invention of new information": "planning",  # a figure no tool returned (rule 4)
+    "instruction plan adherence failure": "planning",  # skips a required step (rule 4)
+    "instruction adherence failure": "planning",
+    "plan adherence failure": "planning",
     "intent plan misalignment": "planning",
-    "intent not supported": "planning",
-    "instruction/plan adherence failure": "planning",
-    "instruction adherence failure": "context",
-    "invention of new information": "context",
+    "intent not supported": "planning",  # a tool that cannot do the job (rule 4)
 }
+
+
+def agentrx_label_key(label: str) -> str:
+    """An AgentRx category as the mapping spells it: lower case, without a parenthesised note,
+    slashes and hyphens as spaces ("Inconclusive (USE SPARINGLY)" -> "inconclusive")."""
+    text = re.sub(r"\([^()]*\)", " ", label.lower())
+    return " ".join(re.sub(r"[/\-–—_]", " ", text).split())
+
+
 BIOAGENT_CATEGORIES = {
     "coder_issue": "tool",
     "missing_environment_dependency": "tool",
@@ -245,7 +268,7 @@ def agentrx(path: str | Path, labels: str | Path | None = None) -> list[Labelled
             LabelledTrace(
                 key=f"trajectory {trajectory}",
                 invocation=inv,
-                category=AGENTRX_CATEGORIES.get(label.strip().lower(), OTHER),
+                category=AGENTRX_CATEGORIES.get(agentrx_label_key(label), OTHER),
                 root_step=f"msg-{step - 1}" if step else None,
                 agent=_speaking(inv, root.get("failed_agent")),
                 source_label=label,

@@ -34,8 +34,10 @@ Span ids, stable so that labelled datasets can point at steps:
 Errors live inside observation text; the parsers never turn text into a failed step (the
 classifier reads it). Only what the file states is a failure: an OpenHands `error` observation,
 a run-level `error`, an agent state of "error", a SWE-agent exit status other than "submitted"
-(kept in attributes["exit_status"]), or `is_correct: false` (Who&When's hand-crafted split:
-`is_corrected: false`) on a labelled message log.
+(kept in attributes["exit_status"]), or, on a labelled message log, `is_correct: false` or
+`is_corrected: false` or a failure attribution (`mistake_step`, `mistake_agent`, ...: Who&When
+labels failed runs only). `is_corrected: true` is no success: Who&When's hand-crafted split
+carries it on runs it labels as failed.
 
 Message logs: an assistant message is an llm step whose `input` is the messages that arrived since
 the previous assistant message (the whole conversation is the concatenation, and storing every
@@ -74,9 +76,13 @@ CHAT_ROLES = {"system", "user", "assistant", "tool", "function", "developer", "i
 EXECUTOR_NAME = re.compile(r"terminal|executor|interpreter|shell|console|sandbox", re.I)
 # "Orchestrator (thought)" -> "Orchestrator" (the agent), "thought" (its channel).
 SPEAKER_CHANNEL = re.compile(r"^\s*(.*?)\s*\(([^()]*)\)\s*$")
-# The flags labelled logs carry for "the run did what it was asked": Who&When's
-# algorithm-generated split says is_correct, its hand-crafted split is_corrected.
-SUCCESS_FLAGS = ("is_correct", "is_corrected")
+# Flags labelled logs carry: Who&When's algorithm-generated split says whether the answer was
+# right in `is_correct`; its hand-crafted split (Magentic-One logs) carries `is_corrected`
+# instead, which is no statement that the run succeeded: only its false says failed.
+RESULT_FLAGS = ("is_correct", "is_corrected")
+# A failure attribution (Who&When's mistake_agent, mistake_step, mistake_reason; AgentRx's
+# failures): a record that carries one is a run somebody labelled as failed, whatever a flag says.
+FAILURE_LABELS = ("mistake_step", "mistake_agent", "mistake_reason", "failures", "root_cause")
 
 
 def _digest(prefix: str, data: Any) -> str:
@@ -599,17 +605,19 @@ def _messages_run(messages: list, extra: dict, trace_id: str, path: str) -> Invo
     inv = InvocationData(trace_id=trace_id)
     # A log is multi-agent when its assistant turns are signed, or its roles are speakers'
     # names: then a named "user" is an agent.
-    multi_agent = any(
-        (m["role"] == "assistant" and nonblank(m.get("name")))
-        or m["role"].strip().lower() not in CHAT_ROLES for m in messages
-    )
+    speakers_in_role = any(m["role"].strip().lower() not in CHAT_ROLES for m in messages)
+    multi_agent = speakers_in_role or any(
+        m["role"] == "assistant" and nonblank(m.get("name")) for m in messages)
     calls: dict[str, StepData] = {}
     open_calls: list[StepData] = []
     pending_since = 0
     for i, message in enumerate(messages):
         role, name, content = message["role"], nonblank(message.get("name")), message.get("content")
         span_id = f"msg-{i}"
-        if role.strip().lower() not in CHAT_ROLES:
+        # Where roles are speakers' names, a capitalised "Assistant" is one too (Magentic-One's
+        # coding agent), not the chat API's role.
+        if role.strip().lower() not in CHAT_ROLES or (
+                speakers_in_role and role.strip() not in CHAT_ROLES):
             speaker, channel = _speaker(role)
             if speaker.lower() in HUMAN_NAMES:
                 role, name = "user", None
@@ -678,16 +686,26 @@ def _messages_run(messages: list, extra: dict, trace_id: str, path: str) -> Invo
                 "system_prompt"):
         if extra.get(key) is not None:
             attrs[key] = structured(extra[key]) if key == "system_prompt" else extra[key]
-    for flag in SUCCESS_FLAGS:
+    for flag in RESULT_FLAGS:
         if extra.get(flag) is not None:
             attrs[flag] = extra[flag]
-            inv.status = "ok" if str(extra[flag]).lower() == "true" else "error"
-            break
+    inv.status = _labelled_status(extra)
     inv.attributes = attrs or None
     inv.name = _first_line(extra.get("question")) or _first_line(
         inv.input if isinstance(inv.input, str) else None
     )
     return inv
+
+
+def _labelled_status(extra: dict) -> str | None:
+    """A labelled log's outcome: error when it carries a failure attribution or a false result
+    flag, ok only when `is_correct` says so, else unknown (the classifier decides)."""
+    if any(extra.get(k) not in (None, "", [], {}) for k in FAILURE_LABELS):
+        return "error"
+    flags = [str(extra[f]).strip().lower() for f in RESULT_FLAGS if extra.get(f) is not None]
+    if any(f in ("false", "0", "no") for f in flags):
+        return "error"
+    return "ok" if str(extra.get("is_correct")).strip().lower() == "true" else None
 
 
 def parse_messages(data: Any, trace_id: str | None = None) -> list[InvocationData]:

@@ -7,7 +7,16 @@ import pytest
 from ingest.formats.trajectories import parse_messages
 from traceview.classify.engine import classify
 
-from .chatlogs import magentic_history, magentic_run
+from .chatlogs import (
+    MagenticLog,
+    magentic_blocked,
+    magentic_failed_script,
+    magentic_history,
+    magentic_run,
+    magentic_stall_then_wrong_fact,
+    magentic_wrong_fact,
+    page,
+)
 
 
 def _verdict(history, failed=True):
@@ -22,9 +31,10 @@ def stalled_detail(d):
 
 def test_it_roots_a_stall_at_the_turn_the_ledger_judged():
     d, evidence = _verdict(magentic_run()["history"])
-    # The surfer the orchestrator called came back with the wrong report.
-    assert (d.category, d.root_step) == ("tool", "msg-8")
-    assert "did not deliver" in stalled_detail(d)
+    # The surfer the orchestrator called came back with the wrong report; its browser worked,
+    # so the worker chose or read wrong: planning (CLASSIFICATION.md, an agent's own decision).
+    assert (d.category, d.root_step) == ("planning", "msg-8")
+    assert "did not deliver, with no tool failure" in stalled_detail(d)
     stalled = evidence["messages.orchestrator_stalled"]
     # The evidence says which judgment matched and where it points.
     assert "msg-9" in stalled.detail and "is_progress_being_made: false" in stalled.detail
@@ -42,7 +52,7 @@ def test_it_reads_replanning_as_a_stall():
     history[9] = {"role": "Orchestrator (thought)",
                   "content": "We are stuck. Replanning...\nNew plan: look in the press archive."}
     d, evidence = _verdict(history)
-    assert (d.category, d.root_step) == ("tool", "msg-8")
+    assert (d.category, d.root_step) == ("planning", "msg-8")
     assert "replanning" in evidence["messages.orchestrator_stalled"].detail
 
 
@@ -57,13 +67,22 @@ def test_it_reads_a_supervisor_that_routes_with_json_objects():
         {"role": "writer", "content": "Summary: the method reaches 91 % accuracy."},
     ]
     d, evidence = _verdict(history)
-    assert (d.category, d.root_step) == ("tool", "msg-2")
+    assert (d.category, d.root_step) == ("planning", "msg-2")
     assert "progress_made: no" in evidence["messages.orchestrator_stalled"].detail
 
 
-def test_without_a_stall_the_first_contribution_skips_the_orchestrators_judgments():
+def test_without_a_stall_the_answer_points_at_the_turn_that_first_said_it():
     d, evidence = _verdict(magentic_history(stall=False))
     assert "messages.orchestrator_stalled" not in evidence
+    # FINAL ANSWER: 1.2 million, the 2018 figure the surfer read at 8.
+    assert (d.category, d.root_step) == ("planning", "msg-8")
+    assert "'1.2 million'" in evidence["messages.answer_source"].detail
+
+
+def test_without_a_stall_or_an_answer_the_first_contribution_skips_the_orchestrators_judgments():
+    d, evidence = _verdict(magentic_history(stall=False)[:-1])
+    assert "messages.orchestrator_stalled" not in evidence
+    assert "messages.answer_source" not in evidence
     # Plans, ledgers and routing are the orchestrator's, not contributions: the first worker
     # turn is.
     assert (d.category, d.root_step) == ("planning", "msg-4")
@@ -108,7 +127,7 @@ def test_an_orchestrators_repeated_routing_is_no_loop_of_its_own():
     for at in (3, 6):
         history.insert(at, {"role": "Orchestrator (thought)", "content": "Next speaker WebSurfer"})
     d, evidence = _verdict(history)
-    assert (d.category, d.root_step) == ("tool", "msg-10")
+    assert (d.category, d.root_step) == ("planning", "msg-10")
     assert evidence["messages.orchestrator_stalled"].step == "msg-10"
     assert "planning.no_progress" not in evidence
 
@@ -122,3 +141,130 @@ def test_the_same_instruction_again_and_again_is_still_a_loop():
                      "about the shop."}]
     d, evidence = _verdict(history)
     assert d.category == "planning" and "planning.no_progress" in evidence
+
+
+# --- Magentic-One logs in the layout of Who&When's hand-crafted split ---------------------------
+
+
+def _magentic(run):
+    [inv] = parse_messages(run)
+    d = classify(inv)
+    return inv, d, {e.rule: e for e in d.evidence}
+
+
+def test_it_roots_a_wrong_answer_at_the_turn_that_first_said_it():
+    run, wrong = magentic_wrong_fact()
+    inv, d, evidence = _magentic(run)
+    assert inv.status == "error"
+    # The surfer read 2018's figure; the assistant and the answer repeated it.
+    assert (d.category, d.root_step) == ("planning", f"msg-{wrong}")
+    assert next(s for s in inv.steps if s.span_id == d.root_step).agent_name == "WebSurfer"
+    source = evidence["messages.answer_source"].detail
+    assert "'1204000'" in source and "1,204,000" in source and "WebSurfer" in source
+
+
+def test_without_a_final_answer_the_satisfied_ledger_says_what_the_answer_is():
+    run, wrong = magentic_wrong_fact(answer_message=False)
+    _, d, evidence = _magentic(run)
+    assert (d.category, d.root_step) == ("planning", f"msg-{wrong}")
+    assert "ledger judging the request satisfied" in evidence["messages.answer_source"].detail
+
+
+def test_it_roots_a_blocked_site_at_the_first_blocked_turn_as_tool():
+    run, blocked = magentic_blocked()
+    _, d, evidence = _magentic(run)
+    assert (d.category, d.root_step) == ("tool", f"msg-{blocked}")
+    detail = evidence["messages.orchestrator_stalled"].detail
+    assert "is_progress_being_made: false" in detail and "403 Forbidden" in detail
+
+
+def test_it_roots_a_failed_script_at_the_turn_that_wrote_it_not_the_routing():
+    run, script = magentic_failed_script()
+    inv, d, evidence = _magentic(run)
+    assert (d.category, d.root_step) == ("tool", f"msg-{script}")
+    assert "exit code: 1" in evidence["messages.execution_error"].detail
+    assert next(s for s in inv.steps if s.span_id == d.root_step).agent_name == "Assistant"
+
+
+def test_a_stall_the_run_got_past_is_evidence_not_the_root():
+    run, wrong = magentic_stall_then_wrong_fact()
+    _, d, evidence = _magentic(run)
+    assert (d.category, d.root_step) == ("planning", f"msg-{wrong}")
+    stalled = evidence["messages.orchestrator_stalled"]
+    assert stalled.step != d.root_step and "got past" in stalled.detail
+
+
+def test_a_script_fixed_by_a_later_run_is_the_approach_not_the_executor():
+    history = [
+        {"role": "user", "content": "Count the words of notes.txt."},
+        {"role": "assistant", "name": "Coder", "content": "```python\nprint(len(open("
+         "'notes.txt').read().split())\n```"},
+        {"role": "user", "name": "Computer_terminal", "content": "exitcode: 1 (execution "
+         "failed)\nCode output: FileNotFoundError: notes.txt"},
+        {"role": "assistant", "name": "Coder", "content": "```python\nprint(120)\n```"},
+        {"role": "user", "name": "Computer_terminal", "content": "exitcode: 0 (execution "
+         "succeeded)\nCode output: 120"},
+        {"role": "assistant", "name": "Coder", "content": "The count is 120. TERMINATE"},
+    ]
+    d, evidence = _verdict(history)
+    # The executor worked; the approach that failed first is where the run went astray.
+    assert (d.category, d.root_step) == ("planning", "msg-1")
+    assert "a later run succeeded" in evidence["messages.execution_error"].detail
+
+
+@pytest.mark.parametrize("flags, status", [
+    ({"is_corrected": False}, "error"),
+    # Not a statement that the run succeeded; the labels say it failed.
+    ({"is_corrected": True, "mistake_agent": "WebSurfer", "mistake_step": "5"}, "error"),
+    ({"is_corrected": True}, None),
+    ({"is_correct": True}, "ok"),
+    ({"is_correct": "False"}, "error"),
+])
+def test_a_labelled_run_that_failed_is_never_read_as_a_success(flags, status):
+    run, _ = magentic_wrong_fact()
+    run = {k: v for k, v in run.items() if k not in ("is_corrected", "is_correct")}
+    [inv] = parse_messages({**run, **flags})
+    assert inv.status == status
+    d = classify(inv)
+    assert (d.category is not None) == (status == "error")
+    assert "mistake_step" not in (inv.attributes or {})
+
+
+def test_it_reads_the_roles_and_the_ledger_of_a_hand_crafted_run():
+    run, _ = magentic_blocked()
+    [inv] = parse_messages(run)
+    speakers = {s.agent_name for s in inv.steps}
+    assert {"Orchestrator", "WebSurfer", "user"} <= speakers
+    assert all(s.kind != "tool" for s in inv.steps)  # no executor spoke in this run
+    channels = {(s.attributes or {}).get("channel") for s in inv.steps}
+    assert {"thought", "-> WebSurfer", "termination condition", "final answer"} <= channels
+
+
+def test_an_opening_turn_that_carries_its_own_code_is_the_first_contribution():
+    history = [
+        {"role": "assistant", "name": "Excel_Expert", "content": "## Task\nCount the clients "
+         "with even street numbers.\n## Plan\n1. Load the sheet. 2. Count.\n```python\n"
+         "import pandas as pd\nprint(pd.read_excel('c.xlsx')['No'].mod(2).eq(0).sum())\n```"},
+        {"role": "user", "name": "Computer_terminal", "content": "exitcode: 0 (execution "
+         "succeeded)\nCode output: 4"},
+        {"role": "user", "name": "Verification_Expert", "content": "The script ran and counted "
+         "the even numbers, so the answer holds. TERMINATE"},
+    ]
+    d, evidence = _verdict(history)
+    assert (d.root_step, evidence["messages.first_contribution"].step) == ("msg-0", "msg-0")
+    # Without work of its own the opening is the task statement alone.
+    history[0]["content"] = "## Task\nCount the clients with even street numbers."
+    assert _verdict(history)[0].root_step == "msg-2"
+
+
+def test_a_bare_figure_counts_where_it_is_said_about_the_task():
+    log = MagenticLog("How many galleries does the Lakeside Museum have?")
+    log.turn("WebSurfer", "Search for the museum's floor plan.", page(
+        "I typed 'Lakeside floor plan' into the browser search bar.", "Search",
+        "Showing 12 results. Sponsored: garden furniture sets from $99."))
+    said = log.turn("WebSurfer", "Open the museum's visitor guide.", page(
+        "I clicked 'Visitor guide'.", "Visitor guide", "The Lakeside Museum has 12 galleries "
+        "on two floors."))
+    _, d, evidence = _magentic(log.finish("12"))
+    assert (d.category, d.root_step) == ("planning", f"msg-{said}")
+    assert "'12'" in evidence["messages.answer_source"].detail

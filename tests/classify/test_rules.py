@@ -425,7 +425,9 @@ def test_it_flags_a_reply_stating_a_figure_no_tool_returned():
     run.tool("list_items", {}, {"items": items})
     bad = run.llm({"role": "assistant", "content": "There are 17 items; the first costs $50.88."})
     d = classify(run.inv)
-    assert (d.category, d.root_step, d.evidence[0].rule) == ("tool", bad, "tool.misread_result")
+    # The tools worked: the reply claims a result the trace does not support (planning).
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "planning", bad, "tool.misread_result")
 
 
 def test_it_does_not_flag_figures_read_or_computed_from_tool_results():

@@ -8,6 +8,7 @@ from ingest.formats.errors import FormatError
 from ingest.formats.labelled import dataset_part, load_labelled
 from ingest.formats.trajectories import detect_format, parse_messages
 from tests.classify.chatlogs import magentic_run
+from traceview.classify.metrics import OTHER
 
 
 def test_it_reads_a_hand_crafted_who_and_when_run_with_speakers_in_role():
@@ -86,13 +87,14 @@ def test_it_reads_agentrx_labels_of_who_and_when_runs(tmp_path):
     [case] = load_labelled("agentrx", tmp_path)
 
     assert case.key == "trajectory 7"
-    # The root cause's 1-based step 9 is the 0-based message 8.
-    assert (case.category, case.root_step, case.agent) == ("tool", "msg-8", "WebSurfer")
+    # The root cause's 1-based step 9 is the 0-based message 8; a misread tool output is the
+    # agent's own decision (planning, CLASSIFICATION.md).
+    assert (case.category, case.root_step, case.agent) == ("planning", "msg-8", "WebSurfer")
     assert case.source_label == "Misinterpretation of Tool Output"
     assert case.invocation.status == "error"
     # The same labels named from elsewhere, over the runs' folder alone.
     [again] = load_labelled("agentrx", runs, labels=labels)
-    assert (again.category, again.root_step) == ("tool", "msg-8")
+    assert (again.category, again.root_step) == ("planning", "msg-8")
 
 
 def test_it_matches_agentrx_records_by_the_runs_id_fields(tmp_path):
@@ -105,10 +107,40 @@ def test_it_matches_agentrx_records_by_the_runs_id_fields(tmp_path):
 
     [case] = load_labelled("agentrx", tmp_path)
 
-    # "WebSurfer" speaks nowhere in this run, so the agent label cannot be scored.
-    assert (case.category, case.root_step, case.agent) == ("context", "msg-1", None)
+    # "WebSurfer" speaks nowhere in this run, so the agent label cannot be scored. An invented
+    # figure is a claim the trace does not support: planning.
+    assert (case.category, case.root_step, case.agent) == ("planning", "msg-1", None)
     with pytest.raises(FormatError):
         load_labelled("bioagent", tmp_path, labels=tmp_path / "tau_ground_truth.json")
+
+
+@pytest.mark.parametrize("label, category", [
+    # A tool failed or rejected the call (CLASSIFICATION.md rule 3).
+    ("Invalid Invocation", "tool"),
+    ("System Failure", "tool"),
+    ("Guardrails Triggered", "tool"),
+    # The agent's own decision (rule 4), in each spelling AgentRx publishes.
+    ("Misinterpretation of Tool Output", "planning"),
+    ("Misinterpretation of Tool Output / Handoff Failure", "planning"),
+    ("Invention of New Information", "planning"),
+    ("Instruction/Plan Adherence Failure", "planning"),
+    ("Instruction Adherence Failure", "planning"),
+    ("Intent-Plan Misalignment", "planning"),
+    ("Intent Plan Misalignment", "planning"),
+    ("Intent Not Supported", "planning"),
+    # Outside our four.
+    ("Underspecified User Intent", OTHER),
+    ("Inconclusive (USE SPARINGLY)", OTHER),
+])
+def test_it_maps_agentrx_categories_as_classification_md_defines_ours(tmp_path, label,
+                                                                      category):
+    (tmp_path / "runs.json").write_text(json.dumps([{"task_id": 1, "traj": [
+        {"role": "user", "content": "refund my order"},
+        {"role": "assistant", "content": "Done."}]}]))
+    (tmp_path / "tau_ground_truth.json").write_text(json.dumps(
+        [_agentrx_truth(1, step=2, category=label)]))
+    [case] = load_labelled("agentrx", tmp_path)
+    assert (case.category, case.source_label) == (category, label)
 
 
 def test_it_splits_datasets_the_same_way_every_time():

@@ -45,7 +45,7 @@ from traceview.classify.base import CAUSE, Finding, TraceView, is_tool_step, rul
 _EXECUTOR = re.compile(
     r"terminal|executor|execution|interpreter|computer|tool|shell|console|sandbox|runner", re.I
 )
-_EXIT_OK = re.compile(r"exit ?code\s*[:=]?\s*0\b|execution succeeded", re.I)
+_EXIT_OK = re.compile(r"exit ?code(?: was)?\s*[:=]?\s*0\b|execution succeeded", re.I)
 _CLAIM = re.compile(
     r"\b(?:the (?:final |correct )?(?:answer|result|count|total|number|value) (?:is|was|=)|"
     r"therefore|thus|in conclusion|we (?:have )?(?:found|verified|confirmed|determined)|"
@@ -102,10 +102,22 @@ def _execution_failed(text: str) -> re.Match | None:
 
 
 def _author_of(view: TraceView, i: int) -> int | None:
-    for j in range(i - 1, -1, -1):
-        if not _is_executor(view, j) and view.steps[j].kind != "agent":
+    """The turn that asked for the run whose result step `i` posts: the latest of the few turns
+    before it that holds a code block, else the latest turn. An orchestrator's routing ("->
+    ComputerTerminal: run it", "Next speaker ComputerTerminal") hands the code on; it did not
+    write it."""
+    latest = None
+    for j in range(i - 1, max(-1, i - 9), -1):
+        if _is_executor(view, j) or view.steps[j].kind == "agent" or judgment(view, j):
+            continue
+        if "```" in _text(view, j)[:20_000]:
             return j
-    return None
+        if latest is None:
+            latest = j
+    if latest is None:
+        latest = next((j for j in range(i - 1, -1, -1) if not _is_executor(view, j)
+                       and view.steps[j].kind != "agent"), None)
+    return latest
 
 
 @rule("messages.execution_error", "tool")
@@ -129,14 +141,17 @@ def execution_error(view: TraceView) -> list[Finding]:
             for j in range(i + 1, n)
         )
         detail = "execution failed: " + helpers.excerpt(text, m)
-        # A later successful run in a chat may be other code altogether, so a failure followed
-        # by one stays a (weaker) cause rather than recovered.
+        # A later successful run shows the executor works, so the tool error itself was got
+        # past; but in a chat it may be other code altogether, a workaround of the approach that
+        # failed, so the turn that asked for the failed run stays a (weaker) cause: of the
+        # agent's approach (planning), no longer of the tool.
         out.append(
             view.finding(
                 "messages.execution_error",
-                "tool",
+                "planning" if later_ok else "tool",
                 author if author is not None else i,
-                detail + (" (a later run succeeded)" if later_ok else ""),
+                detail + (" (a later run succeeded: the approach asked for here, not the "
+                          "executor, is in question)" if later_ok else ""),
                 0.55 if later_ok else 0.75,
                 role=CAUSE,
                 fails_run=False,
@@ -234,6 +249,7 @@ class Judgment:
     reason: str
     next_speaker: str | None = None
     instruction: str | None = None
+    satisfied: str | None = None  # a ledger's reason for judging the request satisfied
 
 
 def _answer(value) -> tuple[object, str]:
@@ -314,12 +330,14 @@ def judgment(view: TraceView, i: int) -> Judgment | None:
                    for r in (x[2],) if r]
         nxt = ledger.get("next")
         instruction = ledger.get("instruction")
+        satisfied = ledger.get("satisfied")
         return Judgment(
             pos=i, stuck=no_progress or in_loop, loop=in_loop,
             matched="ledger " + (matched or "without a progress judgment"),
             reason=" ".join(reasons),
             next_speaker=str(nxt[1]).strip() if nxt and nxt[1] else None,
             instruction=str(instruction[1]) if instruction and instruction[1] else None,
+            satisfied=(satisfied[2] or "") if satisfied and _truth(satisfied[1]) else None,
         )
     head = text[:400]
     m = _REPLAN.search(head)
@@ -365,10 +383,10 @@ def _similar(a: str, b: str) -> bool:
 
 def _worker_failure(view: TraceView, i: int) -> tuple[str, str]:
     """The category of a worker's turn that did not deliver, and what says so: its context
-    window overflowing is context; anything else is tool. The orchestrator hands a worker a
-    job as an agent calls a tool, and judged that the result did not deliver it: whether the
-    worker's own tools failed (an error, an HTTP status, a timeout, a failed run: quoted when
-    the turn says so) or it misused or misread them, what the orchestrator called failed."""
+    window overflowing is context; its own tools failing (an error, an HTTP status or a
+    blocked page, a timeout, a failed run, quoted) is tool; else the worker, an agent itself,
+    chose or read wrong (a wrong link, a misread page), and that is planning, as
+    CLASSIFICATION.md has an agent's own wrong decision."""
     text = _text(view, i)[:3_000]
     m = helpers.CONTEXT_LENGTH.search(text)
     if m:
@@ -381,7 +399,7 @@ def _worker_failure(view: TraceView, i: int) -> tuple[str, str]:
     m = _execution_failed(text) if _is_executor(view, i) else None
     if m:
         return "tool", "its tool failing: " + helpers.excerpt(text, m, 60)
-    return "tool", "the worker the orchestrator called did not deliver"
+    return "planning", "the worker did not deliver, with no tool failure in its turn"
 
 
 @rule("messages.orchestrator_stalled", "planning")
@@ -435,8 +453,176 @@ def orchestrator_stalled(view: TraceView) -> list[Finding]:
     detail = (f"{who} at {view.steps[first.pos].span_id} judged the run stuck ({first.matched})"
               f"; root {s.agent_name or 'a turn'} at {s.span_id} ({how}); {why}"
               + (f"; its reason: {first.reason}" if first.reason else ""))
+    # The run got going again when the answer it gave came from a turn after the stall: the
+    # stall is evidence, and the turn that said what the answer says is the root.
+    src = answer_source(view)
+    recovered = src is not None and src.said_pos > first.pos
+    if recovered:
+        detail = (f"got past: the answer came from {view.steps[src.said_pos].span_id}, after "
+                  "it; " + detail)
     return [view.finding("messages.orchestrator_stalled", category, root, helpers.excerpt(detail),
-                         0.7, role=CAUSE, fails_run=False)]
+                         0.7, role=CAUSE, fails_run=False, recovered=recovered)]
+
+
+# --- where a failed chat's answer came from ------------------------------------------------------
+
+# "FINAL ANSWER: 42", the orchestrator's "(final answer)" channel.
+_FINAL_ANSWER = re.compile(r"^[\s*#]*final[ _]answer\b[\s*]*[:：]\s*", re.I | re.M)
+_TERMINATE = re.compile(r"\bTERMINATE\b")
+# The distinctive parts of an answer: a figure (an amount, a decimal, a number of two or more
+# digits; single digits are everywhere in prose) and what its author emphasised.
+_FIGURE = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d{2,})(?![\w])")
+_EMPHASIS = re.compile(r"\*\*([^*\n]{2,80})\*\*")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
+
+
+def _plain(text: str) -> str:
+    return _THOUSANDS.sub("", text.lower())
+
+
+def _is_task_statement(view: TraceView, i: int) -> bool:
+    """The task, not a contribution: the chat's first message, whoever signs it (a group chat
+    opens with the task and the plan handed down with it), and messages from the user or the
+    system."""
+    s = view.steps[i]
+    return i == 0 or (s.kind == "other" and not is_tool_step(s))
+
+
+def chat_answer(view: TraceView) -> tuple[int | None, str, bool]:
+    """A chat's final answer: (position, what it answers, explicit). Explicit: the last message
+    on a final-answer channel ("Orchestrator (final answer)") or with a "FINAL ANSWER:" line.
+    Without one, an orchestrator's last ledger judging the request satisfied, by its reason
+    ("the WebSurfer found 1.2 million visitors"). (None, "", False) when there is neither: a
+    plain last message restates much of the discussion, and which of its figures is the answer
+    would be a guess."""
+    satisfied = None
+    for i in range(len(view.steps) - 1, -1, -1):
+        if view.steps[i].kind == "agent" or _is_executor(view, i) or _is_task_statement(view, i):
+            continue
+        text = _text(view, i)
+        m = _FINAL_ANSWER.search(text[:4_000])
+        if m or "final" in _channel(view, i).lower():
+            return i, (text[m.end():] if m else text).strip()[:2_000], True
+        if satisfied is None:
+            j = judgment(view, i)
+            if j is not None and j.satisfied:
+                satisfied = (i, j.satisfied[:2_000])
+    if satisfied is not None:
+        return satisfied[0], satisfied[1], False
+    return None, "", False
+
+
+def _answer_parts(answer: str, explicit: bool) -> list[str]:
+    """What in an answer another turn would have had to say first: the whole of a short
+    explicit answer (a name, a title), its figures, its emphasised phrases."""
+    text = _TERMINATE.sub("", answer).strip()
+    parts = []
+    short = " ".join(text.split()).strip(" .*\"'")
+    if explicit and 2 <= len(short) <= 80 and "\n" not in text.strip():
+        parts.append(short)
+    for m in _EMPHASIS.finditer(text):
+        phrase = next(g for g in m.groups() if g is not None).strip(" .:*")
+        if len(phrase) >= 2 and not phrase.endswith(":"):
+            parts.append(phrase)
+    parts += [m.group(1) for m in _FIGURE.finditer(text)]
+    seen, out = set(), []
+    for p in parts:
+        key = _plain(p)
+        if key not in seen and (len(key) >= 3 or key.isdigit()):
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _part_pattern(part: str) -> re.Pattern:
+    """`part` as a whole word or figure, any case; a figure of four digits or more with or
+    without thousands separators (1204000, 1,204,000)."""
+    plain = _plain(part)
+    whole = plain.split(".")[0]
+    if whole.isdigit() and len(whole) >= 4:
+        digits = [re.escape(c) for c in whole]
+        key = "".join(d + ("[,\u202f ]?" if (len(digits) - k - 1) % 3 == 0 else "")
+                      for k, d in enumerate(digits[:-1])) + digits[-1]
+        key += re.escape(plain[len(whole):])
+    else:
+        key = re.escape(plain)
+    return re.compile(rf"(?<![\w.]){key}(?![\w])", re.I)
+
+
+@dataclass(slots=True)
+class Source:
+    """The turn that first said what a failed chat's answer says."""
+
+    answer_pos: int
+    said_pos: int  # the first message that said it (an execution result, or a turn)
+    root: int  # that turn, or for an execution result the turn that asked for the run
+    part: str  # what it said
+    explicit: bool  # a final answer, or else a ledger that judged the request satisfied
+
+
+def answer_source(view: TraceView) -> Source | None:
+    """In a failed chat, the first turn that said what the final answer says (a figure, a name):
+    where the answer's content entered the conversation."""
+    if not is_message_only(view) or not view.run_failed:
+        return None
+    pos, answer, explicit = chat_answer(view)
+    if pos is None:
+        return None
+    given = [view.text(i, "output") or view.text(i, "input")
+             for i in range(pos) if _is_task_statement(view, i)]
+    for source in (view.inv.input, (view.inv.attributes or {}).get("question")):
+        if isinstance(source, str):
+            given.append(source)
+    patterns = [(p, _part_pattern(p)) for p in _answer_parts(answer, explicit)]
+    patterns = [(p, rx) for p, rx in patterns if not any(rx.search(g) for g in given)]
+    if not patterns:
+        return None
+    # A bare figure turns up everywhere in pages and printouts ("12 results"): it counts where
+    # it is said about the task's subject, a word of the task within a sentence or so of it.
+    task_words = set().union(*(helpers.content_words(g[:2_000]) for g in given))
+
+    def said(rx: re.Pattern, part: str, text: str) -> bool:
+        for m in rx.finditer(text):
+            if not _FIGURE.fullmatch(part.strip()):
+                return True
+            near = text[max(0, m.start() - 150): m.end() + 150]
+            if helpers.content_words(near) & task_words:
+                return True
+        return False
+
+    for i in range(pos):
+        if view.steps[i].kind == "agent" or _is_task_statement(view, i):
+            continue
+        text = _text(view, i)
+        part = next((p for p, rx in patterns if said(rx, p, text)), None)
+        if part is None:
+            continue
+        root = i
+        if _is_executor(view, i):
+            author = _author_of(view, i)
+            root = author if author is not None else i
+        return Source(answer_pos=pos, said_pos=i, root=root, part=part, explicit=explicit)
+    return None
+
+
+@rule("messages.answer_source", "planning")
+def answer_source_rule(view: TraceView) -> list[Finding]:
+    """In a failed chat, the answer is wrong; the first turn that said what it says (the figure
+    or name it gives) is where the wrong result entered the run: later turns repeated or built
+    on it. For an execution result, the turn that asked for that run. Planning: the agents took
+    a result the trace does not support."""
+    src = answer_source(view)
+    if src is None:
+        return []
+    s = view.steps[src.root]
+    how = "an execution it asked for printed" if src.said_pos != src.root else "it said"
+    said = _text(view, src.said_pos)[:3_000]
+    answer = "the final answer" if src.explicit else "the ledger judging the request satisfied"
+    detail = (f"{answer} at {view.steps[src.answer_pos].span_id} gives {src.part!r}, "
+              f"which {s.agent_name or 'a turn'} at {s.span_id} first said ({how}): "
+              + helpers.excerpt(said, _part_pattern(src.part).search(said), 120))
+    return [view.finding("messages.answer_source", "planning", src.root, helpers.excerpt(detail),
+                         0.6, role=CAUSE, fails_run=False)]
 
 
 @rule("messages.first_contribution", "planning", version=2)
@@ -445,14 +631,18 @@ def first_contribution(view: TraceView) -> list[Finding]:
 
     Mistakes in multi-agent chats compound: later agents build on what the first one asserted or
     computed, so when nothing explicit marks the failure, the first message after the task
-    statement from a speaker that is not an executor is the likeliest place it started.
+    statement from a speaker that is not an executor is the likeliest place it started. A group
+    chat whose first message is an agent's own turn (the task handed down, then its work) starts
+    with that agent's contribution when the turn carries work of its own, a code block.
     """
     if not is_message_only(view) or not view.run_failed:
         return []
-    for i in range(1, len(view.steps)):
+    for i in range(len(view.steps)):
         if _is_executor(view, i) or view.steps[i].kind == "agent" or judgment(view, i):
             continue
         text = _text(view, i)
+        if i == 0 and not (view.steps[0].kind == "llm" and "```" in text):
+            continue
         if len(text.strip()) < 20:
             continue
         m = _CLAIM.search(text[:3_000])

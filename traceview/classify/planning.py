@@ -175,6 +175,10 @@ def no_progress(view: TraceView) -> list[Finding]:
                     fails_run=False,
                 )
             ]
+    if is_message_only(view):
+        # Execution results posted into a chat are runs of different code: equal outputs (an
+        # empty one, "exitcode: 0") are no call repeated.
+        return []
     run_start, run_len, prev = None, 0, None
     for i in view.tool_steps:
         key = _result_key(view, i)

@@ -415,12 +415,14 @@ def _reply(output) -> str | None:
     return None
 
 
-@rule("tool.misread_result", "tool")
+@rule("tool.misread_result", "planning")
 def misread_result(view: TraceView) -> list[Finding]:
     """A reply to the user that states a figure found nowhere in what the agent read (the task,
     the tool results, earlier messages) and not derivable from it by one addition or
     subtraction, right after reading tool results: the agent misread or invented what its tools
-    returned. Weak, a cause: it loses to any explicit failure."""
+    returned. Planning, as CLASSIFICATION.md has it: the tools worked, and the reply claims a
+    result the trace does not support (a figure no tool returned). Weak, a cause: it loses to
+    any explicit failure."""
     if not view.tool_steps or is_message_only(view):
         # In a chat log, execution results are posted messages; the message rules read them.
         return []
@@ -470,7 +472,7 @@ def misread_result(view: TraceView) -> list[Finding]:
                 return [
                     view.finding(
                         "tool.misread_result",
-                        "tool",
+                        "planning",
                         i,
                         helpers.excerpt(detail),
                         0.45,
