@@ -207,7 +207,7 @@ def wrong_tool(view: TraceView) -> list[Finding]:
         if view.steps[i].status == "error":
             continue
         head = view.text(i, "result")[:400]
-        m = helpers.CANNOT_DO.search(head)
+        m = view.search(helpers.CANNOT_DO, i, "result", 400)  # as tool_problem read it
         if not m:
             continue
         name = view.tool_name(i)

@@ -139,7 +139,7 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
     if declared is not None and name and name not in declared and s.kind == "tool":
         detail = f"{name} is not among the agent's tools ({', '.join(sorted(declared)[:8])})"
         return ToolProblem("tool.unknown_tool", helpers.excerpt(detail), 0.85, True)
-    if helpers.CANNOT_DO.search(view.text(i, "result")[:HEAD]):
+    if view.search(helpers.CANNOT_DO, i, "result", HEAD):
         # The tool ran and said this is not its job: a choice of tool, left to planning.
         return None
     found = _error_in_result(view, i)
