@@ -13,6 +13,7 @@ number of steps.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -107,6 +108,9 @@ class TraceView:
     # the engine so that these shared pieces know nothing of the individual rules.
     tool_problem: Callable[[TraceView, int], ToolProblem | None]
     _texts: dict[tuple[int, str], str] = field(default_factory=dict)
+    _matches: dict[tuple[int, str, int, re.Pattern], re.Match | None] = field(
+        default_factory=dict
+    )
     _problems: dict[int, ToolProblem | None] = field(default_factory=dict)
     _recovered: dict[int, bool] = field(default_factory=dict)
     _answer: tuple[int | None, str] | None = None
@@ -168,6 +172,14 @@ class TraceView:
                 raise ValueError(part)
             self._texts[key] = cached
         return cached
+
+    def search(self, pattern: re.Pattern, i: int, part: str, limit: int) -> re.Match | None:
+        """`pattern` searched in the first `limit` characters of `text(i, part)`, memoised:
+        several rules read the head of the same result for the same words."""
+        key = (i, part, limit, pattern)
+        if key not in self._matches:
+            self._matches[key] = pattern.search(self.text(i, part)[:limit])
+        return self._matches[key]
 
     def events_text(self, i: int) -> str:
         key = (i, "events")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+from re import _constants as _c  # the parser's opcodes, read by compile_scan
+from re import _parser
 from typing import Any
 
 # Payloads are flattened up to this many characters: the head and the tail are kept, because
@@ -113,8 +115,81 @@ def estimate_tokens(chars: int) -> int:
     return chars // 4
 
 
+def compile_scan(source: str, flags: int = 0) -> re.Pattern:
+    """`re.compile(source, flags)`, made quick to `search` where no match is.
+
+    Python's engine tries a pattern at every position of the text, and a vocabulary of a dozen
+    alternatives costs a dozen attempts at each; most texts match none of them. When every match
+    must begin with one of a few characters (the first letters of the alternatives), a lookahead
+    on them dismisses the other positions in one test. Same matches, spans and groups."""
+    pattern = re.compile(source, flags)
+    first = _first_chars(_parser.parse(source, flags))
+    if first is None:
+        return pattern
+    try:
+        return re.compile(f"(?=[{''.join(dict.fromkeys(first))}])(?:{source})", pattern.flags)
+    except re.error:  # a global inline flag such as (?i) must stay at the start
+        return pattern
+
+
+_ZERO_WIDTH = frozenset({_c.AT, _c.ASSERT, _c.ASSERT_NOT})
+# Classes narrow enough to be worth the lookahead; \w or \S let nearly every position through.
+_CLASSES = {_c.CATEGORY_DIGIT: r"\d", _c.CATEGORY_SPACE: r"\s"}
+
+
+def _first_chars(items) -> list[str] | None:
+    """Pieces of a character class that holds the first character of every match of the parsed
+    pattern `items`, or None when it is not that simple (a match may be empty, a negated class,
+    a backreference ...)."""
+    pieces, nullable = _starts(items)
+    return pieces if pieces and not nullable else None
+
+
+def _starts(items) -> tuple[list[str] | None, bool]:
+    # (class pieces, whether the sequence can match the empty string); pieces None: unknown.
+    pieces: list[str] = []
+    for op, av in items:
+        if op in _ZERO_WIDTH:  # ^, \b, lookarounds: they take no character
+            continue
+        if op is _c.LITERAL:
+            return pieces + [re.escape(chr(av))], False
+        if op is _c.IN:
+            found = [_class_piece(kind, value) for kind, value in av]
+            return (None if None in found else pieces + found), False
+        if op is _c.SUBPATTERN and not av[1] and not av[2]:  # a group changing no flags
+            found, nullable = _starts(av[3])
+        elif op is _c.BRANCH:
+            found, nullable = [], False
+            for branch in av[1]:
+                more, empty = _starts(branch)
+                if more is None:
+                    return None, False
+                found, nullable = found + more, nullable or empty
+        elif op in (_c.MAX_REPEAT, _c.MIN_REPEAT):
+            found, nullable = _starts(av[2])
+            nullable = nullable or av[0] == 0
+        else:
+            return None, False
+        if found is None:
+            return None, False
+        pieces += found
+        if not nullable:
+            return pieces, False
+    return pieces, True
+
+
+def _class_piece(kind, value) -> str | None:
+    if kind is _c.LITERAL:
+        return re.escape(chr(value))
+    if kind is _c.RANGE:
+        return f"{re.escape(chr(value[0]))}-{re.escape(chr(value[1]))}"
+    if kind is _c.CATEGORY:
+        return _CLASSES.get(value)
+    return None  # a negated or a broad class
+
+
 def _rx(*alternatives: str) -> re.Pattern:
-    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+    return compile_scan("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
 
 
 # --- budget: explicit turn, recursion, iteration and cost limits ---------------------------
@@ -170,7 +245,7 @@ COST_BUDGET = _rx(
     r"\bover (?:the |its |your )?(?:cost |spend(?:ing)? )?budget\b",
     r"\bexit[_ ](?:format|context)?[_ ]?(?:time|timeout)\b",
 )
-LIMIT_NUMBER = re.compile(
+LIMIT_NUMBER = compile_scan(
     r"(?:limit|budget|cap|quota|max(?:imum)?|at most)(?:[ _](?:budget|limit))?\s*(?:of|is|was|"
     r"set to)?\s*[:=]?\s*\$?\s*(\d[\d,]*(?:\.\d+)?)",
     re.IGNORECASE,
@@ -225,7 +300,7 @@ CONTEXT_LENGTH = _rx(
 # A status line at the start of a line ("HTTP/1.1 502 Bad Gateway", "404 Not Found: ..."), or a
 # code named as a status ("status_code": 500). A code inside prose ("to handle 429 errors ...")
 # is not a status.
-HTTP_ERROR = re.compile(
+HTTP_ERROR = compile_scan(
     r"^\s*(?:HTTP(?:/\d(?:\.\d)?)?\s*)?([45]\d\d)\s+(?:[A-Z][A-Za-z]*|error\b)"
     r"|\b(?:HTTP(?:/\d(?:\.\d)?)?|status(?:[ _]?code)?)[\"']?\s*[:=]?\s*([45]\d\d)\b",
     re.MULTILINE,
@@ -241,7 +316,7 @@ TRACEBACK = re.compile(
     r"^\w+(?:\.\w+)*(?:Error|Exception): ",
     re.MULTILINE,
 )
-EXIT_CODE = re.compile(
+EXIT_CODE = compile_scan(
     r"\bexit(?:ed)?(?:[ _]?| with )(?:code|status)\s*[:=]?\s*(-?\d+)"
     r"|\breturn(?:ed)?[ _]?code\s*[:=]?\s*(-?\d+)"
     r"|\bexitcode\s*[:=]?\s*(-?\d+)",
@@ -436,7 +511,7 @@ SUCCESS_CLAIM = _rx(
     r"\b(?:è stat[oa] (?:completat[oa]|prenotat[oa]|rimborsat[oa]|annullat[oa]|confermat[oa]|"
     r"inviat[oa])|con successo)\b",
 )
-NEGATION = re.compile(
+NEGATION = compile_scan(
     r"\b(?:not|no|nothing|never|none|nobody|cannot|unable|failed|fail|fails|unsuccessful|"
     r"unfortunately|yet to|pending|nicht|kein|keine|pas|non|não)\b|n't\b",
     re.IGNORECASE,
@@ -547,7 +622,7 @@ ADMITS_NOTHING = _rx(
 PLAN_ITEM = re.compile(
     r"^\s*(?:\d+[.)]|[-*•]|step \d+[:.)]?)\s+(.{3,200})$", re.IGNORECASE | re.MULTILINE
 )
-PLAN_HEADER = re.compile(r"\b(?:plan|steps?|approach|I will|I'll|next,? I)\b", re.IGNORECASE)
+PLAN_HEADER = compile_scan(r"\b(?:plan|steps?|approach|I will|I'll|next,? I)\b", re.IGNORECASE)
 
 # Tools named for looking something up (`check_refund`, `get_order`) report a state, not an act
 # of theirs: `{"refunded": false}` from one is no failure, and a successful call of one does not
@@ -700,7 +775,7 @@ def claimed_acts(text: str) -> list[str]:
 
 # A figure an agent states: an amount, a decimal or version, or a number of two or more digits
 # (single digits are too common in prose to prove anything).
-FIGURE = re.compile(
+FIGURE = compile_scan(
     r"(?<![\w.#/-])\$?(\d{1,3}(?:,\d{3})+(?:\.\d+)*|\d+(?:\.\d+)+|\d{2,})(?![\w/-])"
 )
 

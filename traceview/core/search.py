@@ -20,37 +20,53 @@ _SEPARATORS = str.maketrans({"<": " ", ">": " ", "/": " ", "\x00": " "})
 
 
 def _strings(value: Any, out: list[str], budget: int, seen: set[str]) -> int:
-    """Collect string leaves (and dict keys) depth-first until `budget` characters are used,
-    skipping strings already in `seen` (and adding the others)."""
-    stack = [value]
-    pop, extend, append = stack.pop, stack.extend, out.append
-    while stack and budget > 0:
-        item = pop()
-        kind = type(item)
-        # Exact types first: payloads are decoded JSON, so nearly every value is one of these.
-        if kind is str or isinstance(item, str):
+    """Collect string leaves (and dict keys, before its values) depth-first until `budget`
+    characters are used, skipping strings already in `seen` (and adding the others).
+
+    Recursive, with the string leaves of a container handled in its own loop: most leaves are
+    strings, and a call (or a stack push) for each was most of the time this took. Payloads are
+    nested at most 254 levels deep (ingest refuses deeper ones), as for the classifier's text_of."""
+    if budget <= 0:
+        return budget
+    kind = value.__class__
+    if kind is str or isinstance(value, str):
+        return _string(value, out, budget, seen)
+    if kind is dict or isinstance(value, dict):
+        content = value.get("content")
+        if content.__class__ is str and len(content) > 16 and content in seen and all(
+                v.__class__ is str for v in value.values()):
+            return budget  # a chat message already written (no tool calls): the same words
+        for key in value:
+            if isinstance(key, str) and key not in seen:
+                budget = _string(key, out, budget, seen)
+                if budget <= 0:
+                    return budget
+        items = value.values()
+    elif kind is list or kind is tuple or isinstance(value, list | tuple):
+        items = value
+    else:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out.append(str(value))
+        return budget
+    for item in items:
+        if item.__class__ is str:
             if item in seen:
                 continue
-            seen.add(item)
-            piece = item[:budget]
-            append(piece)
-            budget -= len(piece)
-        elif kind is dict or isinstance(item, dict):
-            content = item.get("content")
-            if content.__class__ is str and len(content) > 16 and content in seen and all(
-                    v.__class__ is str for v in item.values()):
-                continue  # a chat message already written (no tool calls): the same words
-            values = [*item.values()]
-            values.reverse()
-            extend(values)
-            keys = [k for k in item if isinstance(k, str)]
-            keys.reverse()
-            extend(keys)
-        elif kind is list or kind is tuple or isinstance(item, list | tuple):
-            extend(reversed(item))
-        elif isinstance(item, int | float) and not isinstance(item, bool):
-            append(str(item))
+            budget = _string(item, out, budget, seen)
+        elif item is not None:
+            budget = _strings(item, out, budget, seen)
+        if budget <= 0:
+            break
     return budget
+
+
+def _string(text: str, out: list[str], budget: int, seen: set[str]) -> int:
+    if text in seen:
+        return budget
+    seen.add(text)
+    piece = text[:budget]
+    out.append(piece)
+    return budget - len(piece)
 
 
 def search_document(invocation: InvocationData) -> str:
