@@ -1,6 +1,7 @@
 """The invocation list: filters, free-text search, keyset pages and counts per category."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -59,12 +60,13 @@ class DocumentMatch(Func):
     tsvector, kept in a column beside it by a trigger and GIN-indexed (migration 0014), so that
     testing one row reads it instead of parsing the document again (milliseconds a run). The
     column is not in the model (SQLite has none): its reference is the compiled document
-    column's, with the column name swapped, so it holds under Django's subquery aliases."""
+    column's (`document`, or `search__document` from an invocation) with the column name
+    swapped, so it holds under Django's joins and subquery aliases."""
 
     output_field = BooleanField()
 
-    def __init__(self, text: str):
-        super().__init__(F("document"), Value(text))
+    def __init__(self, text: str, document: str = "document"):
+        super().__init__(F(document), Value(text))
 
     def as_sql(self, compiler, connection, **extra):
         document, query = self.get_source_expressions()
@@ -136,6 +138,12 @@ def invocation_list(projects, filters: dict | None = None) -> QuerySet[Invocatio
 SEARCH_CANDIDATES = 5000
 
 
+def _estimated_rows(qs: QuerySet) -> float:
+    """The planner's estimate of the rows `qs` returns (EXPLAIN, no execution)."""
+    plan = json.loads(qs.explain(format="json"))
+    return plan[0]["Plan"]["Plan Rows"]
+
+
 def _search(text: str) -> Q:
     """Invocations whose name or trace id, or whose search document (step names, tools, errors,
     messages, arguments and results: traceview.core.search) match `text`. The document is written at
@@ -143,20 +151,24 @@ def _search(text: str) -> Q:
     trace id are searchable at once."""
     if connection.vendor == "postgresql":
         named = SearchMatch(F("name"), F("trace_id"), text=text)
-        documents = InvocationSearch.objects.filter(DocumentMatch(text))
-        # The planner cannot estimate how many rows a text search matches, and picks one plan for
-        # both ends: for a rare word it walks the whole list index testing each row (0.5 s at a
-        # million rows); for a common one, that walk is the right plan. So ask the GIN indexes
-        # first (milliseconds): a short answer becomes a plain id list, a long one the walk,
-        # testing each row it meets: its stored vector (an index probe) and its name.
-        candidates = list(
-            Invocation.objects.filter(named).values_list("id", flat=True).union(
-                documents.values_list("invocation_id", flat=True), all=True
-            )[: SEARCH_CANDIDATES + 1]
-        )
-        if len(candidates) <= SEARCH_CANDIDATES:
-            return Q(id__in=set(candidates))
-        return Q(Exists(documents.filter(invocation_id=OuterRef("pk")))) | Q(named)
+        by_name = Invocation.objects.filter(named).values_list("id", flat=True)
+        by_document = InvocationSearch.objects.filter(DocumentMatch(text)).values_list(
+            "invocation_id", flat=True)
+        # A rare word is an id list from the GIN indexes (milliseconds), then a page of those;
+        # a common one (a word in 40 % of a million runs) is the list's walk in its index order,
+        # testing each row it meets (its stored vector, by primary key) until a
+        # page is full. The planner picks either for the single query with the wrong guess half
+        # the time, and a wrong pick costs seconds: a walk of the whole index for a rare word, a
+        # hash of every match (hundreds of thousands of rows and their vectors) for a common
+        # one. The vector column's statistics (lexeme frequencies) tell which one this is, and
+        # an id list longer than expected still becomes the walk.
+        if max(_estimated_rows(by_name), _estimated_rows(by_document)) <= SEARCH_CANDIDATES:
+            candidates = list(by_name.union(by_document, all=True)[: SEARCH_CANDIDATES + 1])
+            if len(candidates) <= SEARCH_CANDIDATES:
+                return Q(id__in=set(candidates))
+        # A run's document holds its name and trace id: the name itself (parsed per row) is
+        # only read for runs not classified yet.
+        return Q(DocumentMatch(text, "search__document")) | Q(search__isnull=True) & Q(named)
     # SQLite (the embedded default) has no full-text index here: substring matching is enough for
     # the data one machine holds.
     documents = InvocationSearch.objects.filter(document__icontains=text)
@@ -234,7 +246,7 @@ def _cursor_decode(cursor: str | None, sort: str):
 
 
 COUNT_CAP = 10_000
-SAMPLE_CAP = 1_000
+SAMPLE_CAP = 500
 
 
 @dataclass
