@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from tests.conftest import post_native
 from tests.pages_data import T0, long_run, store, support_run
 from traceview.classify.diagnosis import invocation_classify
-from traceview.models import Agent, Invocation, Project
+from traceview.models import Agent, Invocation, InvocationSearch, Project
+from traceview.replay import queries as replay_queries
 from traceview.replay.outline import outline_cache_clear
 from traceview.replay.queries import invocation_page
 
@@ -104,6 +105,59 @@ def test_it_searches_names_errors_and_message_content(browser_client, project):
     assert found("Unavailable") == {"needle-run", "plain-run"}
     assert found("needle-run") == {"needle-run"}
     assert found("nothing-like-this") == set()
+
+
+@pytest.mark.parametrize("common", [False, True])
+def test_it_searches_a_common_word_by_walking_the_list(browser_client, project, monkeypatch,
+                                                       common):
+    # Past SEARCH_CANDIDATES matches the list tests each row it walks instead of taking an id
+    # list; both must find the same runs, by their document or by their name alone.
+    if common:
+        monkeypatch.setattr(replay_queries, "SEARCH_CANDIDATES", 1)
+    run = support_run(project, "needle-run", name="refund flow")
+    run.steps[4].input = [*run.steps[4].input, {"role": "user", "content": "zebracorn please"}]
+    store(project, run)
+    store(project, support_run(project, "plain-run", name="ordinary", status="ok"))
+    store(project, support_run(project, "named-run", name="zebracorn audit", status="ok"))
+    Invocation.objects.create(project=project, trace_id="unclassified", name="zebracorn late")
+
+    def found(text):
+        return set(rows_of(browser_client.get("/", {"q": text}).content.decode()))
+
+    assert found("zebracorn") == {"needle-run", "named-run", "unclassified"}
+    assert found("Unavailable") == {"needle-run", "plain-run", "named-run"}
+    assert found("nothing-like-this") == set()
+
+
+def test_it_finds_the_words_of_a_rewritten_search_document(browser_client, project):
+    # On PostgreSQL the document's vector is kept by a trigger: a reclassification that writes a
+    # new document must make its new words searchable and its old ones not.
+    inv = store(project, support_run(project, "needle-run"))
+    InvocationSearch.objects.filter(invocation=inv).update(document="quokkas only")
+    assert rows_of(browser_client.get("/", {"q": "quokkas"}).content.decode()) == ["needle-run"]
+    assert rows_of(browser_client.get("/", {"q": "Unavailable"}).content.decode()) == []
+
+
+def test_it_counts_a_search_over_its_newest_matches_and_says_so(browser_client, project,
+                                                                monkeypatch):
+    for i in range(3):
+        store(project, support_run(project, f"fail-{i}", start=T0 + timedelta(minutes=i)))
+    store(project, support_run(project, "ok-run", status="ok", start=T0 + timedelta(minutes=9)))
+
+    def counts_of(html):
+        return dict(re.findall(r'cat-(\w+)">[^<]*</span> <span class="n">([\d,+]+)</span>', html))
+
+    html = browser_client.get("/", {"q": "Unavailable"}).content.decode()
+    assert "4 matching ·" in html and "counted over" not in html
+    assert counts_of(html) == {"planning": "0", "tool": "3", "context": "0", "budget": "0",
+                               "none": "1"}
+    monkeypatch.setattr(replay_queries, "SAMPLE_CAP", 2)
+    html = browser_client.get("/", {"q": "Unavailable"}).content.decode()
+    # The newest two matches are the ok run and the last failure; every count is a lower bound.
+    assert "2+ matching (per category: counted over the newest 2) ·" in html
+    assert counts_of(html) == {"planning": "0+", "tool": "1+", "context": "0+", "budget": "0+",
+                               "none": "1+"}
+    assert len(rows_of(html)) == 4
 
 
 def test_it_counts_each_category_for_the_current_filter(browser_client, project):

@@ -1,6 +1,7 @@
 """The invocation list: filters, free-text search, keyset pages and counts per category."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -8,7 +9,6 @@ from decimal import Decimal
 from django.db import connection
 from django.db.models import (
     BooleanField,
-    Count,
     DurationField,
     Exists,
     ExpressionWrapper,
@@ -53,6 +53,27 @@ class SearchMatch(Func):
             f"{vector} @@ websearch_to_tsquery('simple'::regconfig, {query_sql})",
             [*params, *query_params],
         )
+
+
+class DocumentMatch(Func):
+    """`vector @@ websearch_to_tsquery(...)` on InvocationSearch (PostgreSQL): the document's
+    tsvector, kept in a column beside it by a trigger and GIN-indexed (migration 0014), so that
+    testing one row reads it instead of parsing the document again (milliseconds a run). The
+    column is not in the model (SQLite has none): its reference is the compiled document
+    column's (`document`, or `search__document` from an invocation) with the column name
+    swapped, so it holds under Django's joins and subquery aliases."""
+
+    output_field = BooleanField()
+
+    def __init__(self, text: str, document: str = "document"):
+        super().__init__(F(document), Value(text))
+
+    def as_sql(self, compiler, connection, **extra):
+        document, query = self.get_source_expressions()
+        document_sql, _ = compiler.compile(document)
+        query_sql, query_params = compiler.compile(query)
+        vector = document_sql.rsplit(".", 1)[0] + '."vector"'
+        return f"{vector} @@ websearch_to_tsquery('simple'::regconfig, {query_sql})", query_params
 
 
 # Sort name -> (the value the list is ordered by, descending?). Each one has an index that leads
@@ -117,26 +138,37 @@ def invocation_list(projects, filters: dict | None = None) -> QuerySet[Invocatio
 SEARCH_CANDIDATES = 5000
 
 
+def _estimated_rows(qs: QuerySet) -> float:
+    """The planner's estimate of the rows `qs` returns (EXPLAIN, no execution)."""
+    plan = json.loads(qs.explain(format="json"))
+    return plan[0]["Plan"]["Plan Rows"]
+
+
 def _search(text: str) -> Q:
     """Invocations whose name or trace id, or whose search document (step names, tools, errors,
     messages, arguments and results: traceview.core.search) match `text`. The document is written at
     classification, so a run's content is searchable seconds after it completes; its name and
     trace id are searchable at once."""
     if connection.vendor == "postgresql":
-        named = Invocation.objects.filter(
-            SearchMatch(F("name"), F("trace_id"), text=text)
-        ).values_list("id", flat=True)
-        documents = InvocationSearch.objects.filter(
-            SearchMatch(F("document"), text=text)
-        ).values_list("invocation_id", flat=True)
-        # The planner cannot estimate how many rows a text search matches, and picks one plan for
-        # both ends: for a rare word it walks the whole list index testing each row (0.5 s at a
-        # million rows); for a common one, that walk is the right plan. So ask the GIN indexes
-        # first (milliseconds): a short answer becomes a plain id list, a long one keeps the walk.
-        candidates = list(named.union(documents, all=True)[: SEARCH_CANDIDATES + 1])
-        if len(candidates) <= SEARCH_CANDIDATES:
-            return Q(id__in=set(candidates))
-        return Q(id__in=named) | Q(id__in=documents)
+        named = SearchMatch(F("name"), F("trace_id"), text=text)
+        by_name = Invocation.objects.filter(named).values_list("id", flat=True)
+        by_document = InvocationSearch.objects.filter(DocumentMatch(text)).values_list(
+            "invocation_id", flat=True)
+        # A rare word is an id list from the GIN indexes (milliseconds), then a page of those;
+        # a common one (a word in 40 % of a million runs) is the list's walk in its index order,
+        # testing each row it meets (its stored vector, by primary key) until a
+        # page is full. The planner picks either for the single query with the wrong guess half
+        # the time, and a wrong pick costs seconds: a walk of the whole index for a rare word, a
+        # hash of every match (hundreds of thousands of rows and their vectors) for a common
+        # one. The vector column's statistics (lexeme frequencies) tell which one this is, and
+        # an id list longer than expected still becomes the walk.
+        if max(_estimated_rows(by_name), _estimated_rows(by_document)) <= SEARCH_CANDIDATES:
+            candidates = list(by_name.union(by_document, all=True)[: SEARCH_CANDIDATES + 1])
+            if len(candidates) <= SEARCH_CANDIDATES:
+                return Q(id__in=set(candidates))
+        # A run's document holds its name and trace id: the name itself (parsed per row) is
+        # only read for runs not classified yet.
+        return Q(DocumentMatch(text, "search__document")) | Q(search__isnull=True) & Q(named)
     # SQLite (the embedded default) has no full-text index here: substring matching is enough for
     # the data one machine holds.
     documents = InvocationSearch.objects.filter(document__icontains=text)
@@ -214,25 +246,43 @@ def _cursor_decode(cursor: str | None, sort: str):
 
 
 COUNT_CAP = 10_000
+SAMPLE_CAP = 500
 
 
-def invocation_category_counts(projects, filters: dict | None) -> dict[str, int | None]:
+@dataclass
+class CategoryCounts:
+    """Matches per category (and "none"), each exact up to `cap`. When `sampled`, the counts
+    are of the newest `cap` matches only: each is a lower bound, and so is their sum."""
+
+    counts: dict[str, int]
+    cap: int
+    sampled: bool
+
+
+def invocation_category_counts(projects, filters: dict | None) -> CategoryCounts:
     """How many invocations of each category match the filters other than the category itself,
     so each count is what choosing that category would show. "none" counts those without one.
 
     With plain column filters each count is an index range that stops at COUNT_CAP (a count of
     a million rows is a scan of a million rows; "10,000+" says as much). A text search or a
-    model filter is a subquery that would be evaluated once per count, so those are counted
-    exactly in one grouped query instead.
+    model filter tests each row it meets (a subquery per row, or an id list for a rare word):
+    counting that per category would test every row once per category, so the newest
+    SAMPLE_CAP + 1 matches are read once, in the list's order, and counted per category. Up to
+    SAMPLE_CAP the counts are exact; past it they are those of the newest SAMPLE_CAP matches,
+    lower bounds, which the page says.
     """
     filters = {**(filters or {}), "category": None}
-    qs = invocation_list(projects, filters).order_by()
+    qs = invocation_list(projects, filters)
     if (filters.get("q") or "").strip() or filters.get("model"):
         counts = {c: 0 for c in (*CATEGORIES, "none")}
-        for row in qs.values("category").annotate(n=Count("id")):
-            counts[row["category"] or "none"] += row["n"]
-        return counts
-    return {
+        sample = list(qs.values_list("category", flat=True)[: SAMPLE_CAP + 1])
+        sampled = len(sample) > SAMPLE_CAP
+        for category in sample[:SAMPLE_CAP]:
+            counts[category or "none"] += 1
+        return CategoryCounts(counts, SAMPLE_CAP, sampled)
+    qs = qs.order_by()
+    counts = {
         c: qs.filter(category="" if c == "none" else c).values("id")[: COUNT_CAP + 1].count()
         for c in (*CATEGORIES, "none")
     }
+    return CategoryCounts(counts, COUNT_CAP, False)

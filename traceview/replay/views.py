@@ -31,7 +31,7 @@ from traceview.replay.outline import (
     replay_outline,
     step_detail,
 )
-from traceview.replay.queries import COUNT_CAP, invocation_category_counts, invocation_page
+from traceview.replay.queries import invocation_category_counts, invocation_page
 from traceview.replay.sessions import session_detail, turn_text
 
 
@@ -52,8 +52,8 @@ def invocation_list_view(request):
     filters = filterset.cleaned()
     sort = filters.pop("sort", "newest")
     page = invocation_page(projects, filters, sort, request.GET.get("cursor"))
-    counts = invocation_category_counts(projects, filters)
-    cap = COUNT_CAP
+    counted = invocation_category_counts(projects, filters)
+    counts, cap = counted.counts, counted.cap
     base = request.GET.copy()
     base.pop("cursor", None)
 
@@ -70,17 +70,28 @@ def invocation_list_view(request):
         "form": filterset.form,
         "filters": filters,
         "counts": [
-            (c, f"{cap:,}+" if counts[c] > cap else f"{counts[c]:,}", with_params(category=c))
+            (c, _count_text(counts[c], cap, counted.sampled), with_params(category=c))
             for c in (*CATEGORIES, "none")
         ],
-        "total": f"{sum(min(n, cap) for n in counts.values()):,}"
+        "total": f"{cap:,}+" if counted.sampled else
+        f"{sum(min(n, cap) for n in counts.values()):,}"
         + ("+" if any(n > cap for n in counts.values()) else ""),
+        "counts_sampled": counted.sampled,
+        "counts_cap": f"{cap:,}",
         "next_url": with_params(cursor=page.next_cursor) if page.next_cursor else None,
         "prev_url": with_params(cursor=page.prev_cursor) if page.prev_cursor else None,
         "first_url": with_params(),
         "poll_url": with_params(),
     }
     return _render(request, "traceview/replay/invocation_list.html", context, ("invocation-rows",))
+
+
+def _count_text(n: int, cap: int, sampled: bool) -> str:
+    """A category's count as shown: "10,000+" past the cap; with "+" on every count when they
+    are counted over a sample of the matches (at least that many)."""
+    if sampled:
+        return f"{n:,}+"
+    return f"{cap:,}+" if n > cap else f"{n:,}"
 
 
 def _invocation_for(request, pk: int) -> Invocation:

@@ -77,10 +77,6 @@ WORDS = (
 ).split()
 
 
-def _text(rng: random.Random, words: int) -> str:
-    return " ".join(rng.choice(WORDS) for _ in range(words))
-
-
 def _kv(key: str, value) -> KeyValue:
     if isinstance(value, bool):
         return KeyValue(key=key, value=AnyValue(bool_value=value))
@@ -96,19 +92,25 @@ def _kv(key: str, value) -> KeyValue:
 
 class Workload:
     """Deterministic (seeded) traces, with a per-run random trace id prefix so reruns never
-    collide with earlier runs' rows."""
+    collide with earlier runs' rows. `sizes` bounds the spans of a trace; the text of messages,
+    arguments and results is drawn from `self.words` (bench_scale varies it per trace)."""
 
-    def __init__(self, spans: int, seed: int):
+    def __init__(self, spans: int, seed: int, sizes: tuple[int, int] = (10, 30)):
         self.rng = random.Random(seed)
         self.run = os.urandom(4)
         self.total = spans
+        self.sizes = sizes
+        self.words: tuple[str, ...] = WORDS
         self.trace_ids: list[str] = []
         self.span_bytes = 0
+
+    def _text(self, words: int) -> str:
+        return " ".join(self.rng.choice(self.words) for _ in range(words))
 
     def spans(self):
         made = 0
         while made < self.total:
-            size = min(self.rng.randint(10, 30), self.total - made)
+            size = min(self.rng.randint(*self.sizes), self.total - made)
             trace = self._trace(size)
             made += len(trace)
             yield from trace
@@ -122,8 +124,8 @@ class Workload:
         agent = f"agent-{rng.randint(1, 5)}"
         failed = rng.random() < 0.2
         children, t = [], start + 1_000_000
-        history = [{"role": "system", "parts": [{"type": "text", "content": _text(rng, 30)}]},
-                   {"role": "user", "parts": [{"type": "text", "content": _text(rng, 40)}]}]
+        history = [{"role": "system", "parts": [{"type": "text", "content": self._text(30)}]},
+                   {"role": "user", "parts": [{"type": "text", "content": self._text(40)}]}]
         for i in range(size - 1):
             span_id = rng.randbytes(8)
             duration = rng.randint(50, 3000) * 1_000_000
@@ -148,14 +150,14 @@ class Workload:
     def _chat(self, trace_id, span_id, parent, t, duration, history) -> Span:
         rng = self.rng
         model = rng.choice(MODELS)
-        answer = _text(rng, 25)
+        answer = self._text(25)
         call = {"type": "tool_call", "id": "call_" + rng.randbytes(6).hex(),
-                "name": rng.choice(TOOLS), "arguments": {"query": _text(rng, 6)}}
+                "name": rng.choice(TOOLS), "arguments": {"query": self._text(6)}}
         output = [{"role": "assistant", "parts": [{"type": "text", "content": answer}, call],
                    "finish_reason": "tool_call"}]
         # Keep the prompt at a realistic size per span instead of growing with the trace.
         prompt = history[:2] + [{"role": "assistant", "parts": [{"type": "text",
-                                                               "content": _text(rng, 40)}]}]
+                                                               "content": self._text(40)}]}]
         return Span(
             trace_id=trace_id, span_id=span_id, parent_span_id=parent, name=f"chat {model}",
             kind=Span.SPAN_KIND_CLIENT, start_time_unix_nano=t,
@@ -180,13 +182,13 @@ class Workload:
     def _tool(self, trace_id, span_id, parent, t, duration, failed) -> Span:
         rng = self.rng
         tool = rng.choice(TOOLS)
-        args = {"query": _text(rng, 12), "limit": rng.randint(1, 50), "path": "/srv/data/x.csv"}
-        result = {"rows": [{"id": i, "text": _text(rng, 12)} for i in range(5)]}
+        args = {"query": self._text(12), "limit": rng.randint(1, 50), "path": "/srv/data/x.csv"}
+        result = {"rows": [{"id": i, "text": self._text(12)} for i in range(5)]}
         attributes = [
             _kv("gen_ai.operation.name", "execute_tool"),
             _kv("gen_ai.tool.name", tool),
             _kv("gen_ai.tool.type", "function"),
-            _kv("gen_ai.tool.description", _text(rng, 10)),
+            _kv("gen_ai.tool.description", self._text(10)),
             _kv("gen_ai.tool.call.id", "call_" + rng.randbytes(6).hex()),
             _kv("gen_ai.tool.call.arguments", orjson.dumps(args).decode()),
         ]

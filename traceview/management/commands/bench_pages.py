@@ -341,22 +341,29 @@ class Command(BaseCommand):
             *self._debugging_pages(project, big),
         ]
         self.stdout.write(f"\n{'page':<55} {'min ms':>8} {'median ms':>10} {'KB':>7}")
-        for label, url, headers in pages:
-            times = []
-            # "cold": the outline of the invocation is read from the database on every run, as
-            # when a process opens it for the first time.
-            cold = headers.pop("cold", False)
-            response = client.get(url, **headers)  # warm-up
-            if response.status_code != 200:
-                self.stderr.write(f"{label}: HTTP {response.status_code}")
-                continue
-            for _ in range(runs):
-                if cold:
-                    outline_cache_clear()
-                t = time.perf_counter()
-                response = client.get(url, **headers)
-                times.append((time.perf_counter() - t) * 1000)
-            self.stdout.write(
-                f"{label:<55} {min(times):>8.1f} {statistics.median(times):>10.1f} "
-                f"{len(response.content) / 1024:>7.0f}"
-            )
+        for label, low, median, size in page_times(client, pages, runs, self.stderr):
+            self.stdout.write(f"{label:<55} {low:>8.1f} {median:>10.1f} {size / 1024:>7.0f}")
+
+
+def page_times(client, pages, runs, stderr) -> list[tuple[str, float, float, int]]:
+    """(label, min ms, median ms, bytes) of each (label, url, headers) page, after one untimed
+    warm-up request; a page that does not answer 200 is reported on `stderr` and left out.
+    Headers may hold "cold": True, which empties the outline cache before each timed run (the
+    replay page as a process opening that invocation for the first time)."""
+    out = []
+    for label, url, headers in pages:
+        headers = dict(headers)
+        cold = headers.pop("cold", False)
+        response = client.get(url, **headers)  # warm-up
+        if response.status_code != 200:
+            stderr.write(f"{label}: HTTP {response.status_code}")
+            continue
+        times = []
+        for _ in range(runs):
+            if cold:
+                outline_cache_clear()
+            t = time.perf_counter()
+            response = client.get(url, **headers)
+            times.append((time.perf_counter() - t) * 1000)
+        out.append((label, min(times), statistics.median(times), len(response.content)))
+    return out
