@@ -456,7 +456,7 @@ def orchestrator_stalled(view: TraceView) -> list[Finding]:
     # The run got going again when the answer it gave came from a turn after the stall: the
     # stall is evidence, and the turn that said what the answer says is the root.
     src = answer_source(view)
-    recovered = src is not None and src.said_pos > first.pos
+    recovered = src is not None and src.said_pos is not None and src.said_pos > first.pos
     if recovered:
         detail = (f"got past: the answer came from {view.steps[src.said_pos].span_id}, after "
                   "it; " + detail)
@@ -554,8 +554,10 @@ class Source:
     """The turn that first said what a failed chat's answer says."""
 
     answer_pos: int
-    said_pos: int  # the first message that said it (an execution result, or a turn)
-    root: int  # that turn, or for an execution result the turn that asked for the run
+    # The first message that said it (an execution result, or a turn); None when none did and
+    # the answer is its own source (a figure nobody reported).
+    said_pos: int | None
+    root: int  # that turn, for an execution result the turn that asked for the run, or the answer
     part: str  # what it said
     explicit: bool  # a final answer, or else a ledger that judged the request satisfied
 
@@ -602,6 +604,14 @@ def answer_source(view: TraceView) -> Source | None:
             author = _author_of(view, i)
             root = author if author is not None else i
         return Source(answer_pos=pos, said_pos=i, root=root, part=part, explicit=explicit)
+    # No turn said it. A figure of the answer that appears nowhere before it, in any context, is
+    # one no agent or tool reported: the answer claims a result the trace does not support, and
+    # it is the mistake (CLASSIFICATION.md). Names are not judged so: they may be paraphrased.
+    figures = [p for p, rx in patterns if _FIGURE.fullmatch(p.strip())]
+    if figures and not any(_part_pattern(f).search(_text(view, i))
+                           for f in figures for i in range(pos)):
+        return Source(answer_pos=pos, said_pos=None, root=pos, part=figures[0],
+                      explicit=explicit)
     return None
 
 
@@ -615,9 +625,15 @@ def answer_source_rule(view: TraceView) -> list[Finding]:
     if src is None:
         return []
     s = view.steps[src.root]
+    answer = "the final answer" if src.explicit else "the ledger judging the request satisfied"
+    if src.said_pos is None:
+        detail = (f"{answer} at {s.span_id} ({s.agent_name or 'a turn'}) gives {src.part!r}, "
+                  "a figure no turn, page or execution before it reported: "
+                  + helpers.excerpt(_text(view, src.answer_pos)[:2_000]))
+        return [view.finding("messages.answer_source", "planning", src.root,
+                             helpers.excerpt(detail), 0.5, role=CAUSE, fails_run=False)]
     how = "an execution it asked for printed" if src.said_pos != src.root else "it said"
     said = _text(view, src.said_pos)[:3_000]
-    answer = "the final answer" if src.explicit else "the ledger judging the request satisfied"
     detail = (f"{answer} at {view.steps[src.answer_pos].span_id} gives {src.part!r}, "
               f"which {s.agent_name or 'a turn'} at {s.span_id} first said ({how}): "
               + helpers.excerpt(said, _part_pattern(src.part).search(said), 120))
