@@ -8,9 +8,10 @@ record an execution result: the code it ran is in the message before it). The ru
 the messages say:
 
 - `messages.execution_error` (cause, tool): an executor message reports a failed run (non-zero
-  exit code, traceback, "Error: ..."). The root is the message that asked for that run (the
-  previous message from another speaker): that is where the faulty call was made. A later
-  successful run only weakens it (it may be other code), it does not count as a recovery.
+  exit code, traceback, "Error: ..."). The root is the turn that asked for that run (the latest
+  turn before it with a code block, never an orchestrator's routing): that is where the faulty
+  call was made. After a later successful run the executor is known to work, but the later run
+  may be other code, a workaround: the finding stays, weaker, as the approach's (planning).
 - `messages.ignored_error` (cause, tool): the message right after a failed execution carries on
   as if it had worked (claims success or a result): the error was ignored.
 - `messages.orchestrator_stalled` (cause): an orchestrator's own judgment of the run, written
@@ -21,15 +22,20 @@ the messages say:
   "stalled", "new plan", an updated fact sheet). The first such judgment points back to the turn
   it judged: for a loop, the answer to the first of the repeated instructions; else the last
   contribution before it (a worker the reason names, else any worker). Loops are planning, and
-  so is the orchestrator's own turn. A worker's turn that did not deliver is tool: the
-  orchestrator hands a worker a job as an agent calls a tool, and judged that what it called
-  failed (the evidence quotes the turn when it reports its own tools failing); one whose
-  context overflowed is context.
+  so is the orchestrator's own turn. A worker's turn that did not deliver is tool when it
+  reports its own tools failing (quoted), context when its context overflowed, else planning:
+  the worker is an agent that chose or read wrong. A stall the run got past (its answer came
+  from a later turn) is evidence only.
+- `messages.answer_source` (cause, planning): in a failed run, the turn that first said what
+  the final answer gives (a final-answer channel or "FINAL ANSWER:" line, else the reason of the
+  orchestrator's ledger judging the request satisfied): the wrong result entered there. When
+  nobody said a figure of the answer, the answer is its own source (a figure no tool returned).
 - `messages.first_contribution` (cause, planning, weak): in a failed run with no other signal,
   the first message after the task statement from a speaker that is not an executor, and not an
-  orchestrator's ledger, routing decision or plan (those are its judgments, not contributions).
-  Mistakes in multi-agent chats compound from the first unverified contribution; this rule is
-  weak and loses to any strong signal.
+  orchestrator's ledger, routing decision or plan (those are its judgments, not contributions);
+  an opening turn that is an agent's own, with a code block, counts. Mistakes in multi-agent
+  chats compound from the first unverified contribution; this rule is weak and loses to any
+  strong signal.
 """
 
 from __future__ import annotations
