@@ -46,7 +46,8 @@ messages came before it. In a multi-agent log (AutoGen group chats such as Who&W
 participants as role "user" with a `name`), a named user message is that agent's llm turn, and
 one that is an AutoGen code-execution result ("exitcode: ...") is a tool step. `name` becomes
 `agent_name` except on tool messages, where it names the tool. A role that is none of the chat
-APIs' roles is the speaker's name (Magentic-One: "WebSurfer", "Orchestrator (thought)"): that
+APIs' roles is the speaker's name (Magentic-One: "WebSurfer", "Orchestrator (thought)"; in such a
+log a capitalised "Assistant" is a speaker too, Magentic-One's coding agent): that
 speaker's llm turn, `agent_name` the name without its parenthesised channel, the role as sent in
 `attributes["role"]` (and the channel in `attributes["channel"]`); a speaker named like a
 terminal or executor posts execution results (tool steps); "human" is the user.

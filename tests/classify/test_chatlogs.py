@@ -268,3 +268,20 @@ def test_a_bare_figure_counts_where_it_is_said_about_the_task():
     _, d, evidence = _magentic(log.finish("12"))
     assert (d.category, d.root_step) == ("planning", f"msg-{said}")
     assert "'12'" in evidence["messages.answer_source"].detail
+
+
+def test_an_answer_whose_figure_nobody_reported_is_the_mistake():
+    log = MagenticLog("How many seats does the Harwick town hall have?")
+    log.turn("WebSurfer", "Find the town hall's page.", page(
+        "I typed 'Harwick town hall seats' into the browser search bar.", "Search",
+        "Harwick town hall - weddings and events. Book a tour of the town hall."))
+    run = log.finish("3,450")
+    inv, d, evidence = _magentic(run)
+    answer = f"msg-{len(run['history']) - 1}"
+    # A figure no page, turn or execution gave: the orchestrator's answer made it up.
+    assert (d.category, d.root_step) == ("planning", answer)
+    assert "'3,450', a figure no turn" in evidence["messages.answer_source"].detail
+    assert next(s for s in inv.steps if s.span_id == answer).agent_name == "Orchestrator"
+    # An answer that gives up states no figure: that is not judged here.
+    run["history"][-1]["content"] = "FINAL ANSWER: Unable to determine"
+    assert "messages.answer_source" not in _magentic(run)[2]

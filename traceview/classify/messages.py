@@ -8,9 +8,10 @@ record an execution result: the code it ran is in the message before it). The ru
 the messages say:
 
 - `messages.execution_error` (cause, tool): an executor message reports a failed run (non-zero
-  exit code, traceback, "Error: ..."). The root is the message that asked for that run (the
-  previous message from another speaker): that is where the faulty call was made. A later
-  successful run only weakens it (it may be other code), it does not count as a recovery.
+  exit code, traceback, "Error: ..."). The root is the turn that asked for that run (the latest
+  turn before it with a code block, never an orchestrator's routing): that is where the faulty
+  call was made. After a later successful run the executor is known to work, but the later run
+  may be other code, a workaround: the finding stays, weaker, as the approach's (planning).
 - `messages.ignored_error` (cause, tool): the message right after a failed execution carries on
   as if it had worked (claims success or a result): the error was ignored.
 - `messages.orchestrator_stalled` (cause): an orchestrator's own judgment of the run, written
@@ -21,15 +22,20 @@ the messages say:
   "stalled", "new plan", an updated fact sheet). The first such judgment points back to the turn
   it judged: for a loop, the answer to the first of the repeated instructions; else the last
   contribution before it (a worker the reason names, else any worker). Loops are planning, and
-  so is the orchestrator's own turn. A worker's turn that did not deliver is tool: the
-  orchestrator hands a worker a job as an agent calls a tool, and judged that what it called
-  failed (the evidence quotes the turn when it reports its own tools failing); one whose
-  context overflowed is context.
+  so is the orchestrator's own turn. A worker's turn that did not deliver is tool when it
+  reports its own tools failing (quoted), context when its context overflowed, else planning:
+  the worker is an agent that chose or read wrong. A stall the run got past (its answer came
+  from a later turn) is evidence only.
+- `messages.answer_source` (cause, planning): in a failed run, the turn that first said what
+  the final answer gives (a final-answer channel or "FINAL ANSWER:" line, else the reason of the
+  orchestrator's ledger judging the request satisfied): the wrong result entered there. When
+  nobody said a figure of the answer, the answer is its own source (a figure no tool returned).
 - `messages.first_contribution` (cause, planning, weak): in a failed run with no other signal,
   the first message after the task statement from a speaker that is not an executor, and not an
-  orchestrator's ledger, routing decision or plan (those are its judgments, not contributions).
-  Mistakes in multi-agent chats compound from the first unverified contribution; this rule is
-  weak and loses to any strong signal.
+  orchestrator's ledger, routing decision or plan (those are its judgments, not contributions);
+  an opening turn that is an agent's own, with a code block, counts. Mistakes in multi-agent
+  chats compound from the first unverified contribution; this rule is weak and loses to any
+  strong signal.
 """
 
 from __future__ import annotations
@@ -456,7 +462,7 @@ def orchestrator_stalled(view: TraceView) -> list[Finding]:
     # The run got going again when the answer it gave came from a turn after the stall: the
     # stall is evidence, and the turn that said what the answer says is the root.
     src = answer_source(view)
-    recovered = src is not None and src.said_pos > first.pos
+    recovered = src is not None and src.said_pos is not None and src.said_pos > first.pos
     if recovered:
         detail = (f"got past: the answer came from {view.steps[src.said_pos].span_id}, after "
                   "it; " + detail)
@@ -554,8 +560,10 @@ class Source:
     """The turn that first said what a failed chat's answer says."""
 
     answer_pos: int
-    said_pos: int  # the first message that said it (an execution result, or a turn)
-    root: int  # that turn, or for an execution result the turn that asked for the run
+    # The first message that said it (an execution result, or a turn); None when none did and
+    # the answer is its own source (a figure nobody reported).
+    said_pos: int | None
+    root: int  # that turn, for an execution result the turn that asked for the run, or the answer
     part: str  # what it said
     explicit: bool  # a final answer, or else a ledger that judged the request satisfied
 
@@ -602,6 +610,14 @@ def answer_source(view: TraceView) -> Source | None:
             author = _author_of(view, i)
             root = author if author is not None else i
         return Source(answer_pos=pos, said_pos=i, root=root, part=part, explicit=explicit)
+    # No turn said it. A figure of the answer that appears nowhere before it, in any context, is
+    # one no agent or tool reported: the answer claims a result the trace does not support, and
+    # it is the mistake (CLASSIFICATION.md). Names are not judged so: they may be paraphrased.
+    figures = [p for p, rx in patterns if _FIGURE.fullmatch(p.strip())]
+    if figures and not any(_part_pattern(f).search(_text(view, i))
+                           for f in figures for i in range(pos)):
+        return Source(answer_pos=pos, said_pos=None, root=pos, part=figures[0],
+                      explicit=explicit)
     return None
 
 
@@ -615,9 +631,15 @@ def answer_source_rule(view: TraceView) -> list[Finding]:
     if src is None:
         return []
     s = view.steps[src.root]
+    answer = "the final answer" if src.explicit else "the ledger judging the request satisfied"
+    if src.said_pos is None:
+        detail = (f"{answer} at {s.span_id} ({s.agent_name or 'a turn'}) gives {src.part!r}, "
+                  "a figure no turn, page or execution before it reported: "
+                  + helpers.excerpt(_text(view, src.answer_pos)[:2_000]))
+        return [view.finding("messages.answer_source", "planning", src.root,
+                             helpers.excerpt(detail), 0.5, role=CAUSE, fails_run=False)]
     how = "an execution it asked for printed" if src.said_pos != src.root else "it said"
     said = _text(view, src.said_pos)[:3_000]
-    answer = "the final answer" if src.explicit else "the ledger judging the request satisfied"
     detail = (f"{answer} at {view.steps[src.answer_pos].span_id} gives {src.part!r}, "
               f"which {s.agent_name or 'a turn'} at {s.span_id} first said ({how}): "
               + helpers.excerpt(said, _part_pattern(src.part).search(said), 120))
