@@ -26,6 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from traceview.core.partitions import partitions_ensure
 from traceview.models import (
     ApiKey,
     Diagnosis,
@@ -223,7 +224,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{have:,} invocations already seeded in project {PROJECT}")
             return
         started = time.perf_counter()
-        base = (timezone.now() - AGE).isoformat()
+        base = timezone.now() - AGE
+        # The seeded months' partitions, as they would exist had the data arrived then.
+        partitions_ensure(base, base + invocations * timedelta(milliseconds=10))
+        base = base.isoformat()
         run = os.urandom(4).hex()  # trace ids never collide with an earlier seeding's
         made = have
         while made < invocations:
@@ -257,6 +261,7 @@ class Command(BaseCommand):
         mine = "i.project_id = %s AND i.id BETWEEN %s AND %s"
         _insert_select(Step, {
             "invocation_id": "i.id",
+            "invocation_created_at": "i.created_at",
             "span_id": "'s' || k",
             "parent_span_id": "CASE WHEN k = 1 THEN '' ELSE 's1' END",
             "kind": "CASE WHEN k = 1 THEN 'agent' WHEN k %% 2 = 0 THEN 'llm' ELSE 'tool' END",
@@ -271,6 +276,7 @@ class Command(BaseCommand):
            f"WHERE {mine}", [project_id, lo, hi])
         _insert_select(StepPayload, {
             "step_id": "s.id",
+            "invocation_created_at": "s.invocation_created_at",
             "input": "jsonb_build_array(jsonb_build_object('role', 'user', 'content', "
                      "'where is my order ' || s.id || ', it was due last week and the "
                      "tracking page says nothing'))",
