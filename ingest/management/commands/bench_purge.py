@@ -4,8 +4,9 @@ Seeds --invocations expired invocations (with --steps steps and payloads each, a
 and a diagnosis) in a project of their own, generated inside PostgreSQL (INSERT ... SELECT over
 generate_series, 50,000 invocations a transaction), then alternates rounds of `bench_ingest`
 against a RUNNING server: one with the purge paused, one with it running in a thread of this
-process (traceview.retention.purge.project_purge, the beat task's code, with its batch sizes),
-until the seeded invocations are gone or --rounds are done. Alternating keeps the machine's drift
+process (traceview.retention.purge.project_purge, the beat task's code, with its batch sizes:
+first the seeded months' step partitions dropped whole, then the invocations in batches), until
+the seeded invocations are gone or --rounds are done. Alternating keeps the machine's drift
 out of the comparison. Prints each round, ingest's persisted spans/s without and with the purge
 and their ratio, and the purge's own rate.
 """
@@ -189,7 +190,8 @@ class Command(BaseCommand):
         result = progress["result"]
         left = Invocation.objects.filter(project=project).count()
         self.stdout.write(
-            f"purge: {result.invocations:,} invocations and {result.steps:,} steps in "
+            f"purge: {result.invocations:,} invocations and {result.steps:,} steps "
+            f"({result.partitions} periods' partitions dropped whole) in "
             f"{progress['active']:.1f} s of running beside ingest "
             f"({result.invocations / max(progress['active'], 1e-9):,.0f} invocations/s, "
             f"batches of {batch} invocations and {step_batch} steps, duty {duty:g}); "
