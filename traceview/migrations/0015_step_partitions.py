@@ -135,7 +135,7 @@ def unpartition(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('traceview', '0013_redaction_lean_indexes'),
+        ('traceview', '0014_search_vector'),
     ]
 
     operations = [
