@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from ingest.formats.errors import FormatError
 from traceview.agents.pricing import price_for, prices_load, step_cost, usage_details
+from traceview.core.partitions import old_months_share
 from traceview.core.redaction import Redactor, redact_invocation
 from traceview.core.trace import (
     MAX_COST_USD,
@@ -285,6 +286,8 @@ def invocations_store(project: Project, invocations: list[InvocationData]) -> St
                 .filter(project=project, trace_id__in=missing)
                 .order_by("id")
             )
+        # Data for an invocation of a past month: keep the purge from dropping its partition now.
+        old_months_share((row.created_at for row in rows.values()), now)
         touched: list[Invocation] = []
         for data, trace_id in zip(invocations, trace_ids, strict=True):
             row = rows[trace_id]
@@ -548,6 +551,8 @@ def _store_steps(
                 cost = pricer.cost(values, data.attributes)
                 if cost is not None:
                     values["cost_usd"] = cost
+            # The partition key (traceview.core.partitions): the invocation's, never the sender's.
+            values["invocation_created_at"] = row.created_at
             new.append((row.id, key[1], values, data))
             _add(total, _contribution(values["kind"], values["status"],
                                       values.get("input_tokens"), values.get("output_tokens"),
@@ -661,11 +666,15 @@ def _existing_steps(wanted: dict[tuple[int, str], Any]):
         return Step.objects.filter(
             invocation_id__in={k[0] for k in wanted}, span_id__in={k[1] for k in wanted}
         )
-    keys = orjson.dumps([{"i": i, "s": s} for i, s in wanted]).decode()
+    # With the invocation's creation time, each lookup reads its one partition, not all of them
+    # (traceview.core.partitions).
+    keys = orjson.dumps([{"i": i, "s": s, "c": row.created_at}
+                         for (i, s), (row, _) in wanted.items()]).decode()
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT s.id FROM jsonb_to_recordset(%s::jsonb) AS w(i bigint, s text) "
-            f"JOIN {Step._meta.db_table} s ON s.invocation_id = w.i AND s.span_id = w.s",
+            f"SELECT s.id FROM jsonb_to_recordset(%s::jsonb) AS w(i bigint, s text, "
+            f"c timestamptz) JOIN {Step._meta.db_table} s ON s.invocation_id = w.i "
+            "AND s.span_id = w.s AND s.invocation_created_at = w.c",
             [keys],
         )
         ids = [r[0] for r in cursor.fetchall()]
@@ -683,7 +692,7 @@ def _create_new_steps(new: list[tuple[int, str, dict, StepData]]) -> None:
     )
 
 
-STEP_COPY_COLUMNS = ("id", "invocation_id", "span_id", *STEP_COLUMNS)
+STEP_COPY_COLUMNS = ("id", "invocation_id", "span_id", *STEP_COLUMNS, "invocation_created_at")
 PAYLOAD_COPY_COLUMNS = ("step_id", *PAYLOAD_COLUMNS, "attributes", "events")
 PAYLOAD_JSON = {"tool_arguments", "tool_result", "input", "output", "attributes", "events"}
 
@@ -691,7 +700,7 @@ PAYLOAD_JSON = {"tool_arguments", "tool_result", "input", "output", "attributes"
 def _copy_new_steps(new: list[tuple[int, str, dict, StepData]]) -> None:
     """COPY the new steps and their payloads, with ids taken from the sequence beforehand so the
     payload rows can name their step without reading anything back."""
-    step_defaults = {c: Step._meta.get_field(c).get_default() for c in STEP_COLUMNS}
+    step_defaults = {c: Step._meta.get_field(c).get_default() for c in STEP_COPY_COLUMNS[3:]}
     payload_defaults = {
         c: json_text(d) if c in PAYLOAD_JSON and d is not None else d
         for c in PAYLOAD_COPY_COLUMNS[1:]
@@ -708,14 +717,16 @@ def _copy_new_steps(new: list[tuple[int, str, dict, StepData]]) -> None:
         ids = [r[0] for r in cursor.fetchall()]
         _copy_rows(
             cursor, f"COPY {step_table} ({', '.join(STEP_COPY_COLUMNS)}) FROM STDIN",
-            ((step_id, inv_id, span_id, *[values.get(c, step_defaults[c]) for c in STEP_COLUMNS])
+            ((step_id, inv_id, span_id,
+              *[values.get(c, step_defaults[c]) for c in STEP_COPY_COLUMNS[3:]])
              for step_id, (inv_id, span_id, values, _) in zip(ids, new, strict=True)),
         )
         _copy_rows(
             cursor,
-            f"COPY {StepPayload._meta.db_table} ({', '.join(PAYLOAD_COPY_COLUMNS)}) FROM STDIN",
-            ((step_id, *_payload_row(data, payload_defaults))
-             for step_id, (_, _, _, data) in zip(ids, new, strict=True)),
+            f"COPY {StepPayload._meta.db_table} ({', '.join(PAYLOAD_COPY_COLUMNS)}, "
+            "invocation_created_at) FROM STDIN",
+            ((step_id, *_payload_row(data, payload_defaults), values["invocation_created_at"])
+             for step_id, (_, _, values, data) in zip(ids, new, strict=True)),
         )
 
 

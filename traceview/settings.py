@@ -223,6 +223,10 @@ TRACEVIEW_PURGE_INTERVAL_S = env.float("TRACEVIEW_PURGE_INTERVAL_S", default=360
 # The share of the time the purge works, resting between batches for the rest, so that ingest
 # keeps the database (bench_purge measures the trade).
 TRACEVIEW_PURGE_DUTY = env.float("TRACEVIEW_PURGE_DUTY", default=0.5)
+# PostgreSQL: steps and payloads are partitioned by their invocation's creation time in ranges
+# of this many months (traceview.core.partitions), created this many periods ahead by beat.
+TRACEVIEW_PARTITION_MONTHS = env.int("TRACEVIEW_PARTITION_MONTHS", default=1)
+TRACEVIEW_PARTITIONS_AHEAD = env.int("TRACEVIEW_PARTITIONS_AHEAD", default=2)
 
 # The optional language-model judge (traceview.judge, README "A second opinion"). Off unless an
 # endpoint, a model and the projects it may judge are all set: nothing leaves the machine before.
@@ -307,6 +311,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": TRACEVIEW_ROLLUP_INTERVAL_S,
         # A refresh that waits longer than an interval is superseded by the next one.
         "options": {"expires": TRACEVIEW_ROLLUP_INTERVAL_S},
+    },
+    "maintain-partitions": {
+        "task": "traceview.retention.tasks.partitions_maintain",
+        "schedule": 6 * 3600.0,
+        "options": {"expires": 6 * 3600.0},
     },
     "purge-expired-invocations": {
         "task": "traceview.retention.tasks.purge_expired_invocations",

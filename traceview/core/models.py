@@ -26,6 +26,31 @@ def choices_of(values):
     return [(v, v) for v in values]
 
 
+class CopiedDateTimeField(models.DateTimeField):
+    """A time copied from a related row when the row is inserted, unless set: `source` is a path
+    of attributes from the instance ("invocation.created_at"). The partition key of steps and
+    payloads (traceview.core.partitions) is one: every way a step is inserted, bulk_create
+    included (which calls pre_save), then agrees with its invocation without naming the key."""
+
+    def __init__(self, *args, source: str, **kwargs):
+        self.source = source
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self):
+        name, path, args, kwargs = super().deconstruct()
+        kwargs["source"] = self.source
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance, add):
+        value = getattr(model_instance, self.attname)
+        if value is None and add:
+            value = model_instance
+            for attribute in self.source.split("."):
+                value = getattr(value, attribute)
+            setattr(model_instance, self.attname, value)
+        return value
+
+
 class Project(models.Model):
     name = models.CharField(max_length=100, unique=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="projects", blank=True)
@@ -279,6 +304,9 @@ class Step(models.Model):
     seq = models.IntegerField(default=0)
     # Values the project's redaction rules replaced or dropped in this step's data at ingest.
     redactions = models.IntegerField(default=0)
+    # The partition key on PostgreSQL (traceview.core.partitions): the invocation's created_at, a
+    # server time (never the sender's), so all of an invocation's steps share one partition.
+    invocation_created_at = CopiedDateTimeField(source="invocation.created_at", editable=False)
 
     class Meta:
         constraints = [
@@ -306,9 +334,15 @@ class Step(models.Model):
 class StepPayload(models.Model):
     """The heavy part of a step, read only when one step is opened or classified."""
 
+    # No constraint in the database: on PostgreSQL steps are partitioned, and their primary key
+    # includes the partition key (traceview.core.partitions). A payload goes with its step: both
+    # share the step's partition (dropped together) and the purge deletes them together.
     step = models.OneToOneField(
-        Step, on_delete=models.CASCADE, primary_key=True, related_name="payload"
+        Step, on_delete=models.CASCADE, primary_key=True, related_name="payload",
+        db_constraint=False,
     )
+    invocation_created_at = CopiedDateTimeField(source="step.invocation_created_at",
+                                                editable=False)
     tool_arguments = models.JSONField(null=True, blank=True)
     tool_result = models.JSONField(null=True, blank=True)
     input = models.JSONField(null=True, blank=True)

@@ -18,6 +18,14 @@ and ingest and classification go on beside it:
 - between batches it rests, working `duty` (TRACEVIEW_PURGE_DUTY) of the time, and a task run
   stops after SLICE_S seconds and sends the rest behind the queue (retention.tasks).
 
+On PostgreSQL the steps and payloads are partitioned by their invocation's creation time
+(traceview.core.partitions), and a purge first drops whole periods: a past period whose
+invocations are all past their project's retention loses its two partitions in one statement
+each (`partitions_purge`), and its invocations, with no steps left to delete, then go by the
+batches above with the rest of what they hold. A period with one live invocation (one project
+keeping its data longer, or a run still receiving data) is never dropped: its expired invocations
+go by the batches, steps and all.
+
 What hangs off an invocation is found from the models' relations, not listed here, so a table
 added later with a foreign key to Invocation (or Step) is purged without touching this module.
 """
@@ -31,10 +39,11 @@ from datetime import datetime, timedelta
 from functools import cache
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import OperationalError, connection, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from traceview.core import partitions
 from traceview.core.models import Invocation, Project, Step
 from traceview.retention.models import RetentionState
 
@@ -48,12 +57,18 @@ STALE_CLAIM = timedelta(minutes=10)
 # One task run works this long at most, then sends the rest to the back of the queue, so that a
 # large purge never keeps a worker from classification for more than a slice.
 SLICE_S = 60.0
+# Dropping a partition waits this long at most for its parent's lock (ingest queues behind the
+# wait), then gives up and tries again after a pause, DROP_TRIES times in a run.
+DROP_LOCK_TIMEOUT_MS = 1_000
+DROP_TRIES = 3
 
 
 @dataclass
 class PurgeResult:
     invocations: int = 0
     steps: int = 0
+    # Periods whose step and payload partitions were dropped whole.
+    partitions: int = 0
     claimed: bool = True
     # False when the run stopped at its time budget with more still due.
     complete: bool = True
@@ -128,14 +143,79 @@ def _steps_purge(invocation_ids: list[int], step_batch: int) -> int:
             deleted += rows_delete(Step, step_ids)
 
 
+def partitions_purge(cutoffs: dict[int, datetime], now: datetime,
+                     on_batch=None) -> PurgeResult:
+    """PostgreSQL: drop the step and payload partitions of each past period whose invocations
+    are all past their project's cutoff (`cutoffs`: project id to cutoff; a project not in it
+    keeps its invocations). The invocations themselves stay for the batches (project_purge).
+    `on_batch(result so far)` is called after each drop."""
+    result = PurgeResult()
+    if not cutoffs or not partitions.enabled():
+        return result
+    # Only periods that ended before the current month did (with a margin): ingest guards the
+    # invocations of past months only (partitions.old_months_share).
+    limit = partitions.period_start(now - partitions.DROP_SLACK, 1)
+    latest = max(cutoffs.values())
+    for part in partitions.partitions_list(Step._meta.db_table):
+        if part.lo is None or part.hi > limit or part.lo >= latest:
+            continue
+        steps = _period_drop(part, cutoffs)
+        if steps is not None:
+            log.info("dropped the step partitions of %s: %d steps", part.lo.date(), steps)
+            result.partitions += 1
+            result.steps += steps
+            if on_batch is not None:
+                on_batch(result)
+    return result
+
+
+def _period_drop(part: partitions.Partition, cutoffs: dict[int, datetime]) -> int | None:
+    """Drop one period's partitions if every invocation created in it is past its project's
+    cutoff; returns the steps they held (the invocations' counts), None if kept."""
+    projects, times = map(list, zip(*cutoffs.items(), strict=True))
+    for attempt in range(DROP_TRIES):
+        try:
+            with transaction.atomic():
+                # From here no request can add to an invocation of the period until the drop
+                # commits: one under way finishes first, and its data is in what is read next.
+                partitions.months_lock(part.lo, part.hi)
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT count(*) FILTER (WHERE c.cutoff IS NULL "
+                        "OR i.last_data_at >= c.cutoff), COALESCE(sum(i.step_count), 0) "
+                        f"FROM {Invocation._meta.db_table} i LEFT JOIN unnest(%s::bigint[], "
+                        "%s::timestamptz[]) AS c(project_id, cutoff) "
+                        "ON c.project_id = i.project_id "
+                        "WHERE i.created_at >= %s AND i.created_at < %s",
+                        [projects, times, part.lo, part.hi],
+                    )
+                    live, steps = cursor.fetchone()
+                if live:
+                    return None
+                partitions.range_drop(part.lo, DROP_LOCK_TIMEOUT_MS)
+            return int(steps)
+        except OperationalError as exc:
+            if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
+                raise
+            log.info("the step partitions of %s were busy (try %d of %d)",
+                     part.lo.date(), attempt + 1, DROP_TRIES)
+            time.sleep(1.0)
+    return None
+
+
 def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
                   step_batch: int = STEP_BATCH, duty: float = 1.0,
-                  deadline: float | None = None, on_batch=None) -> PurgeResult:
+                  deadline: float | None = None, on_batch=None,
+                  drop_partitions: bool = True) -> PurgeResult:
     """Purge one project's invocations whose last data is older than `cutoff`, working `duty` of
     the time: after a batch that took t seconds it rests t * (1 - duty) / duty, so that on a busy
     database (slower batches) it rests longer. At `deadline` (time.perf_counter()) it stops after
-    the batch under way (complete=False). `on_batch(result so far)` is called after each."""
+    the batch under way (complete=False). `on_batch(result so far)` is called after each.
+    First, unless `drop_partitions` is false, the periods holding only this project's expired
+    invocations lose their step partitions (partitions_purge)."""
     result = PurgeResult()
+    if drop_partitions:
+        result = partitions_purge({project.id: cutoff}, timezone.now(), on_batch=on_batch)
     duty = min(max(duty, 0.01), 1.0)
     after: tuple[datetime, int] | None = None
     while True:
@@ -196,12 +276,15 @@ def invocations_purge(now: datetime | None = None, *, batch: int = BATCH,
     total = PurgeResult()
     deadline = time.perf_counter() + budget_s if budget_s is not None else None
     try:
-        for project in Project.objects.order_by("id"):
-            cutoff = retention_cutoff(project, now)
-            if cutoff is None:
-                continue
+        cutoffs = {project: retention_cutoff(project, now)
+                   for project in Project.objects.order_by("id")}
+        cutoffs = {project: cutoff for project, cutoff in cutoffs.items() if cutoff is not None}
+        dropped = partitions_purge({p.id: c for p, c in cutoffs.items()}, now, on_batch=renew)
+        total.partitions, total.steps = dropped.partitions, dropped.steps
+        for project, cutoff in cutoffs.items():
             done = project_purge(project, cutoff, batch=batch, step_batch=step_batch,
-                                 duty=duty, deadline=deadline, on_batch=renew)
+                                 duty=duty, deadline=deadline, on_batch=renew,
+                                 drop_partitions=False)
             if done.invocations:
                 log.info("purged %d invocations (%d steps) of project %s last updated before %s",
                          done.invocations, done.steps, project.name, cutoff.isoformat())

@@ -17,11 +17,12 @@ def _tables_under(model) -> list:
 
 
 def _table_bytes(models_) -> int:
-    """Tables, their indexes and TOAST together (pg_total_relation_size)."""
+    """Tables, their indexes and TOAST together (pg_total_relation_size), a partitioned table's
+    as the sum of its partitions' (its own is nothing)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT COALESCE(SUM(pg_total_relation_size(t::regclass)), 0) "
-            "FROM unnest(%s::text[]) AS t",
+            "SELECT COALESCE(SUM(pg_total_relation_size(p.relid)), 0) "
+            "FROM unnest(%s::text[]) AS t, pg_partition_tree(t::regclass) AS p",
             [[m._meta.db_table for m in models_]],
         )
         return int(cursor.fetchone()[0])

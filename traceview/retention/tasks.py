@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from traceview.core.partitions import partitions_ensure
 from traceview.retention.purge import BATCH, SLICE_S, invocations_purge
 
 
@@ -18,3 +19,11 @@ def purge_expired_invocations(batch: int = BATCH, budget_s: float = SLICE_S) -> 
     if result.claimed and not result.complete:
         purge_expired_invocations.delay(batch=batch, budget_s=budget_s)
     return result.invocations
+
+
+@shared_task(autoretry_for=(OperationalError, InterfaceError), max_retries=3, retry_backoff=30)
+def partitions_maintain() -> list[str]:
+    """PostgreSQL: create the step and payload partitions of the current period and of
+    TRACEVIEW_PARTITIONS_AHEAD after it (traceview.core.partitions), so that inserts never land
+    in the default partition while beat runs. Safe to run twice: a second run creates nothing."""
+    return partitions_ensure()

@@ -4,8 +4,9 @@ Seeds --invocations expired invocations (with --steps steps and payloads each, a
 and a diagnosis) in a project of their own, generated inside PostgreSQL (INSERT ... SELECT over
 generate_series, 50,000 invocations a transaction), then alternates rounds of `bench_ingest`
 against a RUNNING server: one with the purge paused, one with it running in a thread of this
-process (traceview.retention.purge.project_purge, the beat task's code, with its batch sizes),
-until the seeded invocations are gone or --rounds are done. Alternating keeps the machine's drift
+process (traceview.retention.purge.project_purge, the beat task's code, with its batch sizes:
+first the seeded months' step partitions dropped whole, then the invocations in batches), until
+the seeded invocations are gone or --rounds are done. Alternating keeps the machine's drift
 out of the comparison. Prints each round, ingest's persisted spans/s without and with the purge
 and their ratio, and the purge's own rate.
 """
@@ -26,6 +27,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from traceview.core.partitions import partitions_ensure
 from traceview.models import (
     ApiKey,
     Diagnosis,
@@ -188,7 +190,8 @@ class Command(BaseCommand):
         result = progress["result"]
         left = Invocation.objects.filter(project=project).count()
         self.stdout.write(
-            f"purge: {result.invocations:,} invocations and {result.steps:,} steps in "
+            f"purge: {result.invocations:,} invocations and {result.steps:,} steps "
+            f"({result.partitions} periods' partitions dropped whole) in "
             f"{progress['active']:.1f} s of running beside ingest "
             f"({result.invocations / max(progress['active'], 1e-9):,.0f} invocations/s, "
             f"batches of {batch} invocations and {step_batch} steps, duty {duty:g}); "
@@ -223,7 +226,10 @@ class Command(BaseCommand):
             self.stdout.write(f"{have:,} invocations already seeded in project {PROJECT}")
             return
         started = time.perf_counter()
-        base = (timezone.now() - AGE).isoformat()
+        base = timezone.now() - AGE
+        # The seeded months' partitions, as they would exist had the data arrived then.
+        partitions_ensure(base, base + invocations * timedelta(milliseconds=10))
+        base = base.isoformat()
         run = os.urandom(4).hex()  # trace ids never collide with an earlier seeding's
         made = have
         while made < invocations:
@@ -257,6 +263,7 @@ class Command(BaseCommand):
         mine = "i.project_id = %s AND i.id BETWEEN %s AND %s"
         _insert_select(Step, {
             "invocation_id": "i.id",
+            "invocation_created_at": "i.created_at",
             "span_id": "'s' || k",
             "parent_span_id": "CASE WHEN k = 1 THEN '' ELSE 's1' END",
             "kind": "CASE WHEN k = 1 THEN 'agent' WHEN k %% 2 = 0 THEN 'llm' ELSE 'tool' END",
@@ -271,6 +278,7 @@ class Command(BaseCommand):
            f"WHERE {mine}", [project_id, lo, hi])
         _insert_select(StepPayload, {
             "step_id": "s.id",
+            "invocation_created_at": "s.invocation_created_at",
             "input": "jsonb_build_array(jsonb_build_object('role', 'user', 'content', "
                      "'where is my order ' || s.id || ', it was due last week and the "
                      "tracking page says nothing'))",

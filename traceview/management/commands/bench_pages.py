@@ -33,6 +33,7 @@ from traceview.core.models import (
     Step,
     StepPayload,
 )
+from traceview.core.partitions import partitions_ensure
 from traceview.replay.outline import outline_cache_clear
 
 HELP = """Create (if absent) N invocations and one large invocation, then print server times of
@@ -164,7 +165,9 @@ class Command(BaseCommand):
                                                     "tool_result": {"hits": [text] * 3}}))
             self._write(Step, rows)
             ids = dict(Step.objects.filter(invocation=big).values_list("span_id", "id"))
-            self._write(StepPayload, [StepPayload(step_id=ids[s], **kw) for s, kw in payloads])
+            self._write(StepPayload, [
+                StepPayload(step_id=ids[s], invocation_created_at=big.created_at, **kw)
+                for s, kw in payloads])
             big.input_tokens, big.cost_usd = tokens, cost
             big.save(update_fields=["input_tokens", "cost_usd"])
             Diagnosis.objects.create(
@@ -179,6 +182,8 @@ class Command(BaseCommand):
         now = timezone.now()
         next_inv = (Invocation.objects.aggregate(m=Max("id"))["m"] or 0) + 1
         next_step = (Step.objects.aggregate(m=Max("id"))["m"] or 0) + 1
+        # The last 30 days' periods, as they would exist had the data arrived over them.
+        partitions_ensure(now - timedelta(days=31))
         done = 0
         while done < count:
             n = min(BATCH, count - done)
@@ -204,7 +209,8 @@ class Command(BaseCommand):
                     classified_version=1,
                 )
                 step = Step(
-                    id=next_step, invocation_id=next_inv, span_id="llm-1", kind="llm",
+                    id=next_step, invocation_id=next_inv, invocation_created_at=created,
+                    span_id="llm-1", kind="llm",
                     name="chat", model=MODELS[i % len(MODELS)], status="ok", started_at=created,
                     ended_at=created + timedelta(seconds=1), input_tokens=tokens_in,
                     output_tokens=tokens_out, cost_usd=cost,
@@ -218,7 +224,7 @@ class Command(BaseCommand):
                              f"{step.error_message} {words} ticket {i} handled",
                 ))
                 payloads.append(StepPayload(
-                    step_id=next_step,
+                    step_id=next_step, invocation_created_at=created,
                     input=[{"role": "user", "content": words}],
                     output={"role": "assistant", "content": f"ticket {i} handled"},
                 ))
@@ -292,7 +298,8 @@ class Command(BaseCommand):
                              if tool else {"input": [{"role": "user", "content": query}]}))
         self._write(Step, rows)
         ids = dict(Step.objects.filter(invocation=inv).values_list("span_id", "id"))
-        self._write(StepPayload, [StepPayload(step_id=ids[s], **kw) for s, kw in payloads])
+        self._write(StepPayload, [StepPayload(step_id=ids[s], invocation_created_at=inv.created_at,
+                                              **kw) for s, kw in payloads])
         return inv
 
     def _write(self, model, objs):
