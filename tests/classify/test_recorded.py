@@ -138,7 +138,6 @@ def test_it_gives_one_verdict_to_one_run_whatever_the_route():
 # any rule was tuned on it: the rules must be mended until this is empty (the test above fails
 # as soon as one is mended, so that it is taken off, and when any other run splits).
 SPLIT_VERDICTS: set[str] = {
-    "devops-error-burst-summarised-from-logs",  # blind-1: error words in a tool's data
     "devops-cert-expiry-guessed",  # blind-2 (holdout): splits since the rules of 2026-12-07 17:45
 }
 

@@ -909,3 +909,54 @@ def test_it_lets_an_acts_own_word_a_count_or_looked_up_data_stand(name, result):
     run.tool(name, {"x": 1}, result)
     run.llm(_say("Here is the outcome: " + result))
     assert classify(run.inv).category is None
+
+
+def test_it_keeps_the_right_tool_failing_a_request_a_tool_failure_when_others_existed():
+    run = Run(status="ok", attributes={"tools": ["get_booking", "change_flight"]})
+    run.llm(_call("change_flight", pnr="6KQ2ZT"))
+    bad = run.tool("change_flight", {"pnr": "6KQ2ZT"}, None, status="error",
+                   error_message="SEGMENT NOT MODIFIABLE - UNABLE TO PROCESS (code 9371)")
+    run.llm(_say("The airline system refuses to change this segment; you are still booked on "
+                 "the morning flight."))
+    assert (classify(run.inv).category, classify(run.inv).root_step) == ("tool", bad)
+
+
+@pytest.mark.parametrize(
+    "claim",
+    ["Sorted. The $280.80 correction is queued for the next payslip.",
+     "I've escalated it and the adjustment has been lodged with payroll."],
+)
+def test_it_reads_claims_of_queued_or_lodged_work_over_a_failed_call(claim):
+    run = Run(status="ok", attributes={"tools": ["submit_adjustment"]})
+    run.llm(_call("submit_adjustment", amount=280.8))
+    run.tool("submit_adjustment", {"amount": 280.8}, None, status="error",
+             error_type="AdjustmentRejected", error_message="pay period 2026-10 is locked")
+    answer = run.llm(_say(claim))
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "planning", answer, "planning.false_success")
+
+
+def test_it_does_not_take_sub_agents_that_answer_alike_for_a_loop():
+    # Three sub-agent runs on different units answer alike; the fourth start is refused.
+    run = Run(status="error", attributes={"tools": ["assign_writer"]})
+    for unit in ("charts", "statistics", "spreadsheets"):
+        run.llm(_call("assign_writer", unit=unit))
+        call = run.tool("assign_writer", {"unit": unit}, f"Outline for {unit}")
+        sub = run.add("agent", parent=call, name="writer", agent_name="writer")
+        run.llm("Outline: 3 lessons, 1 exercise, 1 quiz.", parent=sub, agent_name="writer")
+    run.llm(_call("assign_writer", unit="evidence"))
+    bad = run.tool("assign_writer", {"unit": "evidence"}, None, status="error",
+                   error_message="refusing to start sub-agent 'writer': at most 3 sub-agents")
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("budget", bad)
+
+
+def test_it_does_not_read_an_exception_named_in_log_data_as_an_error_key():
+    run = Run(status="ok", attributes={"tools": ["search_logs"]})
+    run.llm(_call("search_logs", service="auth"))
+    run.tool("search_logs", {"service": "auth"}, json.dumps({"hits": [
+        "03:02:11 ERROR TokenValidationException: signature expired for kid=7f2a",
+        "03:09:40 FATAL connection pool exhausted (max=50)"], "count": 2}))
+    run.llm(_say("Two errors: an expired token signature at 03:02 and pool exhaustion at 03:09."))
+    assert classify(run.inv).category is None

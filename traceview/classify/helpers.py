@@ -308,8 +308,10 @@ HTTP_ERROR = compile_scan(
 ERROR_PREFIX = re.compile(
     r"^\s*(?:\[?error\]?|exception|fatal|failed|failure)\s*[:!\-]", re.IGNORECASE | re.MULTILINE
 )
+# A key of its own ("error": ..., 'exception': ...), not the end of a word in data
+# ("TokenValidationException: signature expired" in a log line).
 ERROR_KEY = re.compile(
-    r"[\"']?(?:error|exception)[\"']?\s*:\s*(?!null|none|\"\"|false|\{\})\S", re.I
+    r"(?<![\w.-])[\"']?(?:error|exception)[\"']?\s*:\s*(?!null|none|\"\"|false|\{\})\S", re.I
 )
 TRACEBACK = re.compile(
     r"Traceback \(most recent call last\)|^\s*at [\w.$]+\([\w.]+:\d+\)|"
@@ -477,7 +479,13 @@ DONE_VERBS = (
     r"enabled|disabled|renewed|reset|shipped|credited|charged|converted|added|removed|posted|"
     r"filed|logged|recorded|notified|emailed|moved|renamed|restarted|rolled back|migrated|"
     r"assigned|closed|granted|revoked|activated|upgraded|confirmed|executed|generated|"
-    r"delivered|finali[sz]ed|patched|set up|cleared|unlocked|blocked|imported|exported)"
+    r"delivered|finali[sz]ed|patched|set up|cleared|unlocked|blocked|imported|exported|"
+    r"queued|arranged|sorted|handled|lodged|raised|opened|initiated|started|triggered|"
+    r"requested|escalated|forwarded|rebooked|corrected|adjusted|replaced|dispatched|"
+    r"allocated|enrolled|subscribed|unsubscribed|signed up|accepted|entered|stored|synced|"
+    r"restored|rotated|scaled|provisioned|released|authori[sz]ed|rescheduled|extended|"
+    r"topped up|reactivated|waived|refiled|amended|reissued|rerouted|sent out|put in|"
+    r"arranged|organi[sz]ed|held|secured|locked in)"
 )
 # A final answer that says the job was done. Read sentence by sentence: a sentence that also
 # negates ("nothing was booked", "could not be processed") claims nothing.
@@ -545,6 +553,24 @@ CANNOT_DO = _rx(
     r"\boutside (?:the |its |our )?(?:scope|coverage|supported)\b",
     r"\b(?:use|try|call) (?:the |a )?[\w.-]+ (?:tool|endpoint|api|service) instead\b",
 )
+# The part of CANNOT_DO that speaks of what a tool is for (its scope), not of one request it
+# could not serve: an error saying "this API only quotes equities" is the wrong tool; one saying
+# "SEGMENT NOT MODIFIABLE - UNABLE TO PROCESS" is the right tool failing.
+CANNOT_DO_SCOPE = _rx(
+    r"\bonly (?:returns?|supports?|handles?|accepts?|provides?|covers?|finds?|lists?|quotes?|"
+    r"knows|works (?:with|for|on)|searches|indexes|contains)\b",
+    r"\bonly (?:available|valid|applies|applicable|defined) (?:for|to|in|on)\b",
+    r"\b(?:is |are )?not (?:designed|meant|intended|built) (?:for|to)\b",
+    r"\boutside (?:the |its |our )?(?:scope|coverage|supported)\b",
+    r"\b(?:use|try|call) (?:the |a )?[\w.-]+ (?:tool|endpoint|api|service) instead\b",
+    r"\bunsupported (?:symbol|currency|currencies|pair|type|format|region|market|language|"
+    r"country|category|operation|query|request|input|asset|instrument|document|file type|"
+    r"entity|resource|action|method)s?\b",
+    r"\b(?:symbol|currency|pair|type|format|region|market|language|country|category|"
+    r"operation|query|request|asset|instrument|action) [\w\"'/.-]* ?(?:is |are )?not supported\b",
+)
+
+
 # Where a tool's result says something about the call rather than carrying data: a tool that
 # cannot do the job says so there ("message": "unsupported symbol"), while data that happens to
 # read alike ("wireless charging: not supported" in a product sheet) sits in other fields.
@@ -554,14 +580,12 @@ SAYS_LIMIT = 600
 
 
 def cannot_do(result: Any, error: str = "") -> tuple[str, re.Match] | None:
-    """Where a tool says it cannot do what it was asked (CANNOT_DO), and the words: in its
-    error, in the fields of its result that speak about the call, or in a short text result.
-    "Not implemented" in an error is a broken tool, not the wrong one."""
+    """Where a tool says it cannot do what it was asked, and the words: in its error (only
+    about its scope, CANNOT_DO_SCOPE: a request it failed to serve is a failure), in the
+    fields of its result that speak about the call, or in a short text result (CANNOT_DO)."""
     if error:
-        m = CANNOT_DO.search(error[:SAYS_LIMIT])
-        if m and not m.group(0).lower().startswith("not implemented"):
-            return error, m
-        return None
+        m = CANNOT_DO_SCOPE.search(error[:SAYS_LIMIT])
+        return (error, m) if m else None
     if isinstance(result, str) and result.strip()[:1] == "{" and len(result) < 8_000:
         try:
             result = json.loads(result)

@@ -149,11 +149,27 @@ def _turns(view: TraceView) -> list[tuple[int, str]]:
         at = first_call if first_call is not None else i
         if chat and messages.bookkeeping(view, i):
             continue
-        turns.append((at, f"{s.agent_name or ''}\x00{text}\x00" + "\x00".join(calls)))
+        # Within one run of an agent: sub-agents started one after another on different jobs
+        # (each its own agent span) that answer alike are not one agent going round.
+        run = _agent_span(view, i)
+        turns.append((at, f"{run}\x00{s.agent_name or ''}\x00{text}\x00" + "\x00".join(calls)))
     return turns
 
 
-@rule("planning.no_progress", "planning")
+def _agent_span(view: TraceView, i: int) -> str:
+    """The span id of the agent run that step `i` belongs to (its nearest agent span), or ""."""
+    parent = view.steps[i].parent_span_id
+    for _ in range(64):
+        if parent is None or parent not in view.pos:
+            return ""
+        p = view.steps[view.pos[parent]]
+        if p.kind == "agent":
+            return p.span_id
+        parent = p.parent_span_id
+    return ""
+
+
+@rule("planning.no_progress", "planning", version=2)
 def no_progress(view: TraceView) -> list[Finding]:
     seen: dict[str, list[int]] = defaultdict(list)
     for i, key in _turns(view):
