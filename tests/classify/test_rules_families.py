@@ -960,3 +960,37 @@ def test_it_does_not_read_an_exception_named_in_log_data_as_an_error_key():
         "03:09:40 FATAL connection pool exhausted (max=50)"], "count": 2}))
     run.llm(_say("Two errors: an expired token signature at 03:02 and pool exhaustion at 03:09."))
     assert classify(run.inv).category is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Unfortunately there are no Saturday slots next week.",
+        "I'm afraid Saturday is fully booked at Eastside next week.",
+        "I couldn't find a Saturday slot; the latest are Friday 16:30 with J. Okafor or 17:15 "
+        "with M. Lind.",
+    ],
+)
+def test_it_lets_an_honest_negative_answer_over_working_tools_stand(answer):
+    run = Run(status="ok", attributes={"tools": ["list_availability"]})
+    run.llm(_call("list_availability", clinic="Eastside"))
+    run.tool("list_availability", {"clinic": "Eastside"},
+             {"saturday": [], "friday": ["16:30 J. Okafor", "17:15 M. Lind"]})
+    run.llm(_say(answer))
+    assert classify(run.inv).category is None
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Apologies for the wait! Your two days off on 22-23 December are recorded (LV-20931).",
+        "I'm sorry this took a moment. Your leave is recorded as request LV-20931.",
+    ],
+)
+def test_it_lets_a_polite_apology_over_work_done_stand(answer):
+    run = Run(status="ok", attributes={"tools": ["record_leave"]})
+    run.llm(_call("record_leave", employee="EMP-3308"))
+    run.tool("record_leave", {"employee": "EMP-3308"},
+             {"request": "LV-20931", "status": "recorded", "days": 2})
+    run.llm(_say(answer))
+    assert classify(run.inv).category is None

@@ -31,7 +31,7 @@ from traceview.core.trace import InvocationData
 
 log = logging.getLogger(__name__)
 
-RULESET_VERSION = "0.4.0"
+RULESET_VERSION = "0.5.0"
 
 
 @dataclass(slots=True)

@@ -406,17 +406,18 @@ GIVING_UP = _rx(
     r"\bgiving up\b",
     r"\bno (?:way|means) to\b",
     r"\bbeyond (?:my|our) (?:capabilities|ability|abilities|means)\b",
-    r"\bunfortunately,? (?:I|we|there|it (?:is|was|isn't|wasn't|looks|seems|appears)|"
-    r"this (?:is|was|isn't|wasn't)|that (?:is|was|isn't|wasn't)|my|our|the (?:system|tool|"
-    r"service|request|operation|search|lookup))",
+    # Bad news is not giving up ("unfortunately there are no Saturday slots", "I'm afraid it
+    # will rain"): only the speaker's own inability is.
+    r"\bunfortunately,? (?:I|we)\b",
+    r"\bunfortunately,? (?:it|this|that)(?: is|'s| was) not (?:possible|something (?:I|we))\b",
+    r"\bnothing (?:more |else )?(?:I|we) (?:can|could) (?:do|arrange|book|find|offer|help)\b",
     _WHO + r" (?:do not|don't|did not|didn't) (?:currently |yet )?have (?:the |any )?"
     r"(?:access|permission|ability|capability|enough|sufficient|a way|any way|means|tools?|"
     r"the (?:necessary|required|right))\b",
-    r"\b(?:I'm|I am|we're|we are) afraid (?:I|we|there|that|it|this|none|nothing)\b",
-    r"\bsorry,? but\b",
-    r"\b(?:I'm|I am) sorry,? (?:I|we|there|it|that|this)\b",
-    r"\b(?:I apologi[sz]e|apologies|my apologies),? (?:but|I|we|there|for (?:the|any) "
-    r"(?:inconvenience|trouble))\b",
+    r"\b(?:I'm|I am|we're|we are) afraid (?:I|we|that's not|this is not|it's not) ",
+    r"\b(?:I'm|I am|we're|we are) afraid there(?:'s| is) (?:nothing|no way)\b",
+    r"\bsorry,? but (?:I|we|there's nothing|that's not|this is not|it's not|none|nothing)\b",
+    r"\b(?:I apologi[sz]e|apologies|my apologies),? but\b",
     r"\b(?:isn't|wasn't|is not|was not) (?:possible|feasible)\b",
     r"\bnot (?:possible|feasible) (?:for me |for us )?to\b",
     r"\b(?:could|can) ?(?:not|n't) be (?:completed|done|found|processed|retrieved|determined|"
@@ -425,13 +426,20 @@ GIVING_UP = _rx(
     r"\bno luck\b",
     r"\bsomething went wrong\b",
     r"\b(?:an|some) (?:unexpected |internal |technical )?(?:error|issue|problem) "
-    r"(?:occurred|came up|prevented)\b",
+    r"(?:occurred|came up) (?:while|when) (?:I|we|trying|processing|booking|retrieving|"
+    r"looking|searching|fetching|submitting|handling)\b",
+    r"\b(?:an|some) (?:unexpected |internal |technical )?(?:error|issue|problem) prevented\b",
     r"\b(?:I|we) (?:ran|run|have run|'ve run|encountered|hit|have hit|ran|got) into "
     r"(?:an? |some )?(?:\w+ )?(?:error|issue|problem|difficult)",
     r"\b(?:I|we) (?:encountered|hit|faced|got|received) (?:an? |some )?(?:\w+ )?"
     r"(?:error|issue|problem|difficult)",
+    # About its own work ("an issue with the booking system", "on my end"), not data it read
+    # ("it seems there was an outage at 03:00").
     r"\b(?:it|there) (?:seems|appears|looks)(?: like| that)? (?:there (?:was|is|has been|were) "
-    r"|I |we )?(?:an? |some )?(?:\w+ )?(?:error|issue|problem|glitch|outage)",
+    r"|I |we )?(?:an? |some )?(?:\w+ )?(?:error|issue|problem|glitch) (?:on (?:my|our) (?:end|"
+    r"side)|while|when|\w+ing\b|with (?:the|my|our|this|your) (?:\w+ )?(?:request|booking|"
+    r"search|lookup|system|tool|connection|service|reservation|order|payment|query|submission|"
+    r"refund))",
     r"\b(?:please )?try again (?:later|in a (?:few|little|bit|while|moment))\b",
     r"\byou(?:'ll| will| may| might) (?:need|have|want) to (?:\w+ ){1,4}(?:yourself|"
     r"elsewhere|another (?:site|service|provider|way))\b",

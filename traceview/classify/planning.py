@@ -389,8 +389,15 @@ def gave_up(view: TraceView) -> list[Finding]:
         and 2 <= at < len(sentences) - 2
         and len(tail.split()) >= _CAVEAT_WORDS
     )
+    # An answer that relays what its tools returned ("none on Saturday; Friday 16:30 or 17:15")
+    # delivers, whatever it could not find.
+    relayed = _relayed(view, tail, answer_pos)
+    caveat = caveat or len(relayed) >= _RELAYED
+    what = "says in passing it could not do a part" if caveat else "gives up"
+    if relayed:
+        what += f" (relaying {', '.join(sorted(relayed)[:3])} from its tools)"
     detail = (
-        f"the final answer {'says in passing it could not do a part' if caveat else 'gives up'}"
+        f"the final answer {what}"
         f" ({m.group(0).strip()!r}): " + helpers.excerpt(tail, m)
     )
     return [
@@ -399,6 +406,22 @@ def gave_up(view: TraceView) -> list[Finding]:
             0.4 if caveat else 0.7, role=SYMPTOM, fails_run=not caveat,
         )
     ]
+
+
+_RELAYED = 2  # figures of tool results an answer states to be delivering them
+
+
+def _relayed(view: TraceView, answer: str, answer_pos: int | None) -> set[str]:
+    """The figures of `answer` that tool results before it returned."""
+    stated = helpers.figures(answer)
+    if not stated:
+        return set()
+    returned: set[str] = set()
+    for i in view.tool_steps:
+        if answer_pos is not None and i > answer_pos:
+            break
+        returned |= helpers.figures(view.text(i, "result"))
+    return stated & returned
 
 
 def _instructions(view: TraceView) -> str:
