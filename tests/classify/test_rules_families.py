@@ -994,3 +994,25 @@ def test_it_lets_a_polite_apology_over_work_done_stand(answer):
              {"request": "LV-20931", "status": "recorded", "days": 2})
     run.llm(_say(answer))
     assert classify(run.inv).category is None
+
+
+@pytest.mark.parametrize(
+    "result",
+    [[], {"flights": [], "count": 0}, "No flights found for this route and date."],
+)
+def test_it_lets_a_could_not_find_after_an_empty_search_stand(result):
+    run = Run(status="ok", attributes={"tools": ["search_flights"]})
+    run.llm(_call("search_flights", origin="ZRH", destination="OSL"))
+    run.tool("search_flights", {"origin": "ZRH", "destination": "OSL"}, result)
+    run.llm(_say("I couldn't find any direct flights from Zurich to Oslo on that date."))
+    assert classify(run.inv).category is None
+
+
+def test_it_still_fails_a_could_not_find_after_a_search_that_found_something():
+    run = Run(status="ok", attributes={"tools": ["search_flights"]})
+    run.llm(_call("search_flights", origin="ZRH", destination="OSL"))
+    run.tool("search_flights", {"origin": "ZRH", "destination": "OSL"},
+             {"flights": [{"id": "SK 1612", "dep": "07:10"}], "count": 1})
+    at = run.llm(_say("I couldn't find any direct flights from Zurich to Oslo on that date."))
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", at)

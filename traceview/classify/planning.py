@@ -393,7 +393,12 @@ def gave_up(view: TraceView) -> list[Finding]:
     # delivers, whatever it could not find.
     relayed = _relayed(view, tail, answer_pos)
     caveat = caveat or len(relayed) >= _RELAYED
+    # "I couldn't find any flights" after the search came back empty reports what the tool
+    # found: an honest negative answer, not giving up although the tools worked.
+    empty = _NOT_FOUND.match(tail, m.end()) and _came_back_empty(view, answer_pos)
     what = "says in passing it could not do a part" if caveat else "gives up"
+    if empty:
+        caveat, what = True, "reports that its last search came back empty"
     if relayed:
         what += f" (relaying {', '.join(sorted(relayed)[:3])} from its tools)"
     detail = (
@@ -409,6 +414,34 @@ def gave_up(view: TraceView) -> list[Finding]:
 
 
 _RELAYED = 2  # figures of tool results an answer states to be delivering them
+_NOT_FOUND = re.compile(r"\s*(?:find|locate|see|get|spot|identify)\b", re.IGNORECASE)
+# A search's own words for coming back empty: "No flights found for this route".
+_NONE_FOUND = re.compile(
+    r"\bno \w+(?: \w+)? (?:were |was |could be )?(?:found|available|returned|matched)\b",
+    re.IGNORECASE,
+)
+
+
+def _came_back_empty(view: TraceView, answer_pos: int | None) -> bool:
+    """Whether the last tool call before the answer returned nothing: an empty value, an object
+    whose lists are all empty, or a short text that says nothing was found."""
+    before = [i for i in view.tool_steps if answer_pos is None or i < answer_pos]
+    if not before or view.problem(before[-1]) is not None:
+        return False
+    value = view.result_value(before[-1])
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{") and len(value) < 4_000:
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    if value in (None, "", [], {}):
+        return True
+    if isinstance(value, dict):
+        lists = [v for v in value.values() if isinstance(v, list)]
+        return bool(lists) and not any(lists)
+    text = view.text(before[-1], "result")
+    return len(text) < 300 and bool(
+        helpers.EMPTY_RESULT.search(text) or _NONE_FOUND.search(text))
 
 
 def _relayed(view: TraceView, answer: str, answer_pos: int | None) -> set[str]:
