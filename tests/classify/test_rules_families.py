@@ -1016,3 +1016,53 @@ def test_it_still_fails_a_could_not_find_after_a_search_that_found_something():
     at = run.llm(_say("I couldn't find any direct flights from Zurich to Oslo on that date."))
     d = classify(run.inv)
     assert (d.category, d.root_step) == ("planning", at)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "申し訳ありませんが、ご依頼の条件でサプライヤーをご提案することができませんでした。",
+        "抱歉，我无法为您完成这个请求。",
+        "죄송하지만 조건에 맞는 공급업체를 제안할 수 없습니다.",
+    ],
+)
+def test_it_reads_giving_up_in_japanese_chinese_and_korean(answer):
+    run, at = _hotel_run(answer)
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == ("planning", at, "planning.gave_up")
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_it_reads_error_fields_of_records_a_tool_returned_as_data(as_text):
+    result = {"pipeline": "nightly", "jobs": [
+        {"name": "e2e-chrome", "status": "failed", "error": "Timeout: page.goto exceeded"},
+        {"name": "lint", "status": "passed"}]}
+    run = Run(status="ok", attributes={"tools": ["list_jobs"]})
+    run.llm(_call("list_jobs", pipeline="nightly"))
+    run.tool("list_jobs", {"pipeline": "nightly"}, json.dumps(result) if as_text else result)
+    run.llm(_say("One nightly job failed: e2e-chrome timed out in page.goto."))
+    assert classify(run.inv).category is None
+
+
+def test_it_takes_distinct_calls_that_return_equal_data_for_progress_not_a_loop():
+    run = Run(status="error", attributes={"tools": ["campaign_stats"]})
+    for region in ("north", "south", "east", "west"):
+        run.llm(_call("campaign_stats", region=region))
+        run.tool("campaign_stats", {"region": region}, {"impressions": 1204000, "ctr": 0.021})
+    run.step(run.root).error_type = "MaxTurnsExceeded"
+    run.step(run.root).error_message = "Max turns (8) exceeded"
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("budget", run.root)
+
+
+def test_it_takes_distinct_calls_that_all_come_back_empty_for_no_progress():
+    run = Run(status="error", attributes={"tools": ["search_flights"]})
+    first = None
+    for day in ("mon", "tue", "wed", "thu"):
+        run.llm(_call("search_flights", day=day))
+        at = run.tool("search_flights", {"day": day}, {"flights": []})
+        first = first or at
+    run.step(run.root).error_type = "MaxTurnsExceeded"
+    run.step(run.root).error_message = "Max turns (8) exceeded"
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("planning", first)

@@ -454,6 +454,11 @@ GIVING_UP = _rx(
     r"\bnon (?:sono riuscit[oa]|siamo riusciti|è stato possibile|è possibile|posso)\b",
     r"\b(?:ik|we) (?:kon|konden|kan|kunnen) (?:\w+ ){0,3}(?:niet|geen)\b|"
     r"\b(?:kon|konden|kan|kunnen) (?:ik|we) (?:\w+ ){0,3}(?:niet|geen)\b",
+    # Japanese, Chinese and Korean (no word boundaries there).
+    r"できませんでした|できかねます|見つかりませんでした|見つけられませんでした|"
+    r"申し訳(?:ありません|ございません)が",
+    r"无法(?:完成|找到|提供|处理|预订|办理|为您)|未能|没能|找不到|抱歉，?(?:我|但)|对不起，?我",
+    r"할 수 없습니다|찾을 수 없습니다|죄송(?:하지만|합니다만)",
 )
 # What an inability is about when it is a finding, not giving up: "I couldn't find any issues",
 # "we could not see anything wrong", and idioms ("I can't wait", "couldn't be happier").

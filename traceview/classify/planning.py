@@ -169,7 +169,7 @@ def _agent_span(view: TraceView, i: int) -> str:
     return ""
 
 
-@rule("planning.no_progress", "planning", version=2)
+@rule("planning.no_progress", "planning", version=3)
 def no_progress(view: TraceView) -> list[Finding]:
     seen: dict[str, list[int]] = defaultdict(list)
     for i, key in _turns(view):
@@ -197,7 +197,10 @@ def no_progress(view: TraceView) -> list[Finding]:
         return []
     run_start, run_len, prev = None, 0, None
     for i in view.tool_steps:
-        key = _result_key(view, i)
+        # Only results that say nothing (empty, "no results", an error) show calls getting
+        # nowhere: distinct calls that return equal data (two regions with equal metrics)
+        # are progress.
+        key = (_result_key(view, i) or "(nothing)") if _says_nothing(view, i) else ""
         if key and key == prev:
             run_len += 1
         else:
@@ -218,6 +221,25 @@ def no_progress(view: TraceView) -> list[Finding]:
                 )
             ]
     return []
+
+
+def _says_nothing(view: TraceView, i: int) -> bool:
+    if view.problem(i) is not None:
+        return True
+    value = view.result_value(i)
+    if isinstance(value, str) and value.strip()[:1] in ("[", "{") and len(value) < 4_000:
+        try:
+            value = json.loads(value)
+        except ValueError:
+            pass
+    if value in (None, "", [], {}):
+        return True
+    if isinstance(value, dict):
+        lists = [v for v in value.values() if isinstance(v, list)]
+        if lists:
+            return not any(lists)
+    text = view.text(i, "result")
+    return len(text) < 300 and bool(helpers.EMPTY_RESULT.search(text) or _NONE_FOUND.search(text))
 
 
 @rule("planning.wrong_tool", "planning", version=3)
@@ -266,16 +288,7 @@ def false_success(view: TraceView) -> list[Finding]:
     unbacked = _claim_without_call(view, answer, answer_pos, m, acts)
     if unbacked is not None:
         return [unbacked]
-    failed = None
-    for i in view.tool_steps:
-        if answer_pos is not None and i > answer_pos:
-            break
-        problem = view.problem(i)
-        if problem is None:
-            if failed is not None and _may_have_done_it(view, i, failed, acts):
-                failed = None  # another tool may have done what the failed one did not
-        elif failed is None and problem.rule.startswith("tool.") and not view.recovered(i):
-            failed = i
+    failed = _failed_before(view, answer_pos, acts)
     if failed is None:
         return []
     detail = (
@@ -294,6 +307,21 @@ def false_success(view: TraceView) -> list[Finding]:
             overrides=("tool",),
         )
     ]
+
+
+def _failed_before(view: TraceView, answer_pos: int | None, acts: list[str]) -> int | None:
+    """The first tool call before the answer that failed and that nothing made good."""
+    failed = None
+    for i in view.tool_steps:
+        if answer_pos is not None and i > answer_pos:
+            break
+        problem = view.problem(i)
+        if problem is None:
+            if failed is not None and _may_have_done_it(view, i, failed, acts):
+                failed = None  # another tool may have done what the failed one did not
+        elif failed is None and problem.rule.startswith("tool.") and not view.recovered(i):
+            failed = i
+    return failed
 
 
 def _may_have_done_it(view: TraceView, later: int, failed: int, acts: list[str]) -> bool:
@@ -426,22 +454,7 @@ def _came_back_empty(view: TraceView, answer_pos: int | None) -> bool:
     """Whether the last tool call before the answer returned nothing: an empty value, an object
     whose lists are all empty, or a short text that says nothing was found."""
     before = [i for i in view.tool_steps if answer_pos is None or i < answer_pos]
-    if not before or view.problem(before[-1]) is not None:
-        return False
-    value = view.result_value(before[-1])
-    if isinstance(value, str) and value.strip()[:1] in ("[", "{") and len(value) < 4_000:
-        try:
-            value = json.loads(value)
-        except ValueError:
-            pass
-    if value in (None, "", [], {}):
-        return True
-    if isinstance(value, dict):
-        lists = [v for v in value.values() if isinstance(v, list)]
-        return bool(lists) and not any(lists)
-    text = view.text(before[-1], "result")
-    return len(text) < 300 and bool(
-        helpers.EMPTY_RESULT.search(text) or _NONE_FOUND.search(text))
+    return bool(before) and view.problem(before[-1]) is None and _says_nothing(view, before[-1])
 
 
 def _relayed(view: TraceView, answer: str, answer_pos: int | None) -> set[str]:

@@ -85,7 +85,15 @@ def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str
         code = value.get("status_code") or value.get("statusCode") or value.get("exit_code")
         if isinstance(code, int) and (code >= 400 or (code != 0 and code < 100)):
             return f"code {code}", None, helpers.text_of(value, 1_000)
-    text = view.text(i, "result")
+    if isinstance(value, dict):
+        # An object's own fields were read above; its nested records are data ("jobs": [{
+        # "status": "failed", "error": "Timeout ..."}] is the answer to "which jobs failed?").
+        # Only its top-level texts (an output, a message) can still read as an error.
+        text = "\n".join(v for v in value.values() if isinstance(v, str))[:helpers.TEXT_LIMIT]
+    elif isinstance(value, list):
+        return None  # records, lines of a log: data
+    else:
+        text = view.text(i, "result")
     if not text:
         return None
     head = text[:HEAD]
@@ -418,7 +426,7 @@ def _reply(output) -> str | None:
 @rule("tool.misread_result", "planning")
 def misread_result(view: TraceView) -> list[Finding]:
     """A reply to the user that states a figure found nowhere in what the agent read (the task,
-    the tool results, earlier messages) and not derivable from it by one addition or
+    the tool results, earlier messages) and not _derivable from it by one addition or
     subtraction, right after reading tool results: the agent misread or invented what its tools
     returned. Planning, as CLASSIFICATION.md has it: the tools worked, and the reply claims a
     result the trace does not support (a figure no tool returned). Weak, a cause: it loses to
