@@ -1066,3 +1066,33 @@ def test_it_takes_distinct_calls_that_all_come_back_empty_for_no_progress():
     run.step(run.root).error_message = "Max turns (8) exceeded"
     d = classify(run.inv)
     assert (d.category, d.root_step) == ("planning", first)
+
+
+def _claim_status_run(status, answer, as_text=False):
+    result = {"claim": "CLM-1", "status": status, "adjuster": "R. Boateng"}
+    run = Run(status="ok", attributes={"tools": ["get_claim"]})
+    run.llm(_call("get_claim", claim="CLM-1"))
+    run.tool("get_claim", {"claim": "CLM-1"}, json.dumps(result) if as_text else result)
+    return run, run.llm(_say(answer))
+
+
+@pytest.mark.parametrize(("status", "as_text"), [("under_review", False), ("pending", True),
+                                                  ("awaiting_documents", False)])
+def test_it_fails_an_answer_claiming_an_outcome_the_tool_reported_not_there(status, as_text):
+    run, at = _claim_status_run(status, "Good news: your claim has been approved and will be "
+                                        "paid by Friday.", as_text)
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "planning", at, "planning.false_success")
+    assert status in d.evidence[0].detail
+
+
+@pytest.mark.parametrize(
+    ("status", "answer"),
+    [("approved", "Good news: your claim has been approved."),
+     ("under_review", "Your claim is under review with R. Boateng; no decision yet."),
+     ("processing", "I've updated your phone number; the claim itself is being processed.")],
+)
+def test_it_lets_an_answer_that_matches_the_reported_state_stand(status, answer):
+    run, _ = _claim_status_run(status, answer)
+    assert classify(run.inv).category is None

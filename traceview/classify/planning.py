@@ -290,7 +290,8 @@ def false_success(view: TraceView) -> list[Finding]:
         return [unbacked]
     failed = _failed_before(view, answer_pos, acts)
     if failed is None:
-        return []
+        contradicted = _contradicted(view, answer_pos, answer, m, acts)
+        return [contradicted] if contradicted is not None else []
     detail = (
         f"the final answer claims success after {view.tool_name(failed) or 'a tool call'} "
         f"failed and was never redone; claim: {m.group(0).strip()!r} in "
@@ -307,6 +308,55 @@ def false_success(view: TraceView) -> list[Finding]:
             overrides=("tool",),
         )
     ]
+
+
+# Outcomes an answer can claim, and states a tool reports that say the outcome is not there yet
+# (or was refused): "has been approved" over {"status": "under_review"}.
+_OUTCOMES = frozenset(_w[:4] for _w in (
+    "approved accepted paid refunded shipped delivered confirmed completed resolved granted "
+    "processed booked reserved issued released authorized authorised credited settled "
+    "activated enabled closed fixed deployed merged published").split())
+_NOT_YET = re.compile(
+    r"^(?:pending|under[ _-]?review|in[ _-]?review|review(?:ing)?|awaiting\w*|waiting\w*|"
+    r"draft|not[ _-]\w+|on[ _-]?hold|queued|open|new|submitted|requested|unpaid|unassigned|"
+    r"rejected|declined|denied|failed|refused|cancel+ed|expired|blocked)$",
+    re.IGNORECASE,
+)
+_STATE_KEYS = ("status", "state", "stage", "claim_status", "order_status", "payment_status",
+               "approval_status", "decision")
+
+
+def _contradicted(
+    view: TraceView, answer_pos: int | None, answer: str, m: re.Match, acts: list[str]
+) -> Finding | None:
+    """An answer that claims an outcome ("has been approved", "was shipped") when the last
+    state a tool reported before it says the outcome is not there ({"status": "under_review"},
+    "pending", "declined"): a result the trace does not support."""
+    claimed = [a for a in acts if a in _OUTCOMES]
+    if not claimed or answer_pos is None:
+        return None
+    for i in reversed([j for j in view.tool_steps if j < answer_pos]):
+        value = view.result_value(i)
+        if isinstance(value, str) and value.strip()[:1] == "{" and len(value) < 8_000:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                continue
+        if not isinstance(value, dict):
+            continue
+        state = next((value[k] for k in _STATE_KEYS if isinstance(value.get(k), str)), None)
+        if state is None:
+            continue
+        if not _NOT_YET.match(state.strip()) or state.strip().lower()[:4] in claimed:
+            return None
+        detail = (
+            f"the final answer claims it is {m.group(0).strip()!r} but "
+            f"{view.tool_name(i) or 'a tool'} last reported {state!r}; claim: "
+            + helpers.excerpt(answer, m)
+        )
+        return view.finding("planning.false_success", "planning", answer_pos,
+                            helpers.excerpt(detail), 0.8, role=CAUSE)
+    return None
 
 
 def _failed_before(view: TraceView, answer_pos: int | None, acts: list[str]) -> int | None:
