@@ -13,7 +13,6 @@ number of steps.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,9 +107,7 @@ class TraceView:
     # the engine so that these shared pieces know nothing of the individual rules.
     tool_problem: Callable[[TraceView, int], ToolProblem | None]
     _texts: dict[tuple[int, str], str] = field(default_factory=dict)
-    _matches: dict[tuple[int, str, int, re.Pattern], re.Match | None] = field(
-        default_factory=dict
-    )
+    _once: dict[tuple, Any] = field(default_factory=dict)
     _problems: dict[int, ToolProblem | None] = field(default_factory=dict)
     _recovered: dict[int, bool] = field(default_factory=dict)
     _answer: tuple[int | None, str] | None = None
@@ -173,14 +170,6 @@ class TraceView:
             self._texts[key] = cached
         return cached
 
-    def search(self, pattern: re.Pattern, i: int, part: str, limit: int) -> re.Match | None:
-        """`pattern` searched in the first `limit` characters of `text(i, part)`, memoised:
-        several rules read the head of the same result for the same words."""
-        key = (i, part, limit, pattern)
-        if key not in self._matches:
-            self._matches[key] = pattern.search(self.text(i, part)[:limit])
-        return self._matches[key]
-
     def events_text(self, i: int) -> str:
         key = (i, "events")
         cached = self._texts.get(key)
@@ -222,6 +211,14 @@ class TraceView:
         if i not in self._problems:
             self._problems[i] = self.tool_problem(self, i)
         return self._problems[i]
+
+    def once(self, judge: Callable[..., Any], *args: Any) -> Any:
+        """`judge(self, *args)`, worked out once: a judgement of the run, or of a step, that
+        several rules ask for."""
+        key = (judge, *args)
+        if key not in self._once:
+            self._once[key] = judge(self, *args)
+        return self._once[key]
 
     def recovered(self, i: int) -> bool:
         """Whether the agent got past the failure of tool step `i` with a later successful call."""

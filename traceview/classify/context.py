@@ -186,7 +186,10 @@ def _messages(value) -> list[dict] | None:
 def _text(m: dict) -> str:
     # OpenAI-style content, else GenAI `parts` or LangChain `data` (what other SDKs send).
     if "content" in m:
-        return helpers.text_of(m.get("content"), 400).strip()
+        content = m["content"]
+        if content.__class__ is str and len(content) <= 400:
+            return content.strip()  # as text_of would: most messages, read at every call
+        return helpers.text_of(content, 400).strip()
     return helpers.content_of(m)[:400]
 
 

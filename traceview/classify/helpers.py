@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from re import _constants as _c  # the parser's opcodes, read by compile_scan
 from re import _parser
 from typing import Any
@@ -58,13 +59,22 @@ def _collect(value: Any, parts: list[str], budget: int) -> int:
         return budget
     if isinstance(value, (list, tuple)):
         for item in value:
-            budget = _collect(item, parts, budget)
+            if item.__class__ is str:  # most items: no call for them
+                parts.append(item)
+                budget -= len(item)
+            elif item is not None:
+                budget = _collect(item, parts, budget)
             if budget <= 0:
                 break
         return budget
     piece = str(value)
     parts.append(piece)
     return budget - len(piece)
+
+
+# json.dumps with options builds an encoder on every call; these are built once.
+_JSON = json.JSONEncoder(default=str)
+_JSON_SORTED = json.JSONEncoder(sort_keys=True, default=str)
 
 
 def size_of(value: Any) -> int:
@@ -74,7 +84,7 @@ def size_of(value: Any) -> int:
     if isinstance(value, str):
         return len(value)
     try:
-        return len(json.dumps(value, default=str))
+        return len(_JSON.encode(value))
     except (TypeError, ValueError):
         return len(str(value))
 
@@ -100,12 +110,12 @@ def args_key(arguments: Any) -> str:
         stripped = arguments.strip()
         if stripped[:1] in ("{", "["):
             try:
-                return json.dumps(json.loads(stripped), sort_keys=True, default=str)
+                return _JSON_SORTED.encode(json.loads(stripped))
             except ValueError:
                 pass
         return " ".join(stripped.split())
     try:
-        return json.dumps(arguments, sort_keys=True, default=str)
+        return _JSON_SORTED.encode(arguments)
     except (TypeError, ValueError):
         return str(arguments)
 
@@ -671,11 +681,12 @@ QUERY_VERBS = frozenset(
 )
 
 
-def name_words(name: str) -> list[str]:
+@lru_cache(maxsize=4_096)
+def name_words(name: str) -> tuple[str, ...]:
     """The words of a tool's name, lower case: `issueRefund`, `issue-refund` and
-    `issue_refund` are ["issue", "refund"]."""
+    `issue_refund` are ("issue", "refund"). Cached: a run calls its few tools many times."""
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name or "")
-    return [w for w in re.split(r"[^a-zA-Z0-9]+", spaced.lower()) if w]
+    return tuple(w for w in re.split(r"[^a-zA-Z0-9]+", spaced.lower()) if w)
 
 
 def is_query_tool(name: str) -> bool:

@@ -69,6 +69,10 @@ def _posted_result(s) -> bool:
 def is_message_only(view: TraceView) -> bool:
     """The steps are messages that say who spoke (agent_name); tools appear only as results
     posted into the chat, never as structured calls with arguments."""
+    return view.once(_message_only)
+
+
+def _message_only(view: TraceView) -> bool:
     messages = [s for s in view.steps if s.kind != "agent"]
     if len(messages) < 2:
         return False

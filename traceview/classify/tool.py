@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 
 from traceview.classify import helpers
 from traceview.classify.base import CAUSE, Finding, ToolProblem, TraceView, rule
@@ -50,10 +51,9 @@ _SUCCESS_FLAGS = ("success", "ok", "succeeded", "successful")
 def _act_keys(name: str, value: dict) -> tuple[str, ...]:
     """Keys of a result named for the act of its tool ("refunded" of `issue_refund`, "booked"
     of `book_room`): `{"refunded": false}` says the act did not happen."""
-    parts = [w.lower() for w in re.split(r"[^a-zA-Z0-9]+", name or "") if w]
-    if not parts or parts[0] in helpers.QUERY_VERBS:
+    words = _act_stems(name)
+    if not words:
         return ()
-    words = {w[:4] for w in parts if len(w) >= 4}
     # One word, a participle ("refunded", "booked"): not a noun of the name ("visa_required"
     # of `visa_rules` states a fact).
     return tuple(
@@ -61,6 +61,16 @@ def _act_keys(name: str, value: dict) -> tuple[str, ...]:
         if isinstance(k, str) and k.isalpha() and k.lower().endswith("ed") and len(k) >= 5
         and k.lower()[:4] in words
     )
+
+
+@lru_cache(maxsize=4_096)
+def _act_stems(name: str) -> frozenset[str]:
+    """The stems of the words of a tool's name when it is named for an act (none for a tool
+    that looks something up). Cached: a run calls its few tools many times."""
+    parts = [w.lower() for w in re.split(r"[^a-zA-Z0-9]+", name or "") if w]
+    if not parts or parts[0] in helpers.QUERY_VERBS:
+        return frozenset()
+    return frozenset(w[:4] for w in parts if len(w) >= 4)
 
 
 def _error_in_result(view: TraceView, i: int) -> tuple[str, re.Match | None, str] | None:
@@ -200,7 +210,12 @@ def tool_problem(view: TraceView, i: int) -> ToolProblem | None:
 def wrong_tool_said(view: TraceView, i: int) -> tuple[str, re.Match] | None:
     """Whether tool step `i` said it cannot do what it was asked (helpers.cannot_do): in a
     result, always a choice of tool; in an error, only when the agent had other tools to
-    choose (else the one tool it had is broken for this job)."""
+    choose (else the one tool it had is broken for this job). Read once a step: tool_problem
+    and planning.wrong_tool both ask."""
+    return view.once(_wrong_tool_said, i)
+
+
+def _wrong_tool_said(view: TraceView, i: int) -> tuple[str, re.Match] | None:
     s = view.steps[i]
     if s.status == "error" or s.error_type or s.error_message:
         if not (view.tool_names - {view.tool_name(i)}):
