@@ -138,7 +138,7 @@ def test_it_finds_the_words_of_a_rewritten_search_document(browser_client, proje
     assert rows_of(browser_client.get("/", {"q": "Unavailable"}).content.decode()) == []
 
 
-def test_it_counts_a_search_over_its_newest_matches_and_says_so(browser_client, project,
+def test_it_counts_a_filtered_list_over_its_newest_matches_and_says_so(browser_client, project,
                                                                 monkeypatch):
     for i in range(3):
         store(project, support_run(project, f"fail-{i}", start=T0 + timedelta(minutes=i)))
@@ -158,6 +158,12 @@ def test_it_counts_a_search_over_its_newest_matches_and_says_so(browser_client, 
     assert counts_of(html) == {"planning": "0+", "tool": "1+", "context": "0+", "budget": "0+",
                                "none": "1+"}
     assert len(rows_of(html)) == 4
+    # Any filter the category index does not hold is counted the same way.
+    html = browser_client.get("/", {"status": "error"}).content.decode()
+    assert "2+ matching (per category: counted over the newest 2) ·" in html
+    assert counts_of(html)["tool"] == "2+"
+    html = browser_client.get("/").content.decode()
+    assert "4 matching ·" in html and counts_of(html)["tool"] == "3"
 
 
 def test_it_counts_each_category_for_the_current_filter(browser_client, project):

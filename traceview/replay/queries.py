@@ -20,7 +20,7 @@ from django.db.models import (
     Value,
 )
 
-from traceview.core.models import Invocation, InvocationSearch, Project, Step
+from traceview.core.models import Agent, Invocation, InvocationSearch, Project, Step
 from traceview.core.queries import cursor_pack, cursor_unpack, keyset_after
 from traceview.core.trace import CATEGORIES
 
@@ -106,7 +106,12 @@ def invocation_list(projects, filters: dict | None = None) -> QuerySet[Invocatio
     if session := filters.get("session"):
         qs = qs.filter(session_id=session)
     if agent := filters.get("agent"):
-        qs = qs.filter(agent__name=agent)
+        # The agent's ids (one per project that has one of that name) rather than a join on the
+        # name: the planner estimates literal ids from the column's statistics, and with a good
+        # estimate walks the list's index for a page instead of collecting every match of the
+        # agent and the other filters and sorting them (a cost that grows with the table).
+        ids = Agent.objects.filter(project__in=projects, name=agent).values_list("id", flat=True)
+        qs = qs.filter(agent_id__in=list(ids))
     if version := filters.get("agent_version"):
         qs = qs.filter(agent_version=version)
     if status := filters.get("status"):
@@ -247,6 +252,9 @@ def _cursor_decode(cursor: str | None, sort: str):
 
 COUNT_CAP = 10_000
 SAMPLE_CAP = 500
+# Filters a category's count can stop at COUNT_CAP on: an index range of (project, category,
+# created_at) holds them, so counting reads at most COUNT_CAP + 1 entries whatever the table.
+INDEXED_COUNT_FILTERS = {"project", "received_after", "received_before"}
 
 
 @dataclass
@@ -263,17 +271,19 @@ def invocation_category_counts(projects, filters: dict | None) -> CategoryCounts
     """How many invocations of each category match the filters other than the category itself,
     so each count is what choosing that category would show. "none" counts those without one.
 
-    With plain column filters each count is an index range that stops at COUNT_CAP (a count of
-    a million rows is a scan of a million rows; "10,000+" says as much). A text search or a
-    model filter tests each row it meets (a subquery per row, or an id list for a rare word):
-    counting that per category would test every row once per category, so the newest
-    SAMPLE_CAP + 1 matches are read once, in the list's order, and counted per category. Up to
-    SAMPLE_CAP the counts are exact; past it they are those of the newest SAMPLE_CAP matches,
-    lower bounds, which the page says.
+    With no filter but the project and the time range, each count is an index range that stops
+    at COUNT_CAP (a count of a million rows is a scan of a million rows; "10,000+" says as
+    much). Any other filter (status, agent, a text search, a model...) is tested on each row: a
+    count per category under the cap would read every row of that category (all the runs
+    without a failure, to find that none is an error), a cost that grows with the table. So the
+    newest SAMPLE_CAP + 1 matches are read once, in the list's order (a walk that stops), and
+    counted per category: exact up to SAMPLE_CAP matches, past it those of the newest
+    SAMPLE_CAP, lower bounds, which the page says.
     """
     filters = {**(filters or {}), "category": None}
     qs = invocation_list(projects, filters)
-    if (filters.get("q") or "").strip() or filters.get("model"):
+    active = {k for k, v in filters.items() if v not in (None, "") and (k != "q" or v.strip())}
+    if active - INDEXED_COUNT_FILTERS:
         counts = {c: 0 for c in (*CATEGORIES, "none")}
         sample = list(qs.values_list("category", flat=True)[: SAMPLE_CAP + 1])
         sampled = len(sample) > SAMPLE_CAP

@@ -17,8 +17,9 @@ turn; after each, ANALYZE, a full rebuild of the dashboards' rollups, then:
   replay page of one run, the dashboards;
 - bytes stored per step (tables, TOAST and indexes of every table).
 
-Figures of each size are kept in var/bench_scale.json (per database), so a later run of one
-size prints the comparison with the other. PostgreSQL only.
+Figures of each size are kept in var/bench_scale.json (per database, or per --series), so a
+later run of one size, or a run in another database, prints the comparison with the other.
+PostgreSQL only.
 """
 
 from __future__ import annotations
@@ -106,21 +107,23 @@ class Command(BaseCommand):
         parser.add_argument("--sizes", default="1000000,10000000",
                             help="steps to reach in turn, comma-separated")
         parser.add_argument("--runs", type=int, default=5, help="timed runs per page")
+        parser.add_argument("--series", help="the name figures are kept under (default: the "
+                            "database's), so sizes measured in two databases compare")
 
-    def handle(self, *args, sizes, runs, **options):
+    def handle(self, *args, sizes, runs, series, **options):
         if connection.vendor != "postgresql":
             raise CommandError("bench_scale needs PostgreSQL (set DATABASE_URL)")
         targets = [int(s.replace("_", "")) for s in sizes.split(",")]
         state_path = Path(settings.BASE_DIR) / "var" / "bench_scale.json"
-        database = connection.settings_dict["NAME"]
+        series = series or connection.settings_dict["NAME"]
         state = json.loads(state_path.read_text()) if state_path.exists() else {}
-        figures = state.get(database, {})
+        figures = state.get(series, {})
         projects = self._projects()
         template = self._templates(projects)
         for target in targets:
             self._grow(template, target)
             figures[str(target)] = self._measure(projects, template, runs)
-            state[database] = figures
+            state[series] = figures
             state_path.parent.mkdir(exist_ok=True)
             state_path.write_text(json.dumps(state, indent=1))
         self._compare(figures)
