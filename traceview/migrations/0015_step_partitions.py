@@ -135,7 +135,7 @@ def unpartition(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('traceview', '0014_search_vector'),
+        ('traceview', '0014_search_vector_list_stats'),
     ]
 
     operations = [
