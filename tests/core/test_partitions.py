@@ -18,7 +18,7 @@ from traceview.core import partitions
 from traceview.models import Invocation, Project, Step, StepPayload
 from traceview.retention.tasks import partitions_maintain
 
-BEFORE = ("traceview", "0014_search_vector")
+BEFORE = ("traceview", "0014_search_vector_list_stats")
 def pg_only():
     if connection.vendor != "postgresql":
         pytest.skip("partitions are PostgreSQL's; SQLite keeps one table and deletes rows in "
