@@ -28,6 +28,7 @@ import json
 import math
 import os
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -36,11 +37,13 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.test import Client
+from django.utils import timezone
 
 from ingest.exports import otlp_traces_export
 from ingest.management.commands.bench_ingest import WORDS, Workload, stored_sizes
 from traceview.classify.diagnosis import invocations_classify
 from traceview.core.models import Agent, Invocation, Project, Step
+from traceview.core.partitions import partitions_ensure
 from traceview.dashboards.models import RollupState
 from traceview.dashboards.rollups import rollups_refresh
 from traceview.management.commands.bench_pages import page_times
@@ -78,6 +81,13 @@ TABLES = (
     ("traceview_invocationsearch", "invocation_id"),
     ("traceview_diagnosis", "invocation_id"),
 )
+
+# The template run each table's row belongs to (its times move with the run's), and what a row
+# is joined to for it: a payload's partition key is its step's time.
+RUN_OF = {"traceview_invocation": "t.id", "traceview_steppayload": "s.invocation_id"}
+RUN_OF = {table: RUN_OF.get(table, "t.invocation_id") for table, _by in TABLES}
+JOINS = {"traceview_steppayload": "JOIN traceview_step s ON s.id = t.step_id "
+                                  "AND s.id BETWEEN {step_lo} AND {step_hi}"}
 
 
 class ScaleWorkload(Workload):
@@ -192,6 +202,9 @@ class Command(BaseCommand):
         self.stdout.write(f"copying the templates {copies:,} times ({copies * per_copy:,} steps, "
                           f"{batch} copies per statement) …")
         started = time.perf_counter()
+        # The months the copies fall in get their partitions (PostgreSQL's time-partitioned
+        # steps and payloads), as the beat task makes them ahead of live data.
+        partitions_ensure(start=timezone.now() - timedelta(days=SPREAD_DAYS + 1))
         for g0 in range(first, first + copies, batch):
             g1 = min(g0 + batch, first + copies) - 1
             self._copy(template, g0, g1)
@@ -234,7 +247,13 @@ class Command(BaseCommand):
         # The copy's number replaces the trace id's first eight hex characters, where the
         # template's run prefix is (search documents start with the trace id).
         prefix = "lpad(to_hex(g.n), 8, '0')"
-        shift = f"make_interval(secs => ((g.n * 0.6180339887) % 1) * {SPREAD_DAYS * 86400})"
+        # Each run of each copy moves back by its own share of the 30 days (from the copy's
+        # number and the template run's id, the same for the run and its rows), so that every
+        # size fills every hour: moving a whole copy by one amount left the 1M data in 20 of
+        # the 720 hours, and the dashboards' cost follows the hours with data.
+        def shift(run: str) -> str:
+            return (f"make_interval(secs => ((g.n * 0.6180339887 + {run} * 0.7548776662) % 1) "
+                    f"* {SPREAD_DAYS * 86400})")
         with transaction.atomic(), connection.cursor() as c:
             c.execute("SET LOCAL session_replication_role = replica")
             for table, by in TABLES:
@@ -255,7 +274,7 @@ class Command(BaseCommand):
                         expr = ("CASE WHEN t.session_id = '' THEN '' "
                                 "ELSE t.session_id || '-' || g.n END")
                     elif kind == "timestamp with time zone":
-                        expr = f"t.{name} - {shift}"
+                        expr = f"t.{name} - {shift(RUN_OF[table])}"
                     else:
                         expr = f"t.{name}"
                     exprs.append(expr)
@@ -263,7 +282,9 @@ class Command(BaseCommand):
                 names = ", ".join(f'"{n}"' for n, _ in columns)
                 c.execute(
                     f"INSERT INTO {table} ({names}) SELECT {', '.join(exprs)} "
-                    f"FROM {table} t CROSS JOIN generate_series({g0}, {g1}) g(n) "
+                    f"FROM {table} t "
+                    + JOINS.get(table, "").format(step_lo=step_lo, step_hi=step_hi)
+                    + f" CROSS JOIN generate_series({g0}, {g1}) g(n) "
                     f"WHERE t.{by} BETWEEN {lo} AND {hi}"
                     + (f" AND t.trace_id LIKE '{TEMPLATE_RUN.hex()}%'"
                        if table == "traceview_invocation" else "")
