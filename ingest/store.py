@@ -376,7 +376,9 @@ def _store_new_spans(
     touched = _rows_merge([data[t] for t in locked], [rows[t] for t in locked], agents, deltas,
                           now)
     _write_invocations(touched)
-    return _enqueued([r for r in fresh if r.trace_id in created] + touched, step_total)
+    stored = {r.trace_id: r for r in fresh if r.trace_id in created}
+    stored.update(rows)
+    return _enqueued([stored[t] for t in data], step_total)
 
 
 def _steps_move(project: Project, taken: list[str], ids: dict[str, int], deltas: dict) -> None:
