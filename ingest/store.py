@@ -3,7 +3,10 @@
 `invocations_store(project, invocations)` is the one way data gets in, whatever the wire format.
 It runs in one transaction, so a request is committed whole or not at all, and it locks the
 invocation rows it touches (in id order, so two requests never deadlock), which makes the
-read-merge-write of steps safe when retries and split batches race each other.
+read-merge-write of steps safe when retries and split batches race each other. On PostgreSQL a
+request whose spans are all new (the common case) takes those locks last, after its COPY, and
+inserts its new invocations once with their final values (`_store_new_spans`); one that finds
+any of its spans stored, or loses a race for one, goes the locked way.
 
 Totals are kept incrementally: each request adds what its new steps contribute and, for steps it
 changes, the difference between their old and new contribution, so a re-sent span adds nothing
@@ -28,7 +31,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from django.db import connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Max, Min, Q, Sum
 from django.utils import timezone
 
@@ -264,9 +267,24 @@ def invocations_store(project: Project, invocations: list[InvocationData]) -> St
         for inv in invocations:
             redact_invocation(redactor, inv)
     now = timezone.now()
+    trace_ids = [clean(i.trace_id) for i in invocations]
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic():
+                stored = _store_new_spans(project, invocations, trace_ids, now)
+            if stored is not None:
+                return stored
+        except (IntegrityError, _Purged):
+            # Another request stored some of these spans between the check and the COPY, or the
+            # purge took an invocation: merge under the locks.
+            pass
+        except OperationalError as exc:
+            # Two requests sending the same spans in different orders can wait on each other's
+            # COPY: the one the server picks retries under the locks.
+            if getattr(exc.__cause__, "sqlstate", None) != "40P01":
+                raise
     with transaction.atomic():
         agents = _agents_for(project, (i.agent for i in invocations))
-        trace_ids = [clean(i.trace_id) for i in invocations]
         _create_invocations(project, trace_ids, now)
         rows = {
             inv.trace_id: inv
@@ -288,27 +306,142 @@ def invocations_store(project: Project, invocations: list[InvocationData]) -> St
             )
         # Data for an invocation of a past month: keep the purge from dropping its partition now.
         old_months_share((row.created_at for row in rows.values()), now)
-        touched: list[Invocation] = []
-        for data, trace_id in zip(invocations, trace_ids, strict=True):
-            row = rows[trace_id]
-            _merge_invocation(row, data, agents)
-            row.last_data_at = now
-            row.data_version += 1
-            touched.append(row)
         step_total, deltas = _store_steps(
             [(rows[t], d.steps) for d, t in zip(invocations, trace_ids, strict=True)]
         )
-        _apply_totals(touched, deltas)
-        _settle(touched)
-        due = [row.id for row in touched if row.completed_at is not None]
-        for row in touched:
-            if row.completed_at is not None:
-                row.enqueued_version = row.data_version
-                row.enqueued_at = now
+        touched = _rows_merge(invocations, [rows[t] for t in trace_ids], agents, deltas, now)
         _write_invocations(touched)
-        if due:
-            transaction.on_commit(partial(enqueue_classification, due))
-    return StoreResult(len(touched), step_total, [r.id for r in touched])
+        return _enqueued(touched, step_total)
+
+
+class _Purged(Exception):
+    """An invocation seen before the COPY was gone when its lock was taken."""
+
+
+def _store_new_spans(
+    project: Project, invocations: list[InvocationData], trace_ids: list[str], now
+) -> StoreResult | None:
+    """The common case on PostgreSQL, spans never seen before, with the invocation locks taken
+    last: None (nothing written) when some span is stored already and needs the merge.
+
+    Exporters split a trace between consecutive requests, which run side by side. Locking the
+    trace first made each request wait for its neighbour's whole store to commit, so requests
+    that shared a trace ran one after the other. Here the steps and payloads go in first, under
+    invocation ids read without a lock or drawn from the sequence for new traces (the foreign
+    keys are checked at commit); new invocations are then inserted once with their final values
+    (an insert and an update of every index of the table before), and the rows that existed are
+    locked and updated last, so a request waits for another only during that short end. A span
+    stored meanwhile by another request fails the COPY on the unique (invocation, span) key and
+    the caller retries under the locks; a trace another request created meanwhile is taken over
+    by moving the new steps to it. Inserts come before row locks, as in the locked path, so two
+    requests never wait for each other both ways.
+    """
+    # Only the ids and the partition key of the invocations that exist (no lock).
+    found = {
+        inv.trace_id: inv
+        for inv in Invocation.objects.filter(project=project, trace_id__in=trace_ids)
+        .only("id", "trace_id", "created_at")
+    }
+    # Data for an invocation of a past month: keep the purge from dropping its partition now.
+    old_months_share((inv.created_at for inv in found.values()), now)
+    if found and _existing_step_ids(
+        {(found[t].id, clean(s.span_id), found[t].created_at)
+         for d, t in zip(invocations, trace_ids, strict=True) if t in found for s in d.steps}
+    ):
+        return None
+    missing = sorted(set(trace_ids) - found.keys())
+    fresh = [Invocation(id=i, project=project, trace_id=t, created_at=now, last_data_at=now)
+             for t, i in zip(missing, _sequence_ids(Invocation, len(missing)), strict=True)]
+    keys = {**found, **{r.trace_id: r for r in fresh}}
+    ids = {t: r.id for t, r in keys.items()}
+    step_total, deltas = _store_steps(
+        [(keys[t], d.steps) for d, t in zip(invocations, trace_ids, strict=True)], new_only=True
+    )
+    agents = _agents_for(project, (i.agent for i in invocations))
+    data = dict(zip(trace_ids, invocations, strict=True))
+    _rows_merge([data[r.trace_id] for r in fresh], fresh, agents, deltas, now)
+    created = _insert_invocations(fresh)
+    taken = [t for t in missing if t not in created]
+    if taken:
+        _steps_move(project, taken, ids, deltas)
+    locked = [t for t in data if t in found or t in taken]
+    rows = {
+        inv.trace_id: inv
+        for inv in Invocation.objects.select_for_update(no_key=True)
+        .filter(id__in=[ids[t] for t in locked])
+        .order_by("id")
+    }
+    if len(rows) < len(locked):
+        raise _Purged()
+    touched = _rows_merge([data[t] for t in locked], [rows[t] for t in locked], agents, deltas,
+                          now)
+    _write_invocations(touched)
+    stored = {r.trace_id: r for r in fresh if r.trace_id in created}
+    stored.update(rows)
+    return _enqueued([stored[t] for t in data], step_total)
+
+
+def _steps_move(project: Project, taken: list[str], ids: dict[str, int], deltas: dict) -> None:
+    """Move the steps COPYed under a new trace's drawn id to the invocation another request
+    created for the same trace meanwhile (a span both sent fails the unique key here)."""
+    real = {
+        t: (i, c) for t, i, c in Invocation.objects.filter(project=project, trace_id__in=taken)
+        .values_list("trace_id", "id", "created_at")
+    }
+    if len(real) < len(taken):
+        raise _Purged()
+    old_months_share((c for _, c in real.values()), timezone.now())
+    moves = [(ids[t], *real[t]) for t in taken]
+    with connection.cursor() as cursor:
+        # The partition key moves with the invocation (traceview.core.partitions).
+        cursor.execute(
+            f"WITH moved AS (UPDATE {Step._meta.db_table} AS s "
+            "SET invocation_id = m.real, invocation_created_at = m.created "
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS m(drawn, real, created) "
+            "WHERE s.invocation_id = m.drawn RETURNING s.id, m.created) "
+            f"UPDATE {StepPayload._meta.db_table} AS p SET invocation_created_at = moved.created "
+            "FROM moved WHERE p.step_id = moved.id",
+            [[m[0] for m in moves], [m[1] for m in moves], [m[2] for m in moves]],
+        )
+    for drawn, real_id, _ in moves:
+        if drawn in deltas:
+            deltas[real_id] = deltas.pop(drawn)
+    ids.update((t, i) for t, (i, _) in real.items())
+
+
+def _sequence_ids(model, count: int) -> list[int]:
+    if not count:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [model._meta.db_table, count],
+        )
+        return [r[0] for r in cursor.fetchall()]
+
+
+def _rows_merge(invocations: list[InvocationData], rows: list[Invocation], agents, deltas,
+                now) -> list[Invocation]:
+    """Merge what the request said into its invocation rows (locked, or new), add its totals,
+    and settle status, times and whether classification is due."""
+    for data, row in zip(invocations, rows, strict=True):
+        _merge_invocation(row, data, agents)
+        row.last_data_at = now
+        row.data_version += 1
+    _apply_totals(rows, deltas)
+    _settle(rows)
+    for row in rows:
+        if row.completed_at is not None:
+            row.enqueued_version = row.data_version
+            row.enqueued_at = now
+    return rows
+
+
+def _enqueued(rows: list[Invocation], step_total: int) -> StoreResult:
+    due = [row.id for row in rows if row.completed_at is not None]
+    if due:
+        transaction.on_commit(partial(enqueue_classification, due))
+    return StoreResult(len(rows), step_total, [r.id for r in rows])
 
 
 def _ids_check(invocations: list[InvocationData]) -> None:
@@ -418,6 +551,29 @@ def _write_invocations(rows: list[Invocation]) -> None:
         ])
 
 
+def _insert_invocations(rows: list[Invocation]) -> set[str]:
+    """Insert new invocations with all their values, in trace id order (see _create_invocations);
+    the trace ids of those inserted: another request may have created one meanwhile."""
+    if not rows:
+        return set()
+    fields = Invocation._meta.concrete_fields
+    qn = connection.ops.quote_name
+    table = qn(Invocation._meta.db_table)
+    columns = ", ".join(qn(f.column) for f in fields)
+    document = _rows_document([
+        {f.column: getattr(row, f.attname) for f in fields}
+        for row in sorted(rows, key=lambda r: r.trace_id)
+    ])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {columns} "
+            f"FROM jsonb_populate_recordset(NULL::{table}, %s::jsonb) "
+            "ON CONFLICT (project_id, trace_id) DO NOTHING RETURNING trace_id",
+            [document],
+        )
+        return {r[0] for r in cursor.fetchall()}
+
+
 def _rows_document(rows: list[dict[str, Any]]) -> str:
     """Rows as one JSON array for jsonb_populate_recordset: column names as keys, exact decimals
     as strings, JSON columns as nested JSON (SQL NULL as null)."""
@@ -513,10 +669,11 @@ def _add(total: list, contribution: tuple, sign: int = 1) -> None:
 
 
 def _store_steps(
-    batches: list[tuple[Invocation, list[StepData]]],
+    batches: list[tuple[Invocation, list[StepData]]], new_only: bool = False
 ) -> tuple[int, dict[int, list]]:
     """Insert new steps and merge into existing ones, for all invocations of a request at once
-    (one read, one insert of steps, one of payloads), whatever the number of traces.
+    (one read, one insert of steps, one of payloads), whatever the number of traces. With
+    `new_only`, the caller has found none of the spans stored: nothing is read.
 
     Returns the number of steps and, per invocation id, what the request changed in its totals.
     """
@@ -528,7 +685,7 @@ def _store_steps(
     deltas: dict[int, list] = {}
     if not wanted:
         return 0, deltas
-    existing = {
+    existing = {} if new_only else {
         (s.invocation_id, s.span_id): s
         for s in _existing_steps(wanted).select_related("payload")
         if (s.invocation_id, s.span_id) in wanted
@@ -666,19 +823,25 @@ def _existing_steps(wanted: dict[tuple[int, str], Any]):
         return Step.objects.filter(
             invocation_id__in={k[0] for k in wanted}, span_id__in={k[1] for k in wanted}
         )
-    # With the invocation's creation time, each lookup reads its one partition, not all of them
-    # (traceview.core.partitions).
-    keys = orjson.dumps([{"i": i, "s": s, "c": row.created_at}
-                         for (i, s), (row, _) in wanted.items()]).decode()
+    ids = _existing_step_ids((i, s, row.created_at) for (i, s), (row, _) in wanted.items())
+    return Step.objects.filter(id__in=ids) if ids else Step.objects.none()
+
+
+def _existing_step_ids(keys) -> list[int]:
+    """The ids of the stored steps among (invocation id, span id, invocation created at) `keys`
+    (PostgreSQL). With the invocation's creation time, each lookup reads its one partition, not
+    all of them (traceview.core.partitions)."""
+    document = orjson.dumps([{"i": i, "s": s, "c": c} for i, s, c in keys]).decode()
+    if document == "[]":
+        return []
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT s.id FROM jsonb_to_recordset(%s::jsonb) AS w(i bigint, s text, "
             f"c timestamptz) JOIN {Step._meta.db_table} s ON s.invocation_id = w.i "
             "AND s.span_id = w.s AND s.invocation_created_at = w.c",
-            [keys],
+            [document],
         )
-        ids = [r[0] for r in cursor.fetchall()]
-    return Step.objects.filter(id__in=ids) if ids else Step.objects.none()
+        return [r[0] for r in cursor.fetchall()]
 
 
 def _create_new_steps(new: list[tuple[int, str, dict, StepData]]) -> None:
@@ -710,11 +873,7 @@ def _copy_new_steps(new: list[tuple[int, str, dict, StepData]]) -> None:
     # psycopg's copy() is not wrapped by Django's cursor: without this, a connection lost during
     # the COPY raises psycopg's own OperationalError, which no handler maps to a 503.
     with connection.wrap_database_errors, connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [step_table, len(new)],
-        )
-        ids = [r[0] for r in cursor.fetchall()]
+        ids = _sequence_ids(Step, len(new))
         _copy_rows(
             cursor, f"COPY {step_table} ({', '.join(STEP_COPY_COLUMNS)}) FROM STDIN",
             ((step_id, inv_id, span_id,

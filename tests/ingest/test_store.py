@@ -243,3 +243,63 @@ def test_it_derives_the_same_invocation_whatever_the_arrival_order(project, orde
     inv = Invocation.objects.get()
     assert totals(inv) == (2, 0, 0, 4, 2, Decimal("0.01"))
     assert (inv.status, inv.name, inv.ended_at) == ("ok", "bot", at(8))
+
+
+def _side_by_side(first_batch, second_batch, project):
+    """Store `first_batch` in a transaction held open until `second_batch`'s store (in its own
+    thread, as a second request) is waiting for it, then commit both: the race of two requests
+    that carry the same new trace."""
+    import threading
+    import time
+
+    from django.db import close_old_connections, transaction
+
+    first_in, release, errors = threading.Event(), threading.Event(), []
+
+    def first():
+        try:
+            with transaction.atomic():
+                invocations_store(project, first_batch)
+                first_in.set()
+                release.wait(10)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            first_in.set()
+            close_old_connections()
+            connection.close()
+
+    def second():
+        try:
+            first_in.wait(10)
+            invocations_store(project, second_batch)
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    first_in.wait(10)
+    time.sleep(0.5)  # the second store now waits on the first's uncommitted trace
+    release.set()
+    for t in threads:
+        t.join(20)
+    assert not errors, errors
+
+
+@pytest.mark.parametrize("same_span", [False, True])
+def test_it_joins_a_trace_that_another_request_creates_meanwhile(transactional_db, same_span):
+    from traceview.models import Project
+
+    project = Project.objects.create(name="race")
+    root = StepData(span_id="root", parent_span_id=None, kind="agent", started_at=at(0),
+                    ended_at=at(9))
+    _side_by_side([trace("shared", root, llm("a", input_tokens=10))],
+                  [trace("shared", llm("a" if same_span else "b", input_tokens=10))], project)
+    inv = Invocation.objects.get(project=project, trace_id="shared")
+    assert sorted(Step.objects.filter(invocation=inv).values_list("span_id", flat=True)) == (
+        ["a", "root"] if same_span else ["a", "b", "root"])
+    assert totals(inv) == summed(inv)
+    assert inv.status == "ok" and inv.data_version == 3  # created at 1, then two requests
