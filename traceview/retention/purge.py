@@ -159,9 +159,11 @@ def partitions_purge(cutoffs: dict[int, datetime], now: datetime,
     for part in partitions.partitions_list(Step._meta.db_table):
         if part.lo is None or part.hi > limit or part.lo >= latest:
             continue
+        started = time.perf_counter()
         steps = _period_drop(part, cutoffs)
         if steps is not None:
-            log.info("dropped the step partitions of %s: %d steps", part.lo.date(), steps)
+            log.info("dropped the step partitions of %s: %d steps in %.2f s (check and drop)",
+                     part.lo.date(), steps, time.perf_counter() - started)
             result.partitions += 1
             result.steps += steps
             if on_batch is not None:

@@ -181,6 +181,8 @@ class Command(BaseCommand):
                 if whole:
                     with_purge.append(rate)
                     pairs.append(rate / without[-1])
+                else:
+                    without.pop()  # its pair is not counted: neither is it
         finally:
             stop.set()
             go.set()
