@@ -414,7 +414,15 @@ GIVING_UP = _rx(
     r"\b(?:cannot|can't|can not) (?:proceed|continue|complete|finish|fulfil)",
     r"\bI give up\b",
     r"\bgiving up\b",
-    r"\bno (?:way|means) to\b",
+    r"\bno (?:way|means) (?:for (?:me|us) )?to\b",
+    _WHO + r" (?:won't|will not|wouldn't|would not) be able to\b",
+    r"\b(?:not something|nothing) (?:I|we) (?:can|could|am able to|are able to) "
+    r"(?:help|do|assist|handle|arrange)\b",
+    _WHO + r" can only (?:help|assist|answer|handle)\b",
+    _WHO + r" (?:lack|am lacking|are lacking) (?:the )?(?:access|permission|ability|tools?)\b",
+    r"\bbeyond (?:the scope of )?what (?:I|we) can\b",
+    r"\b(?:I'm|I am|we're|we are) having (?:some )?(?:trouble|difficulty|difficulties|issues|"
+    r"problems) (?:\w+ing|with)\b",
     r"\bbeyond (?:my|our) (?:capabilities|ability|abilities|means)\b",
     # Bad news is not giving up ("unfortunately there are no Saturday slots", "I'm afraid it
     # will rain"): only the speaker's own inability is.
