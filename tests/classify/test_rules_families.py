@@ -652,6 +652,11 @@ def _hotel_run(answer):
         "Lo siento, no he podido encontrar un hotel para esas fechas.",
         "Leider konnte ich kein passendes Hotel finden.",
         "Je n\u2019ai pas pu trouver d\u2019h\u00f4tel pour ces dates.",
+        "Mi dispiace, non sono in grado di prenotare questo hotel.",
+        "Lo siento, no soy capaz de reservar ese hotel.",
+        "Infelizmente não estou em condições de reservar este hotel.",
+        "Leider bin ich nicht in der Lage, dieses Hotel zu buchen.",
+        "Helaas ben ik niet in staat dit hotel te boeken.",
     ],
 )
 def test_it_reads_what_real_agents_say_when_they_give_up(answer):

@@ -470,6 +470,10 @@ GIVING_UP = _rx(
     r"\b(?:es ist|ist es) (?:mir |uns )?nicht möglich\b",
     r"\bnão (?:consegui|conseguimos|foi possível|é possível|posso)\b",
     r"\bnon (?:sono riuscit[oa]|siamo riusciti|è stato possibile|è possibile|posso)\b",
+    # "Not able to" / "not in a position to", as each language says it.
+    r"\bnon (?:sono|siamo) in grado\b|\bno (?:soy|somos) capa(?:z|ces)\b|"
+    r"\bno (?:estoy|estamos) en (?:condiciones|posición)\b|\bnão (?:sou|somos) capaz(?:es)?\b|"
+    r"\bnão (?:estou|estamos) em condições\b|\bnicht in der lage\b|\bniet in staat\b",
     r"\b(?:ik|we) (?:kon|konden|kan|kunnen) (?:\w+ ){0,3}(?:niet|geen)\b|"
     r"\b(?:kon|konden|kan|kunnen) (?:ik|we) (?:\w+ ){0,3}(?:niet|geen)\b",
     # Japanese, Chinese and Korean (no word boundaries there).
