@@ -164,6 +164,16 @@ class Scenario:
         return label if self.batch == "base" else {**label, "batch": self.batch}
 
 
+def batch_adder(batch: str, scenarios: list):
+    """The `add(**fields)` a batch module writes its scenarios with: each lands in `scenarios`,
+    marked as written and split apart from the other batches."""
+
+    def add(**fields) -> None:
+        scenarios.append(Scenario(batch=batch, **fields))
+
+    return add
+
+
 class Guard:
     """The owners' limits for one run, checked where the owners' code can check them: after each
     model call (tokens, cost), before each tool call (deadline), when a sub-agent starts."""

@@ -8,7 +8,7 @@ Whoever tunes the classifier's rules never opens this file."""
 
 from ..kit import (
     DEFAULT_ROUTES,
-    Scenario,
+    batch_adder,
     fail,
     hangs,
     lines,
@@ -21,10 +21,7 @@ from ..servers import Call, Say
 
 BATCH = "blind-1"
 SCENARIOS: list = []
-
-
-def add(**fields) -> None:
-    SCENARIOS.append(Scenario(batch=BATCH, **fields))
+add = batch_adder(BATCH, SCENARIOS)
 
 
 # ---- logistics-eta-asked-of-weather-service

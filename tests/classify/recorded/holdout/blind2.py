@@ -7,8 +7,8 @@ Whoever tunes the classifier's rules never opens this file."""
 # ruff: noqa: E501 -- scripted wording reads best on one line
 
 from ..kit import (
-    Scenario,
     SubAgent,
+    batch_adder,
     fail,
     lines,
     llm,
@@ -20,10 +20,7 @@ from ..servers import Call, Say
 
 BATCH = "blind-2"
 SCENARIOS: list = []
-
-
-def add(**fields) -> None:
-    SCENARIOS.append(Scenario(batch=BATCH, **fields))
+add = batch_adder(BATCH, SCENARIOS)
 
 
 # ---- realestate-viewing-confirmed-in-german-after-failure

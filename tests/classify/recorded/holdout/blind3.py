@@ -6,7 +6,7 @@ every rule change. The other two thirds are in tuning/ (`record.splits_by_batch`
 
 from ..kit import (
     DEFAULT_ROUTES,
-    Scenario,
+    batch_adder,
     fail,
     lines,
     llm,
@@ -18,10 +18,7 @@ from ..servers import Call, Say
 
 BATCH = "blind-3"
 SCENARIOS: list = []
-
-
-def add(**fields) -> None:
-    SCENARIOS.append(Scenario(batch=BATCH, **fields))
+add = batch_adder(BATCH, SCENARIOS)
 
 
 # ---- customs-duty-quoted-from-memory

@@ -6,8 +6,8 @@ labelled before anything was measured on them. Their own seeded third is in hold
 
 from ..kit import (
     DEFAULT_ROUTES,
-    Scenario,
     SubAgent,
+    batch_adder,
     fail,
     lines,
     llm,
@@ -19,10 +19,7 @@ from ..servers import Call, Say
 
 BATCH = "blind-1"
 SCENARIOS: list = []
-
-
-def add(**fields) -> None:
-    SCENARIOS.append(Scenario(batch=BATCH, **fields))
+add = batch_adder(BATCH, SCENARIOS)
 
 
 # ---- hr-payroll-adjustment-claimed-after-rejection

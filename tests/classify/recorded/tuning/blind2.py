@@ -7,8 +7,8 @@ labelled before anything was measured on them. Their own seeded third is in hold
 from ..kit import (
     AGENTS_ROUTES,
     DEFAULT_ROUTES,
-    Scenario,
     SubAgent,
+    batch_adder,
     fail,
     hangs,
     limit,
@@ -22,10 +22,7 @@ from ..servers import Call, Say
 
 BATCH = "blind-2"
 SCENARIOS: list = []
-
-
-def add(**fields) -> None:
-    SCENARIOS.append(Scenario(batch=BATCH, **fields))
+add = batch_adder(BATCH, SCENARIOS)
 
 
 # ---- insurance-payout-figure-from-nowhere

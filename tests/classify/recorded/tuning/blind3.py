@@ -7,8 +7,8 @@ every rule change. Their own seeded third is in holdout/ (`record.splits_by_batc
 from ..kit import (
     AGENTS_ROUTES,
     DEFAULT_ROUTES,
-    Scenario,
     SubAgent,
+    batch_adder,
     fail,
     hangs,
     lines,
@@ -21,10 +21,7 @@ from ..servers import Call, Say
 
 BATCH = "blind-3"
 SCENARIOS: list = []
-
-
-def add(**fields) -> None:
-    SCENARIOS.append(Scenario(batch=BATCH, **fields))
+add = batch_adder(BATCH, SCENARIOS)
 
 
 # ---- permits-terrace-licence-filed-over-503
