@@ -37,7 +37,8 @@ SPLITS = ("tuning", "holdout")
 SEED = 14
 # Batch -> the module of tuning/ and of holdout/ holding its scenarios. "base": the first batch.
 # Every batch is recorded whole, its own third of each category in holdout (`splits_by_batch`).
-BATCHES = {"base": "scenarios", "blind-1": "blind1", "blind-2": "blind2", "blind-3": "blind3"}
+BATCHES = {"base": "scenarios", "blind-1": "blind1", "blind-2": "blind2", "blind-3": "blind3",
+           "blind-4": "blind4"}
 
 
 def scenarios_by_split() -> dict[str, dict[str, list]]:
