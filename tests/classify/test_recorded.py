@@ -140,6 +140,8 @@ def test_it_gives_one_verdict_to_one_run_whatever_the_route():
 SPLIT_VERDICTS: set[str] = {
     "devops-cert-expiry-guessed",  # blind-2 (holdout): splits since the rules of 2026-12-07 17:45
     "customs-duty-quoted-from-memory",  # blind-3 (holdout): split when blind-3 was first measured
+    "newsroom-factcheck-subagents-past-deadline",  # blind-4 (holdout): split when first measured
+    "pharmacy-refill-ready-without-checking",  # blind-4 (tuning): split when first measured
 }
 
 
