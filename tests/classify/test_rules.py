@@ -317,6 +317,31 @@ def test_it_sees_agents_handing_off_back_and_forth():
     assert [f.step for f in fired(run.inv, "planning.ping_pong")] == [first]
 
 
+def test_it_fails_an_ok_run_whose_request_bounced_between_agents_that_did_nothing():
+    run = Run(status="ok")
+    first = run.add("handoff", name="to_locations", agent_name="production")
+    run.llm("")
+    run.add("handoff", name="to_production", agent_name="locations")
+    run.llm("")
+    run.add("handoff", name="to_locations", agent_name="production")
+    run.llm("")
+    run.add("handoff", name="to_production", agent_name="locations")
+    run.llm("Someone from the team will get back to you to confirm.")
+    assert (classify(run.inv).category, classify(run.inv).root_step) == ("planning", first)
+
+
+def test_it_accepts_a_supervisor_sending_work_to_the_same_worker_twice():
+    run = Run(status="ok")
+    run.add("handoff", name="to_researcher", agent_name="supervisor")
+    run.tool("search", {"q": "flights to Lisbon"}, "TP 1351 09:40, 212 EUR")
+    run.add("handoff", name="to_supervisor", agent_name="researcher")
+    run.add("handoff", name="to_researcher", agent_name="supervisor")
+    run.tool("search", {"q": "hotels in Lisbon"}, "Hotel Lis, 95 EUR a night")
+    run.add("handoff", name="to_supervisor", agent_name="researcher")
+    run.llm("Flight TP 1351 at 09:40 for 212 EUR, and Hotel Lis at 95 EUR a night.")
+    assert classify(run.inv).category is None
+
+
 def test_it_blames_the_choice_of_a_tool_that_cannot_do_the_job():
     run = Run()
     bad = run.tool(

@@ -31,7 +31,7 @@ from traceview.core.trace import InvocationData
 
 log = logging.getLogger(__name__)
 
-RULESET_VERSION = "0.5.1"
+RULESET_VERSION = "0.5.2"
 
 
 @dataclass(slots=True)

@@ -4,7 +4,8 @@
   when the calls got the same result each time (a loop that makes no progress, even when every
   call succeeds); weak when the results changed (polling). A loop of calls that all fail is
   left to the tool rules, which name the same first call.
-- `planning.ping_pong` (cause): two tools, or two agents handing off, alternating A B A B A B.
+- `planning.ping_pong` (cause): two tools alternating A B A B A B, or two agents handing the
+  request back and forth A B A B; the run failed when no tool was called once the handoffs began.
 - `planning.no_progress` (cause): the same turn 3+ times (the same speaker, the same model
   output and the same tool calls after it), or 4+ tool calls in a row returned the same result.
 - `planning.wrong_tool` (cause): a tool answered that it cannot do this (unsupported operation,
@@ -30,6 +31,10 @@ from traceview.classify.tool import wrong_tool_said
 LOOP_MIN = 3
 _IDENT = re.compile(r"\b[a-z][a-z0-9]*(?:[_.][a-z0-9]+)+\b")
 PING_PONG_CYCLES = 3
+# A request handed back to an agent that already passed it on, twice over (A B A B), is
+# oscillation: a supervisor that sends work to the same worker again has the worker call tools
+# in between, which is what tells the two apart (see ping_pong).
+HANDOFF_PING_PONG_CYCLES = 2
 
 
 def _result_key(view: TraceView, i: int) -> str:
@@ -69,11 +74,13 @@ def repeated_call(view: TraceView) -> list[Finding]:
     return out
 
 
-def _alternation(seq: list[tuple[int, str]]) -> tuple[int, str, str, int] | None:
-    """The first run of A B A B ... with at least PING_PONG_CYCLES cycles: (start, a, b, length)."""
+def _alternation(
+    seq: list[tuple[int, str]], cycles: int = PING_PONG_CYCLES
+) -> tuple[int, str, str, int] | None:
+    """The first run of A B A B ... with at least `cycles` cycles: (start, a, b, length)."""
     n = len(seq)
     start = 0
-    while start + 2 * PING_PONG_CYCLES <= n:
+    while start + 2 * cycles <= n:
         a, b = seq[start][1], seq[start + 1][1]
         if a == b:
             start += 1
@@ -81,7 +88,7 @@ def _alternation(seq: list[tuple[int, str]]) -> tuple[int, str, str, int] | None
         end = start + 2
         while end < n and seq[end][1] == (a if (end - start) % 2 == 0 else b):
             end += 1
-        if end - start >= 2 * PING_PONG_CYCLES:
+        if end - start >= 2 * cycles:
             return seq[start][0], a, b, end - start
         start += 1
     return None
@@ -107,10 +114,14 @@ def ping_pong(view: TraceView) -> list[Finding]:
         for i, s in enumerate(view.steps)
         if s.kind == "handoff"
     ]
-    found = _alternation(handoffs)
+    found = _alternation(handoffs, HANDOFF_PING_PONG_CYCLES)
     if found:
         i, a, b, length = found
-        detail = f"agents handed off back and forth {length} times: {a} / {b}"
+        # Nobody did any work on the request once the bouncing began: whatever the run ends
+        # with (a limit, a promise that someone will follow up, an answer) rests on nothing.
+        idle = not any(j > i for j in view.tool_steps)
+        detail = f"agents handed off back and forth {length} times: {a} / {b}" + (
+            ", and no tool was called after the first of them" if idle else "")
         out.append(
             view.finding(
                 "planning.ping_pong",
@@ -119,7 +130,7 @@ def ping_pong(view: TraceView) -> list[Finding]:
                 helpers.excerpt(detail),
                 0.8,
                 role=CAUSE,
-                fails_run=False,
+                fails_run=idle,
             )
         )
     return out
