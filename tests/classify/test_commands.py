@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
+from ingest.management.commands.bench_classify import backend_schedstat_path
 from ingest.store import invocations_store
 from traceview.classify.diagnosis import invocation_classify
 from traceview.classify.engine import RULESET_VERSION
@@ -200,3 +202,17 @@ def test_it_evaluates_one_batch_of_the_recorded_corpus(tmp_path):
     assert f"cases: {sum(routes)}" in both and "(batch base, later)" in both
     with pytest.raises(CommandError, match="no labelled traces"):
         _run("evaluate_classifier", str(tmp_path), "--format", "recorded", "--batch", "none")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_benchmarks_the_stored_path_and_leaves_nothing_behind():
+    out = _run("bench_classify", "--steps", "8", "--n", "6", "--db-n", "4", "--batch", "2")
+    assert "pure classify:" in out and "search document:" in out
+    stored = [line for line in out.splitlines() if line.startswith("stored,")]
+    assert [line.split(":")[0] for line in stored] == [
+        "stored, 1 invocation a task", "stored, 2 invocations a task"]
+    assert all("ms CPU in this process" in line and "queries" in line for line in stored)
+    if connection.vendor == "postgresql" and backend_schedstat_path():
+        # The database's CPU, with the search document's write apart.
+        assert all("search document write" in line for line in stored)
+    assert not Project.objects.exists() and not Invocation.objects.exists()

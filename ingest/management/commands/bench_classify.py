@@ -13,15 +13,22 @@ with realistic payloads; a quarter of them fail in one of several ways):
   invocations are stored in a scratch project inside a transaction that is rolled back afterwards.
 
 Both run in this one process, so each is a per-process (per worker) rate. The target is >= 200/s
-with 50 a task. Beside each rate: this process's CPU time an invocation (on a shared, loaded
-machine the wall clock also counts other processes' turns), and for the stored path the queries
-sent an invocation.
+with 50 a task. On a shared, loaded machine the wall clock also counts other processes' turns, so
+beside each rate come figures the load does not change: this process's CPU time an invocation,
+and for the stored path the queries sent an invocation and, when PostgreSQL runs on this machine
+(its backend's /proc/<pid>/schedstat is readable), the CPU time the database's backend spent on
+them, of which the search document's write (the trigger that parses it into a tsvector) is
+printed apart, beside the time to build the document in Python. Their sum is the time a worker
+and its database take an invocation when neither waits; the time this process waited for a CPU
+says how much of the wall clock the load took.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -31,6 +38,8 @@ from django.db import connection, transaction
 from ingest.store import invocations_store
 from traceview.classify.diagnosis import invocations_classify
 from traceview.classify.engine import classify
+from traceview.core.models import InvocationSearch
+from traceview.core.search import search_document
 from traceview.core.trace import InvocationData, StepData
 from traceview.models import Invocation, Project
 
@@ -48,6 +57,46 @@ FAILURES = [
 
 class _Rollback(Exception):
     pass
+
+
+def _schedstat(path: str) -> tuple[float, float]:
+    """(seconds on a CPU, seconds waiting for one) of the process or thread at `path`."""
+    with open(path) as f:
+        run, wait = f.read().split()[:2]
+    return int(run) / 1e9, int(wait) / 1e9
+
+
+def backend_schedstat_path() -> str | None:
+    """The schedstat file of this connection's PostgreSQL backend, when it is a process of this
+    machine's (a server elsewhere, or in another PID namespace, has none to read)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            if not f.read().startswith("postgres"):
+                return None
+        _schedstat(f"/proc/{pid}/schedstat")
+    except (OSError, ValueError):
+        return None
+    return f"/proc/{pid}/schedstat"
+
+
+@dataclass
+class StoredFigures:
+    """What one stored-path run measured, totals over its invocations (seconds)."""
+    invocations: int
+    wall: float
+    cpu: float
+    queries: int
+    cpu_wait: float | None  # this process's time waiting for a CPU
+    db_cpu: float | None  # the database backend's CPU time
+    search_db_cpu: float | None  # of which the search documents' writes
+
+    def per_invocation_ms(self, seconds: float | None) -> float | None:
+        return None if seconds is None else 1000 * seconds / self.invocations
 
 
 def bench_invocation(r: random.Random, n: int, steps: int) -> InvocationData:
@@ -125,44 +174,73 @@ class Command(BaseCommand):
         self.stdout.write(f"pure classify: {pure:,.0f} invocations/s per process, "
                           f"{cpu_ms:.2f} ms CPU an invocation ({n} invocations of {steps} "
                           f"steps; verdicts {categories})")
+        cpu = time.process_time()
+        for inv in invocations:
+            search_document(inv)
+        search_ms = 1000 * (time.process_time() - cpu) / n
+        self.stdout.write(f"search document: {search_ms:.2f} ms CPU to build one (pure)")
         if db_n <= 0:
             return
         stored = [bench_invocation(r, n + k, steps) for k in range(db_n)]
         for size in (1, batch):
-            rate, cpu_ms, queries = self._stored_rate(stored, size)
-            self.stdout.write(
-                f"stored, {size} invocation{'s' if size > 1 else ''} a task: {rate:,.0f} "
-                f"invocations/s per process, {cpu_ms:.2f} ms CPU an invocation in this "
-                f"process, {queries / len(stored):.2f} queries an invocation "
-                f"({len(stored)} invocations of {steps} steps, database included)"
+            f = self._stored_rate(stored, size)
+            ms = f.per_invocation_ms
+            line = (
+                f"stored, {size} invocation{'s' if size > 1 else ''} a task: "
+                f"{f.invocations / f.wall:,.0f} invocations/s per process; an invocation: "
+                f"{ms(f.cpu):.2f} ms CPU in this process"
             )
+            if f.db_cpu is not None:
+                line += (f", {ms(f.db_cpu):.2f} ms CPU in the database (search document write "
+                         f"{ms(f.search_db_cpu):.2f}), {ms(f.cpu + f.db_cpu):.2f} ms CPU in all")
+            line += f", {f.queries / f.invocations:.2f} queries"
+            if f.cpu_wait is not None:
+                line += f", {ms(f.cpu_wait):.2f} ms waiting for a CPU"
+            self.stdout.write(f"{line} ({f.invocations} invocations of {steps} steps)")
         self.stdout.write(
             "the wall-clock rates count waits for the database and for other processes on a "
-            "shared machine; the CPU figure is this process's work alone (1000 / it is the rate "
-            "of a worker that never waits)"
+            "shared machine; the CPU figures are the work alone (1000 / CPU in all is the rate "
+            "of a worker whose database never waits)"
         )
 
-    def _stored_rate(self, stored: list[InvocationData], size: int) -> tuple[float, float, int]:
-        """Classify the stored invocations `size` at a time, as tasks of that size would: the
-        rate, this process's CPU milliseconds an invocation, and the queries sent."""
+    def _stored_rate(self, stored: list[InvocationData], size: int) -> StoredFigures:
+        """Classify the stored invocations `size` at a time, as tasks of that size would, and
+        measure it (StoredFigures)."""
+        search_table = InvocationSearch._meta.db_table
         try:
             with transaction.atomic():
                 project = Project.objects.create(name=f"bench-{time.time_ns()}")
                 invocations_store(project, stored)
                 ids = list(Invocation.objects.filter(project=project).values_list("id", flat=True))
-                sent = [0]
+                backend = backend_schedstat_path()
+                own = "/proc/self/schedstat" if backend or os.path.exists(
+                    "/proc/self/schedstat") else None
+                sent, search_db = [0], [0.0]
 
                 def count(execute, sql, params, many, context):
                     sent[0] += 1
-                    return execute(sql, params, many, context)
+                    if backend is None or search_table not in sql[:60]:
+                        return execute(sql, params, many, context)
+                    before = _schedstat(backend)[0]
+                    try:
+                        return execute(sql, params, many, context)
+                    finally:
+                        search_db[0] += _schedstat(backend)[0] - before
 
                 with connection.execute_wrapper(count):
+                    db0 = _schedstat(backend)[0] if backend else None
+                    wait0 = _schedstat(own)[1] if own else None
                     begin, cpu = time.perf_counter(), time.process_time()
                     for start in range(0, len(ids), size):
                         invocations_classify(ids[start : start + size])
-                    rate = len(ids) / (time.perf_counter() - begin)
-                    cpu_ms = 1000 * (time.process_time() - cpu) / len(ids)
+                    wall, cpu = time.perf_counter() - begin, time.process_time() - cpu
+                    figures = StoredFigures(
+                        invocations=len(ids), wall=wall, cpu=cpu, queries=sent[0],
+                        cpu_wait=_schedstat(own)[1] - wait0 if own else None,
+                        db_cpu=_schedstat(backend)[0] - db0 if backend else None,
+                        search_db_cpu=search_db[0] if backend else None,
+                    )
                 raise _Rollback
         except _Rollback:
             pass
-        return rate, cpu_ms, sent[0]
+        return figures
