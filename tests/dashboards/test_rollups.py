@@ -17,6 +17,7 @@ from django.utils import timezone
 from tests.conftest import wait_for
 from tests.pages_data import store, support_run
 from traceview.classify.diagnosis import invocation_classify
+from traceview.core.partitions import invocation_redate
 from traceview.dashboards import rollups
 from traceview.dashboards.rollups import (
     GROWTH,
@@ -46,7 +47,7 @@ def _ago(project, trace_id: str, hours: float) -> Invocation:
     """A run that arrived `hours` ago and was classified then."""
     start = timezone.now() - timedelta(hours=hours)
     invocation = store(project, support_run(project, trace_id, start=start))
-    Invocation.objects.filter(id=invocation.id).update(created_at=start)
+    invocation_redate(invocation.id, start)
     Diagnosis.objects.filter(invocation_id=invocation.id).update(classified_at=start)
     return invocation
 

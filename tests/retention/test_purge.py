@@ -16,6 +16,7 @@ from ingest.store import invocations_store
 from tests.conftest import wait_for, worker_start, worker_stop
 from tests.pages_data import store
 from tests.triage.data import tool_failure
+from traceview.core.partitions import invocation_redate
 from traceview.models import (
     Agent,
     Correction,
@@ -60,8 +61,9 @@ def counts(project=None) -> dict[str, int]:
 
 def _age(invocation: Invocation, days: float, data_days: float | None = None) -> None:
     now = timezone.now()
-    Invocation.objects.filter(id=invocation.id).update(
-        created_at=now - timedelta(days=days),
+    # Its steps and payloads move with it, as their partition key is its created_at.
+    invocation_redate(
+        invocation.id, now - timedelta(days=days),
         last_data_at=now - timedelta(days=days if data_days is None else data_days),
     )
 

@@ -35,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection, transaction
 
-from traceview.core.models import Step, StepPayload
+from traceview.core.models import Invocation, Step, StepPayload
 
 KEY = "invocation_created_at"
 # pg_advisory_xact_lock(LOCK_CLASS, month number): one lock per month of invocations. Months,
@@ -165,6 +165,16 @@ def _range_create(cursor, table: str, lo: datetime, hi: datetime) -> None:
         f"WITH moved AS (DELETE FROM {default} WHERE {KEY} >= %s AND {KEY} < %s RETURNING *) "
         f"INSERT INTO {name} SELECT * FROM moved", [lo, hi])
     cursor.execute(f"ALTER TABLE {_qn(table)} ATTACH PARTITION {name} {bounds}", [lo, hi])
+
+
+def invocation_redate(invocation_id: int, created_at: datetime, **fields) -> None:
+    """Set an invocation's created_at (and any other `fields` of it), moving its steps' and
+    payloads' key with it, so they stay in the partition every read of them names (demo data and
+    tests dated in the past; nothing a client sends changes created_at)."""
+    with transaction.atomic():
+        Invocation.objects.filter(id=invocation_id).update(created_at=created_at, **fields)
+        Step.objects.filter(invocation_id=invocation_id).update(**{KEY: created_at})
+        StepPayload.objects.filter(step__invocation_id=invocation_id).update(**{KEY: created_at})
 
 
 def old_months_share(created_ats, now: datetime) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import orjson
 from django.contrib.auth import get_user_model
 from django.db.models import (
+    FilteredRelation,
     Q,
     QuerySet,
     TextField,
@@ -169,13 +170,22 @@ def invocations_canonical(invocations: list[Invocation]) -> dict[int, Invocation
     # step of every invocation it classifies. The timestamps come back as text too, for
     # datetime.fromisoformat: the loader Django installs for them parses in Python, and was
     # two fifths of what was left.
-    as_text = {f"_{f}": Cast(f"payload__{f}", TextField()) for f in _CANONICAL_JSON_FIELDS}
+    #
+    # Steps and payloads are partitioned by their invocation's created_at on PostgreSQL
+    # (core.partitions): naming the keys prunes the other periods' partitions from the plan, for
+    # the steps and for the payloads joined to them (the join's condition carries the keys too).
+    # Without them every partition was probed, and with a year of them the planner read every
+    # payload row to hash-join a batch's.
+    keys = list({invocation.created_at for invocation in invocations})
+    payload = FilteredRelation("payload", condition=Q(payload__invocation_created_at__in=keys))
+    as_text = {f"_{f}": Cast(f"keyed_payload__{f}", TextField()) for f in _CANONICAL_JSON_FIELDS}
     as_text |= {f"_{f}": Cast(f, TextField()) for f in _CANONICAL_TIME_FIELDS}
     rows = (
-        Step.objects.filter(invocation_id__in=list(datas))
+        Step.objects.filter(invocation_id__in=list(datas), invocation_created_at__in=keys)
+        .annotate(keyed_payload=payload)
         .order_by("invocation_id", "started_at", "seq", "id")
         .annotate(**as_text)
-        .values_list("invocation_id", *_CANONICAL_STEP_FIELDS, "payload__error_traceback",
+        .values_list("invocation_id", *_CANONICAL_STEP_FIELDS, "keyed_payload__error_traceback",
                      *as_text)
     )
     names = (_CANONICAL_STEP_FIELDS + ("error_traceback",) + _CANONICAL_JSON_FIELDS

@@ -100,47 +100,63 @@ def dependents(model: type[models.Model]) -> tuple[tuple[type[models.Model], str
     return tuple(found)
 
 
-def _delete_where_in(model: type[models.Model], column: str, ids: list) -> int:
+def _keyed(model: type[models.Model]) -> bool:
+    """Whether the model's table carries the partition key (steps and payloads)."""
+    return any(f.attname == partitions.KEY for f in model._meta.concrete_fields)
+
+
+def _delete_where_in(model: type[models.Model], column: str, ids: list, keys=None) -> int:
     if not ids:
         return 0
     qn = connection.ops.quote_name
     where = f"DELETE FROM {qn(model._meta.db_table)} WHERE {qn(column)}"
+    params = [list(ids)]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One array parameter: thousands of separate ones cost more to bind than to delete.
-            cursor.execute(f"{where} = ANY(%s)", [list(ids)])
+            where += " = ANY(%s)"
+            if keys is not None and _keyed(model):
+                # Only the partitions of these invocations' periods are searched.
+                where += f" AND {qn(partitions.KEY)} = ANY(%s)"
+                params.append(list(keys))
+            cursor.execute(where, params)
         else:
             cursor.execute(f"{where} IN ({', '.join(['%s'] * len(ids))})", ids)
         return cursor.rowcount
 
 
-def rows_delete(model: type[models.Model], ids: list) -> int:
+def rows_delete(model: type[models.Model], ids: list, keys=None) -> int:
     """Delete these rows of `model` (by primary key) and, first, every row hanging off them.
-    Returns the rows of `model` deleted. Run inside a transaction."""
+    Returns the rows of `model` deleted. Run inside a transaction. `keys`, when given, are the
+    created_at of the invocations the rows belong to: the partition keys of their steps and
+    payloads (core.partitions), which narrow the statements on those tables to their periods."""
     if not ids:
         return 0
     for child, column in dependents(model):
         if dependents(child):
-            child_ids = list(
-                child._base_manager.filter(**{f"{column}__in": ids}).values_list("pk", flat=True)
-            )
-            rows_delete(child, child_ids)
+            children = child._base_manager.filter(**{f"{column}__in": ids})
+            if keys is not None and _keyed(child):
+                children = children.filter(**{f"{partitions.KEY}__in": keys})
+            rows_delete(child, list(children.values_list("pk", flat=True)), keys)
         else:
-            _delete_where_in(child, column, ids)
-    return _delete_where_in(model, model._meta.pk.column, ids)
+            _delete_where_in(child, column, ids, keys)
+    return _delete_where_in(model, model._meta.pk.column, ids, keys)
 
 
-def _steps_purge(invocation_ids: list[int], step_batch: int) -> int:
+def _steps_purge(invocations: list[tuple[int, datetime]], step_batch: int) -> int:
+    """Delete the steps (and payloads) of these (invocation id, created_at), `step_batch` a
+    transaction; the steps deleted."""
+    ids, keys = [i for i, _ in invocations], list({c for _, c in invocations})
     deleted = 0
     while True:
         with transaction.atomic():
             step_ids = list(
-                Step.objects.filter(invocation_id__in=invocation_ids)
+                Step.objects.filter(invocation_id__in=ids, **{f"{partitions.KEY}__in": keys})
                 .values_list("id", flat=True)[:step_batch]
             )
             if not step_ids:
                 return deleted
-            deleted += rows_delete(Step, step_ids)
+            deleted += rows_delete(Step, step_ids, keys)
 
 
 def partitions_purge(cutoffs: dict[int, datetime], now: datetime,
@@ -233,7 +249,7 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
             return result
         after = (rows[-1][1], rows[-1][0])
         ids = [r[0] for r in rows]
-        result.steps += _steps_purge(ids, step_batch)
+        result.steps += _steps_purge(rows, step_batch)
         with transaction.atomic():
             locked = list(
                 Invocation.objects.select_for_update()
@@ -241,7 +257,7 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
                 .order_by("id")
                 .values_list("id", flat=True)
             )
-            result.invocations += rows_delete(Invocation, locked)
+            result.invocations += rows_delete(Invocation, locked, {c for _, c in rows})
         rest = (time.perf_counter() - started) * (1 - duty) / duty
         if on_batch is not None:
             on_batch(result)

@@ -16,10 +16,10 @@ from ingest.demo import DEMO_AGENTS, demo_bodies, demo_long_run, demo_regression
 from ingest.formats.native import parse_native
 from ingest.store import invocations_store
 from traceview.classify.diagnosis import invocations_classify
-from traceview.core.partitions import partitions_ensure
+from traceview.core.partitions import invocation_redate, partitions_ensure
 from traceview.dashboards.rollups import rollups_refresh
 from traceview.devserver import DEFAULT_ADDRPORT, dev_url
-from traceview.models import Agent, ApiKey, Invocation, Project, Step, StepPayload
+from traceview.models import Agent, ApiKey, Invocation, Project
 from traceview.triage.models import Issue
 from traceview.triage.services import issue_resolve
 
@@ -88,12 +88,7 @@ class Command(BaseCommand):
         # Received when they ran, so that the dashboards (which count by time received) show
         # the week rather than one busy minute.
         for inv in Invocation.objects.filter(id__in=ids).only("id", "started_at"):
-            Invocation.objects.filter(id=inv.id).update(created_at=inv.started_at,
-                                                        last_data_at=inv.started_at)
-            # The steps' partition key follows its invocation (traceview.core.partitions).
-            Step.objects.filter(invocation_id=inv.id).update(invocation_created_at=inv.started_at)
-            StepPayload.objects.filter(step__invocation_id=inv.id).update(
-                invocation_created_at=inv.started_at)
+            invocation_redate(inv.id, inv.started_at, last_data_at=inv.started_at)
         for i in range(0, len(ids), 50):
             invocations_classify(ids[i:i + 50])
         issue = Issue.objects.filter(project=project, agent__name="support-bot",
