@@ -227,7 +227,7 @@ class Command(BaseCommand):
 
                 def count(execute, sql, params, many, context):
                     sent[0] += 1
-                    if backend is None or search_table not in sql[:60]:
+                    if backend is None or search_table not in sql:
                         return execute(sql, params, many, context)
                     before = _schedstat(backend)[0]
                     try:
