@@ -1,10 +1,11 @@
 """The write side of a batch: one statement claims the rows still as they were read."""
 
 import pytest
+from django.db import connection
 
 from ingest.store import invocations_store
 from traceview.classify.diagnosis import invocations_classify
-from traceview.models import Diagnosis, Invocation, Project
+from traceview.models import Diagnosis, Invocation, InvocationSearch, Project
 
 from .builders import Run
 
@@ -89,3 +90,49 @@ def test_it_groups_a_batch_into_its_issues_counting_each_invocation_once(
     issue.refresh_from_db()
     assert issue.times_seen == 6
     assert IssueInvocation.objects.filter(issue=issue).count() == 6
+
+
+def _row_places(ids) -> dict:
+    """Where each search row sits (PostgreSQL's ctid): an UPDATE writes a new row version."""
+    if connection.vendor != "postgresql":
+        return {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT invocation_id, ctid::text FROM traceview_invocationsearch "
+                       "WHERE invocation_id = ANY(%s)", [ids])
+        return dict(cursor.fetchall())
+
+
+@pytest.mark.django_db
+def test_it_writes_new_and_changed_search_documents_and_leaves_the_rest():
+    project = Project.objects.create(name="search-write")
+    invocations_store(project, _runs(3))
+    ids = sorted(Invocation.objects.filter(project=project).values_list("id", flat=True))
+    invocations_classify(ids[:2])
+    first = dict(InvocationSearch.objects.values_list("invocation_id", "document"))
+    assert set(first) == set(ids[:2])
+    place = _row_places(ids)
+
+    # Late data adds words to batch-1; batch-0 is classified again unchanged; batch-2 is new.
+    late = _runs(2)[1]
+    late.steps = [late.steps[-1]]
+    late.steps[0].span_id = "late"
+    late.steps[0].output = {"role": "assistant", "content": "Refund zanzibar issued."}
+    invocations_store(project, [late])
+    invocations_classify(ids)
+
+    now = dict(InvocationSearch.objects.values_list("invocation_id", "document"))
+    assert set(now) == set(ids)
+    assert now[ids[0]] == first[ids[0]]
+    assert "zanzibar" in now[ids[1]] and "zanzibar" not in first[ids[1]]
+    if connection.vendor == "postgresql":
+        # The trigger parsed what was written: each vector is its document's.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT invocation_id, vector = to_tsvector('simple', left(document, 100000)), "
+                "vector @@ 'zanzibar'::tsquery FROM traceview_invocationsearch "
+                "WHERE invocation_id = ANY(%s) ORDER BY invocation_id", [ids])
+            assert cursor.fetchall() == [(ids[0], True, False), (ids[1], True, True),
+                                         (ids[2], True, False)]
+        # The unchanged document was not written again (nor parsed): its row did not move.
+        after = _row_places(ids)
+        assert after[ids[0]] == place[ids[0]] and after[ids[1]] != place[ids[1]]

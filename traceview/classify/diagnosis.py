@@ -50,9 +50,9 @@ def invocations_classify(invocation_ids: list[int]) -> dict[int, Diagnosis]:
     scopes (agents.scope). Safe to run twice and concurrently: a result is stored only if no
     newer data arrived while the rules ran. Returns the diagnoses stored, by invocation id.
 
-    The lot costs a few queries (load, steps, one search and one diagnosis upsert) plus one
-    conditional UPDATE per invocation, and grouping for failures only, which is what lets a
-    worker keep up with ingest."""
+    The lot costs a few statements whatever its size (load, steps, the claim, the search
+    documents, the diagnoses), and grouping for failures only, which is what lets a worker keep
+    up with ingest."""
     invocations = list(
         Invocation.objects.select_related("agent").filter(id__in=invocation_ids).order_by("id")
     )
@@ -79,13 +79,7 @@ def invocations_classify(invocation_ids: list[int]) -> dict[int, Diagnosis]:
             [r.invocation.id for r in stored if r.invocation.scope_violation_count],
             [row for r in stored for row in scope_violation_rows(r.invocation, r.violations)],
         )
-        # Upserts (INSERT ... ON CONFLICT): one statement each for the lot, where
-        # update_or_create takes a locking read, a write and two savepoints per row.
-        InvocationSearch.objects.bulk_create(
-            [InvocationSearch(invocation_id=r.invocation.id, document=search_document(r.canonical))
-             for r in stored],
-            update_conflicts=True, unique_fields=["invocation"], update_fields=["document"],
-        )
+        _search_write({r.invocation.id: search_document(r.canonical) for r in stored})
         now = timezone.now()
         diagnoses = {
             r.invocation.id: Diagnosis(
@@ -99,6 +93,8 @@ def invocations_classify(invocation_ids: list[int]) -> dict[int, Diagnosis]:
             )
             for r in stored
         }
+        # An upsert (INSERT ... ON CONFLICT): one statement for the lot, where update_or_create
+        # takes a locking read, a write and two savepoints per row.
         Diagnosis.objects.bulk_create(
             list(diagnoses.values()), update_conflicts=True, unique_fields=["invocation"],
             update_fields=["category", "root_span_id", "confidence", "evidence", "ruleset",
@@ -150,6 +146,37 @@ def _results_claim(results: list[_Result]) -> set[int]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [now, *params])
         return {row[0] for row in cursor.fetchall()}
+
+
+def _search_write(documents: dict[int, str]) -> None:
+    """Store the invocations' search documents (by invocation id), in one statement.
+
+    On PostgreSQL a trigger parses each document written into its tsvector, the dearest part of
+    the write. An upsert would parse a reclassified invocation's document twice (the BEFORE
+    INSERT trigger runs on the proposed row, then the BEFORE UPDATE one on the conflict) even
+    when it did not change, which on reclassification it mostly does not: here a document
+    already stored is updated only when it changed, and only new ones are inserted, so each
+    write parses once and an unchanged one not at all. The conflict clause covers a row
+    another worker inserted meanwhile."""
+    if not documents:
+        return
+    if connection.vendor != "postgresql":
+        InvocationSearch.objects.bulk_create(
+            [InvocationSearch(invocation_id=i, document=d) for i, d in documents.items()],
+            update_conflicts=True, unique_fields=["invocation"], update_fields=["document"],
+        )
+        return
+    table = connection.ops.quote_name(InvocationSearch._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH v (invocation_id, document) AS (SELECT * FROM unnest(%s::bigint[], "
+            f"%s::text[])), changed AS (UPDATE {table} AS s SET document = v.document FROM v "
+            f"WHERE s.invocation_id = v.invocation_id AND s.document <> v.document) "
+            f"INSERT INTO {table} (invocation_id, document) SELECT * FROM v WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {table} AS s WHERE s.invocation_id = v.invocation_id) "
+            f"ON CONFLICT (invocation_id) DO UPDATE SET document = EXCLUDED.document",
+            [list(documents), list(documents.values())],
+        )
 
 
 def invocations_due(limit: int = 1000) -> list[int]:

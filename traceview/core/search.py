@@ -46,7 +46,10 @@ def _strings(value: Any, out: list[str], budget: int, seen: set[str]) -> int:
         items = value
     else:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            out.append(str(value))
+            text = str(value)
+            if text not in seen:
+                seen.add(text)
+                out.append(text)
         return budget
     for item in items:
         if item.__class__ is str:
@@ -70,21 +73,31 @@ def _string(text: str, out: list[str], budget: int, seen: set[str]) -> int:
 
 
 def search_document(invocation: InvocationData) -> str:
-    parts = [invocation.trace_id, invocation.name or "", invocation.agent or ""]
     # Each model call's input repeats the conversation so far: a message already written is
     # skipped, which leaves the words the same (a search matches words, not how often they
     # occur) and keeps the document, and the time it takes, linear in the run instead of
-    # quadratic, with room under the limits for what is new.
+    # quadratic, with room under the limits for what is new. Names (a step's, its tool's and
+    # model's: "chat gpt-4o gpt-4o" on every model call) and numbers are written once too: the
+    # database parses the whole document into a tsvector on every write, at a cost that grows
+    # with its length.
     seen: set[str] = set()
+    parts: list[str] = []
+    for name in (invocation.trace_id, invocation.name, invocation.agent):
+        if name and name not in seen:
+            seen.add(name)
+            parts.append(name)
     _strings(invocation.input, parts, STEP_TEXT_LIMIT, seen)
     _strings(invocation.output, parts, STEP_TEXT_LIMIT, seen)
     total = sum(len(p) for p in parts)
     for step in invocation.steps:
         if total >= DOCUMENT_LIMIT:
             break
-        fields = [step.name, step.tool_name, step.model, step.agent_name, step.error_type,
-                  step.error_message]
-        piece = [f for f in fields if f]
+        piece = []
+        for field in (step.name, step.tool_name, step.model, step.agent_name, step.error_type,
+                      step.error_message):
+            if field and field not in seen:
+                seen.add(field)
+                piece.append(field)
         budget = STEP_TEXT_LIMIT
         for payload in (step.input, step.output, step.tool_arguments, step.tool_result):
             budget = _strings(payload, piece, budget, seen)
