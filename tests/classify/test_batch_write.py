@@ -85,10 +85,21 @@ def test_it_groups_a_batch_into_its_issues_counting_each_invocation_once(
     assert IssueActivity.objects.filter(issue=issue, kind="created").count() == 1
     assert issue.first_seen <= issue.last_seen
 
-    # Classified again (the sweep, a retried task): linked already, counted once.
-    invocations_classify(ids)
+    # Classified again (the sweep, a retried task): linked already, counted once, and the
+    # links read for the lot (load, steps, the claim, search, diagnoses, issues, links and the
+    # transaction's savepoint), not five or six statements a failure.
+    with django_assert_max_num_queries(10):
+        invocations_classify(ids)
     issue.refresh_from_db()
     assert issue.times_seen == 6
+    assert IssueInvocation.objects.filter(issue=issue).count() == 6
+
+    # A worker died between storing a diagnosis and grouping it: classified again, it is linked
+    # and counted.
+    IssueInvocation.objects.filter(invocation_id=ids[1]).delete()
+    invocations_classify(ids)
+    issue.refresh_from_db()
+    assert issue.times_seen == 7
     assert IssueInvocation.objects.filter(issue=issue).count() == 6
 
 

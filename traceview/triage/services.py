@@ -297,29 +297,48 @@ def invocations_group(
     update per issue. A worker classifies invocations 50 at a time, and grouping them one by one
     was five or six queries a failure.
 
-    New failures take the batch path. An invocation that was a failure before (it may have a
-    link to move or to drop), and one whose link another worker wrote meanwhile, go through
+    New failures take the batch path. A failure classified again (a reclassification, late data)
+    whose link already points at its issue has nothing to change (the batch's links are read in
+    one query), and one with no link takes the batch path too, so that classifying a batch again
+    costs a few statements as well. A failure whose issue changed (its link moves), a failure no
+    more (it leaves its issue), and one whose link another worker wrote meanwhile go through
     `invocation_group`, which handles every case."""
-    fresh = []
+    fresh, again = [], []
     for invocation, diagnosis, steps in items:
-        if diagnosis.category and not invocation.category:
+        if diagnosis.category:
             cause = invocation_root_cause(invocation, diagnosis, steps)
             signature = root_cause_signature(cause)
             agent_name = invocation.agent.name if invocation.agent else None
             fp = fingerprint(agent_name, cause.category, signature)
-            fresh.append((invocation, cause, signature, fp))
-        elif diagnosis.category or invocation.category:
+            (again if invocation.category else fresh).append(
+                (invocation, cause, signature, fp))
+        elif invocation.category:
             invocation_group(invocation.id, steps=steps, invocation=invocation,
                              diagnosis=diagnosis)
-    if not fresh:
+    if not fresh and not again:
         return
     issues = {
         (i.project_id, i.fingerprint): i
         for i in Issue.objects.filter(
-            project_id__in={inv.project_id for inv, *_ in fresh},
-            fingerprint__in={fp for *_, fp in fresh},
+            project_id__in={inv.project_id for inv, *_ in fresh + again},
+            fingerprint__in={fp for *_, fp in fresh + again},
         )
     }
+    if again:
+        linked = dict(IssueInvocation.objects.filter(
+            invocation_id__in=[inv.id for inv, *_ in again]).values_list("invocation_id",
+                                                                          "issue_id"))
+        for invocation, cause, signature, fp in again:
+            issue = issues.get((invocation.project_id, fp))
+            if invocation.id not in linked:
+                fresh.append((invocation, cause, signature, fp))
+            elif issue is None or linked[invocation.id] != issue.id:
+                # Its root cause changed: the one-by-one path moves its link.
+                diagnosis, steps = next((d, st) for inv, d, st in items if inv is invocation)
+                invocation_group(invocation.id, steps=steps, invocation=invocation,
+                                 diagnosis=diagnosis)
+    if not fresh:
+        return
     created: set[int] = set()
     for invocation, cause, signature, fp in fresh:
         if (invocation.project_id, fp) not in issues:
