@@ -194,7 +194,7 @@ def _period_drop(part: partitions.Partition, cutoffs: dict[int, datetime]) -> in
                     live, steps = cursor.fetchone()
                 if live:
                     return None
-                partitions.range_drop(part.lo, DROP_LOCK_TIMEOUT_MS)
+                partitions.range_drop(part, DROP_LOCK_TIMEOUT_MS)
             return int(steps)
         except OperationalError as exc:
             if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
@@ -226,7 +226,10 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
         )
         if after is not None:
             # Keyset: an invocation kept back (new data) is not read again by the next batch.
-            due = due.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
+            # The OR alone is no index bound: without created_at >= the scan would start at the
+            # project's oldest entry and step over every one the batches before deleted.
+            due = due.filter(created_at__gte=after[0]).filter(
+                Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
         started = time.perf_counter()
         rows = list(due.order_by("created_at", "id").values_list("id", "created_at")[:batch])
         if not rows:
