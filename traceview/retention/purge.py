@@ -159,11 +159,8 @@ def partitions_purge(cutoffs: dict[int, datetime], now: datetime,
     for part in partitions.partitions_list(Step._meta.db_table):
         if part.lo is None or part.hi > limit or part.lo >= latest:
             continue
-        started = time.perf_counter()
         steps = _period_drop(part, cutoffs)
         if steps is not None:
-            log.info("dropped the step partitions of %s: %d steps in %.2f s (check and drop)",
-                     part.lo.date(), steps, time.perf_counter() - started)
             result.partitions += 1
             result.steps += steps
             if on_batch is not None:
@@ -176,6 +173,7 @@ def _period_drop(part: partitions.Partition, cutoffs: dict[int, datetime]) -> in
     cutoff; returns the steps they held (the invocations' counts), None if kept."""
     projects, times = map(list, zip(*cutoffs.items(), strict=True))
     for attempt in range(DROP_TRIES):
+        started = time.perf_counter()
         try:
             with transaction.atomic():
                 # From here no request can add to an invocation of the period until the drop
@@ -194,7 +192,12 @@ def _period_drop(part: partitions.Partition, cutoffs: dict[int, datetime]) -> in
                     live, steps = cursor.fetchone()
                 if live:
                     return None
+                checked = time.perf_counter()
                 partitions.range_drop(part, DROP_LOCK_TIMEOUT_MS)
+            # The second figure is how long requests writing steps may have waited: the wait
+            # for the lock (at most DROP_LOCK_TIMEOUT_MS), the drop and the commit.
+            log.info("dropped the step partitions of %s: %d steps; check %.2f s, drop %.2f s",
+                     part.lo.date(), steps, checked - started, time.perf_counter() - checked)
             return int(steps)
         except OperationalError as exc:
             if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
