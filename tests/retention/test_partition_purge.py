@@ -252,6 +252,49 @@ def test_a_drop_that_would_keep_ingest_waiting_gives_up_and_tries_later(project,
     assert not _partition("traceview_step", at)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_drop_never_holds_the_steps_while_it_waits_for_the_payloads(project, monkeypatch):
+    monkeypatch.setattr(purge, "DROP_TRIES", 2)
+    monkeypatch.setattr(purge, "DROP_LOCK_TIMEOUT_MS", 3_000)
+    monkeypatch.setattr(purge.time, "sleep", lambda s: None)
+    project.retention_days = 30
+    project.save()
+    cutoffs = {project.id: timezone.now() - timedelta(days=30)}
+    purge.partitions_purge(cutoffs, timezone.now())  # empty past periods other tests left
+    at = partitions.month_at(partitions.months_of(timezone.now() - timedelta(days=100))) \
+        + timedelta(days=3)
+    partitions.partitions_ensure(at, at)
+    _old_run(project, "t1", at)
+    reading, release = threading.Event(), threading.Event()
+
+    def payload_reader():
+        # An open transaction that has read payloads only: the steps are free, the payloads
+        # are not. Taking the steps and then waiting for the payloads would stop every
+        # request that writes steps for as long as the wait lasts.
+        try:
+            with transaction.atomic():
+                StepPayload.objects.filter(step_id=0).exists()
+                reading.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=payload_reader)
+    reader.start()
+    try:
+        assert reading.wait(10)
+        started = timezone.now()
+        assert purge.partitions_purge(cutoffs, timezone.now()).partitions == 0
+        # Both tries gave up at once instead of each waiting out its 3 s lock timeout.
+        assert timezone.now() - started < timedelta(seconds=2)
+    finally:
+        release.set()
+        reader.join(30)
+    assert _partition("traceview_step", at) and _partition("traceview_steppayload", at)
+    assert purge.partitions_purge(cutoffs, timezone.now()).partitions == 1
+    assert not _partition("traceview_step", at) and not _partition("traceview_steppayload", at)
+
+
 def _waiting_for_a_lock() -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")

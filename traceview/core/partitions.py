@@ -202,25 +202,32 @@ def months_lock(lo: datetime, hi: datetime) -> None:
             [LOCK_CLASS, months_of(lo), months_of(hi) - 1])
 
 
-def range_drop(lo: datetime, lock_timeout_ms: int) -> None:
-    """Drop the steps' and the payloads' partitions starting at `lo`, in the caller's
-    transaction. Dropping a partition locks its parent exclusively for the moment it takes: the
-    wait for that lock (behind the requests under way, with new ones queued behind it) is bounded
-    by `lock_timeout_ms`, after which the transaction fails and the caller tries later."""
+def range_drop(part: Partition, lock_timeout_ms: int) -> None:
+    """Drop the steps' and the payloads' partitions of `part`'s period (`part`: one of
+    partitions_list's ranges), in the caller's transaction. Dropping a partition locks its parent,
+    itself and the default exclusively until the transaction ends, and requests queue behind a
+    lock from the moment it is asked for. So one lock is waited for, the steps' parent (ingest
+    takes the steps before the payloads), at most `lock_timeout_ms`; every other is then taken
+    without waiting, since a wait while holding the first would keep ingest waiting too. Either
+    failure (lock_not_available) ends the transaction, and the caller tries later."""
+    tables = partitioned_tables()
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}")
-        hi = next(p.hi for table in partitioned_tables() for p in partitions_list(table)
-                  if p.lo == lo)
-        for table in partitioned_tables():
-            name = partition_name(table, lo)
-            cursor.execute("SELECT to_regclass(%s) IS NOT NULL", [name])
-            if cursor.fetchone()[0]:
+        cursor.execute(f"LOCK TABLE ONLY {_qn(tables[0])} IN ACCESS EXCLUSIVE MODE")
+        names = [partition_name(t, part.lo) for t in tables]
+        cursor.execute("SELECT n FROM unnest(%s::text[]) AS n WHERE to_regclass(n) IS NOT NULL",
+                       [names + [default_name(t) for t in tables]])
+        present = {name for (name,) in cursor.fetchall()}
+        rest = [f"ONLY {_qn(t)}" for t in tables[1:]] + [_qn(n) for n in sorted(present)]
+        cursor.execute(f"LOCK TABLE {', '.join(rest)} IN ACCESS EXCLUSIVE MODE NOWAIT")
+        for table, name in zip(tables, names, strict=True):
+            if name in present:
                 cursor.execute(f"DROP TABLE {_qn(name)}")
                 continue
             # One table can lack a period the other has (the migration makes the periods each
             # table's rows cover): that period's rows of it, if any, sit in its default.
             cursor.execute(f"DELETE FROM {_qn(table)} WHERE {KEY} >= %s AND {KEY} < %s",
-                           [lo, hi])
+                           [part.lo, part.hi])
 
 
 def _qn(name: str) -> str:

@@ -175,11 +175,8 @@ def partitions_purge(cutoffs: dict[int, datetime], now: datetime,
     for part in partitions.partitions_list(Step._meta.db_table):
         if part.lo is None or part.hi > limit or part.lo >= latest:
             continue
-        started = time.perf_counter()
         steps = _period_drop(part, cutoffs)
         if steps is not None:
-            log.info("dropped the step partitions of %s: %d steps in %.2f s (check and drop)",
-                     part.lo.date(), steps, time.perf_counter() - started)
             result.partitions += 1
             result.steps += steps
             if on_batch is not None:
@@ -192,6 +189,7 @@ def _period_drop(part: partitions.Partition, cutoffs: dict[int, datetime]) -> in
     cutoff; returns the steps they held (the invocations' counts), None if kept."""
     projects, times = map(list, zip(*cutoffs.items(), strict=True))
     for attempt in range(DROP_TRIES):
+        started = time.perf_counter()
         try:
             with transaction.atomic():
                 # From here no request can add to an invocation of the period until the drop
@@ -210,7 +208,12 @@ def _period_drop(part: partitions.Partition, cutoffs: dict[int, datetime]) -> in
                     live, steps = cursor.fetchone()
                 if live:
                     return None
-                partitions.range_drop(part.lo, DROP_LOCK_TIMEOUT_MS)
+                checked = time.perf_counter()
+                partitions.range_drop(part, DROP_LOCK_TIMEOUT_MS)
+            # The second figure is how long requests writing steps may have waited: the wait
+            # for the lock (at most DROP_LOCK_TIMEOUT_MS), the drop and the commit.
+            log.info("dropped the step partitions of %s: %d steps; check %.2f s, drop %.2f s",
+                     part.lo.date(), steps, checked - started, time.perf_counter() - checked)
             return int(steps)
         except OperationalError as exc:
             if getattr(exc.__cause__, "sqlstate", None) != "55P03":  # lock_not_available
@@ -242,7 +245,10 @@ def project_purge(project: Project, cutoff: datetime, *, batch: int = BATCH,
         )
         if after is not None:
             # Keyset: an invocation kept back (new data) is not read again by the next batch.
-            due = due.filter(Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
+            # The OR alone is no index bound: without created_at >= the scan would start at the
+            # project's oldest entry and step over every one the batches before deleted.
+            due = due.filter(created_at__gte=after[0]).filter(
+                Q(created_at__gt=after[0]) | Q(created_at=after[0], id__gt=after[1]))
         started = time.perf_counter()
         rows = list(due.order_by("created_at", "id").values_list("id", "created_at")[:batch])
         if not rows:
