@@ -56,7 +56,7 @@ from google.protobuf.message import DecodeError
 
 from ingest.formats.conventions import SpanFields, map_attributes
 from ingest.formats.values import nesting_reason, nonblank, too_deep
-from traceview.core.trace import InvocationData, StepData, truncate
+from traceview.core.trace import MAX_VALUE_CHARS, InvocationData, StepData, truncate
 
 # One reply names the first problems; a flood of identical reasons helps nobody.
 MAX_MESSAGES = 20
@@ -167,6 +167,24 @@ def _pb_value(v) -> Any:
     if which == "bytes_value":
         return base64.b64encode(v.bytes_value).decode("ascii")
     return None
+
+
+def _pb_attributes(kvs) -> dict[str, Any]:
+    """A KeyValue list as a dict. Most values are strings: they are read here without a call to
+    _pb_value each (the dict is built for every span, event and link of every request)."""
+    out = {}
+    for kv in kvs:
+        v = kv.value
+        if v.WhichOneof("value") == "string_value":
+            text = v.string_value
+            out[kv.key] = text if len(text) <= MAX_VALUE_CHARS else truncate(text)
+        else:
+            out[kv.key] = _pb_value(v)
+    return out
+
+
+def _pb_attributes_lossy(kvs) -> dict[str, Any]:
+    return {_text(kv.key): _pb_value_lossy(kv.value) for kv in kvs}
 
 
 def _pb_value_lossy(v) -> Any:
@@ -281,18 +299,18 @@ def _decode_protobuf(body: bytes) -> DecodedTraces:
                 f"the body is not a valid protobuf ExportTraceServiceRequest ({exc})"
                 + _wrong_signal_hint(body)
             ) from None
-    value = _pb_value_lossy if lossy else _pb_value
-    text = _text if lossy else (lambda s: s)
+    attributes = _pb_attributes_lossy if lossy else _pb_attributes
+    text = _text if lossy else str
     rejects = _Rejects()
     spans: list[OtlpSpan] = []
     foreign = False
     for ri, rs in enumerate(request.resource_spans):
-        resource = {text(kv.key): value(kv.value) for kv in rs.resource.attributes}
+        resource = attributes(rs.resource.attributes)
         for si, ss in enumerate(rs.scope_spans):
             sc = ss.scope
             scope = {"name": text(sc.name), "version": text(sc.version)}
             if sc.attributes:
-                scope["attributes"] = {text(kv.key): value(kv.value) for kv in sc.attributes}
+                scope["attributes"] = attributes(sc.attributes)
             for pi, s in enumerate(ss.spans):
                 where = f"resourceSpans[{ri}].scopeSpans[{si}].spans[{pi}]"
                 if len(s.trace_id) != 16 or not any(s.trace_id):
@@ -315,7 +333,7 @@ def _decode_protobuf(body: bytes) -> DecodedTraces:
                     end_ns=s.end_time_unix_nano or None,
                     status_code=s.status.code,
                     status_message=text(s.status.message) or None,
-                    attributes={text(kv.key): value(kv.value) for kv in s.attributes},
+                    attributes=attributes(s.attributes),
                     resource=resource,
                     scope=scope,
                     dropped_attributes_count=s.dropped_attributes_count,
@@ -324,12 +342,12 @@ def _decode_protobuf(body: bytes) -> DecodedTraces:
                     span.events.append({
                         "name": text(e.name),
                         "time_ns": e.time_unix_nano or None,
-                        "attributes": {text(kv.key): value(kv.value) for kv in e.attributes},
+                        "attributes": attributes(e.attributes),
                     })
                 for link in s.links:
                     span.links.append({
                         "trace_id": link.trace_id.hex(), "span_id": link.span_id.hex(),
-                        "attributes": {text(kv.key): value(kv.value) for kv in link.attributes},
+                        "attributes": attributes(link.attributes),
                     })
                 spans.append(span)
     if foreign and not spans:
