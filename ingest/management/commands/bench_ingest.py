@@ -50,9 +50,9 @@ their database sessions, and the same ratio in CPU time, which a busy machine mo
 Before the run it VACUUM ANALYZEs the tables ingest writes, as autovacuum keeps them in a
 deployment (without it a reused database keeps every earlier run's dead rows and stale planner
 statistics). CPU times are sampled every quarter second, so a database session the server
-replaces during the run still counts. It does not start a server; without --key it issues one for project "bench" in the database this
-command is configured with (DATABASE_URL), which must be the one the server uses: the benchmark
-counts the Step rows of the traces it sent.
+replaces during the run still counts. It does not start a server; without --key it issues one
+for project "bench" in the database this command is configured with (DATABASE_URL), which must
+be the one the server uses: the benchmark counts the Step rows of the traces it sent.
 
 Against PostgreSQL with gunicorn and a Celery worker (classification runs behind ingest, at a lower
 CPU priority so that it drains its backlog without taking the web processes' CPU):
