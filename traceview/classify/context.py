@@ -59,15 +59,17 @@ _RETRIEVAL_NAMES = (
 )
 
 
-def _symptom_positions(view: TraceView) -> list[int]:
-    out = []
+def _symptom_positions(view: TraceView) -> tuple[list[int], list[int]]:
+    """Where the window overflowed (a context-length error), and where a model call's output
+    was cut near the window."""
+    overflows, cuts = [], []
     for i, s in enumerate(view.steps):
         text = view.text(i, "error") or view.events_text(i)
         if text and helpers.CONTEXT_LENGTH.search(text):
-            out.append(i)
+            overflows.append(i)
         elif s.kind == "llm" and _cut_near_window(view, i):
-            out.append(i)
-    return out
+            cuts.append(i)
+    return overflows, cuts
 
 
 def _cut_near_window(view: TraceView, i: int) -> tuple[int, int] | None:
@@ -138,7 +140,7 @@ def output_cut(view: TraceView) -> list[Finding]:
 def tool_flood(view: TraceView) -> list[Finding]:
     if not view.tool_steps:
         return []
-    symptoms = _symptom_positions(view)
+    overflows, cuts = _symptom_positions(view)
     default_model = next((view.steps[i].model for i in view.llm_steps if view.steps[i].model), None)
     out = []
     for i in view.tool_steps:
@@ -149,16 +151,21 @@ def tool_flood(view: TraceView) -> list[Finding]:
         reader = next((j for j in view.llm_steps if j > i), None)
         model = view.steps[reader].model if reader is not None else default_model
         window = context_window(model)
-        followed = any(p > i for p in symptoms)
+        followed = any(p > i for p in overflows)
+        # An output cut at the length limit is rooted at the call that was cut
+        # (CLASSIFICATION.md's root table): a big output before it is evidence, not the root.
+        cut_after = not followed and any(p > i for p in cuts)
         if window is not None and tokens >= FLOOD_SHARE * window:
             share = f"{tokens / window:.0%} of {model}'s {window}-token window"
-        elif window is not None and followed and tokens >= 0.2 * window:
+        elif window is not None and (followed or cut_after) and tokens >= 0.2 * window:
             share = f"{tokens / window:.0%} of {model}'s {window}-token window, before an overflow"
         elif window is None and followed and tokens >= FLOOD_UNKNOWN_WINDOW:
             share = "before an overflow"
         else:
             continue
         detail = f"{view.tool_name(i) or 'tool'} returned ~{tokens} tokens ({share})"
+        if cut_after:
+            detail += "; a later model call's output was cut at the length limit"
         # On its own a big output is no failure; it is the cause when the run failed.
         out.append(
             view.finding(
@@ -166,7 +173,7 @@ def tool_flood(view: TraceView) -> list[Finding]:
                 "context",
                 i,
                 detail,
-                0.85 if followed else 0.6,
+                0.85 if followed else 0.3 if cut_after else 0.6,
                 role=CAUSE,
                 fails_run=False,
             )
@@ -318,7 +325,7 @@ def _trimming_step(view: TraceView, i: int) -> int | None:
     return None
 
 
-def _is_retrieval(view: TraceView, i: int) -> bool:
+def is_retrieval(view: TraceView, i: int) -> bool:
     return view.steps[i].kind == "retrieval" or _retrieval_name(view.tool_name(i))
 
 
@@ -334,7 +341,7 @@ def _retrieval_name(name: str) -> bool:
 def retrieval_empty(view: TraceView) -> list[Finding]:
     first_empty = None
     for i in view.tool_steps:
-        if not _is_retrieval(view, i) or view.problem(i) is not None:
+        if not is_retrieval(view, i) or view.problem(i) is not None:
             continue
         result = view.text(i, "result")
         value = view.result_value(i)
