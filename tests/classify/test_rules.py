@@ -448,18 +448,18 @@ def test_it_flags_a_reply_stating_a_figure_no_tool_returned():
     run.llm({"role": "assistant", "content": None, "tool_calls": [{"name": "list_items"}]})
     items = [{"id": 4411, "price": 50.88}, {"id": 4412, "price": 12.5}]
     run.tool("list_items", {}, {"items": items})
-    bad = run.llm({"role": "assistant", "content": "There are 17 items; the first costs $50.88."})
+    bad = run.llm({"role": "assistant", "content": "There are 117 items; the first costs $50.88."})
     d = classify(run.inv)
     # The tools worked: the reply claims a result the trace does not support (planning).
     assert (d.category, d.root_step, d.evidence[0].rule) == (
-        "planning", bad, "tool.misread_result")
+        "planning", bad, "planning.ungrounded_answer")
 
 
 def test_it_does_not_flag_figures_read_or_computed_from_tool_results():
     run = Run(status="error")
     run.tool("get_prices", {"sku": "A"}, {"old": 514.72, "new": 532.58})
     run.llm("The new price is $532.58, a difference of $17.86.")
-    assert not fired(run.inv, "tool.misread_result")
+    assert not fired(run.inv, "planning.ungrounded_answer")
 
 
 def test_it_takes_a_call_that_filled_the_window_as_cut_when_no_finish_reason_was_sent():

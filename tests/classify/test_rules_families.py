@@ -437,7 +437,7 @@ def test_it_lets_a_claimed_act_stand_when_its_tool_did_it():
     run = Run(status="ok")
     req = _request("refund A1", ["lookup_order", "issue_refund"])
     run.llm(_call("issue_refund", order="A1"), input=req)
-    run.tool("issue_refund", {"order": "A1"}, {"refund_id": "R-9", "status": "ok"})
+    run.tool("issue_refund", {"order": "A1"}, {"refund_id": "R-9", "status": "ok", "amount": 84})
     run.llm(_say("I've refunded $84.00 to your card."), input=req)
     assert classify(run.inv).category is None
 
@@ -567,7 +567,7 @@ def test_it_lets_a_tool_that_could_not_do_it_stand_when_the_agent_switched_tools
     run.llm(_call("get_stock_quote", symbol="EURJPY"))
     run.tool("get_stock_quote", {"symbol": "EURJPY"},
              {"message": "quotes are only available for NYSE equities"})
-    run.tool("convert_currency", {"pair": "EURJPY"}, {"rate": 161.3})
+    run.tool("convert_currency", {"pair": "EURJPY", "amount": 1200}, {"rate": 161.3})
     run.llm(_say("The rate is 161.3, so you get 193,560 yen."))
     assert classify(run.inv).category is None
 
@@ -608,8 +608,8 @@ def test_it_reads_a_result_that_says_the_act_did_not_happen_under_a_success_clai
 
 @pytest.mark.parametrize(
     ("name", "result"),
-    [("issue_refund", {"refunded": True, "refund_id": "R-9"}),
-     ("check_refund", {"refunded": False, "eta_days": 3})],
+    [("issue_refund", {"refunded": True, "refund_id": "R-9", "amount": 84}),
+     ("check_refund", {"refunded": False, "refund_id": "R-9", "amount": 84, "eta_days": 3})],
 )
 def test_it_lets_an_act_that_happened_or_a_state_looked_up_stand(name, result):
     run = Run(status="ok", attributes={"tools": [name]})
@@ -747,7 +747,7 @@ def test_it_lets_another_tool_that_did_the_job_back_the_claim():
     run.tool("issue_refund", {"order": "A1"}, None, status="error",
              error_message="card processor declined (05)")
     run.llm(_call("issue_store_credit", order="A1"))
-    run.tool("issue_store_credit", {"order": "A1"}, {"credit_id": "SC-1"})
+    run.tool("issue_store_credit", {"order": "A1"}, {"credit_id": "SC-1", "amount": 84})
     run.llm(_say("The card refund was declined, so I've issued $84.00 in store credit instead."))
     assert classify(run.inv).category is None
 

@@ -40,6 +40,10 @@ class Finding:
     # Categories of earlier live findings this one takes over from: an answer that claims a
     # success over a failed tool call makes that failure handled; the claim is the mistake.
     overrides: tuple[str, ...] = ()
+    # A failure that decides only when nothing else does: it may fail a run that said it
+    # succeeded, but any other strong finding is the root before it (an answer's figures no
+    # tool returned, in a run that also crossed its budget, is a budget failure).
+    secondary: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,8 @@ The decision (docs/classifier.md has the long form; ../shared/CLASSIFICATION.md 
    tool output) precede the symptoms they lead to (a turn limit, a context-length error, giving
    up), so "earliest" is "root cause over last symptom". Symptoms recorded on a span that
    contains others (an agent run) count at its end, where they happened. Weak findings
-   (strength < 0.5) compete only when no strong one exists.
+   (strength < 0.5) compete only when no strong one exists. Secondary findings (an answer's
+   figures no tool returned) decide only when nothing else failed the run.
 4. A failed run with no finding still gets a category: the first failed step's (tool for a tool
    or model call, planning otherwise), or planning at the final answer, at low confidence.
 """
@@ -25,13 +26,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Importing the rule modules registers their rules, in this order.
-from traceview.classify import budget, context, messages, planning, tool  # noqa: E402,F401,I001
+from traceview.classify import budget, context, grounding, messages, planning, tool  # noqa: E402,F401,I001
 from traceview.classify.base import CAUSE, RULES, Finding, TraceView
 from traceview.core.trace import InvocationData
 
 log = logging.getLogger(__name__)
 
-RULESET_VERSION = "0.5.2"
+RULESET_VERSION = "0.6.0"
 
 
 @dataclass(slots=True)
@@ -95,6 +96,11 @@ def run_rules(invocation: InvocationData) -> Diagnosis:
         )
 
     strong = [f for f in live if f.strength >= STRONG]
+    if view.run_failed or any(f.fails_run and not f.secondary for f in strong):
+        # The run failed for another reason: that one is the root.
+        strong = [f for f in strong if not f.secondary] or strong
+    else:
+        strong = [f for f in strong if f.secondary] or strong
     pool = strong or live
     if not pool:
         return _fallback(view, findings)
