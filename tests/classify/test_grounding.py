@@ -207,3 +207,57 @@ def test_it_still_roots_an_overflow_after_a_large_tool_output_at_the_tool():
             error_message="This model's maximum context length is 8192 tokens")
     d = classify(run.inv)
     assert (d.category, d.root_step) == ("context", flood)
+
+
+# --- an earlier reply that misreads the tools: weak evidence -------------------------------------
+def test_it_roots_a_failed_run_with_no_other_signal_at_an_earlier_reply_that_misread_the_tools():
+    run = Run(status="error")
+    run.llm(_call("get_product", product_id="9523456873"), input=_ask("How many T-shirts?"))
+    run.tool("get_product", {"product_id": "9523456873"},
+             {"variants": [{"id": n, "price": 40 + n} for n in range(1, 8)]})
+    misread = run.llm("There are 11 T-shirt options available.")
+    run.llm("Anything else I can help with?")
+    d = classify(run.inv)
+    assert (d.category, d.root_step, d.evidence[0].rule) == (
+        "planning", misread, "planning.ungrounded_answer")
+
+
+def test_it_does_not_fail_a_run_over_an_earlier_reply_alone():
+    run = Run(status="ok")
+    run.llm(_call("get_product", product_id="9523456873"), input=_ask("How many T-shirts?"))
+    run.tool("get_product", {"product_id": "9523456873"},
+             {"variants": [{"id": n, "price": 40 + n} for n in range(1, 8)]})
+    run.llm("There are 11 T-shirt options available.")
+    run.llm("Anything else I can help with?")
+    assert classify(run.inv).category is None
+
+
+def test_it_reads_a_count_the_tool_returned_in_an_earlier_reply():
+    run = Run(status="error")
+    run.llm(_call("get_product", product_id="9523456873"), input=_ask("How many T-shirts?"))
+    run.tool("get_product", {"product_id": "9523456873"},
+             {"variants": [{"id": n, "price": 40 + n} for n in range(1, 12)]})
+    run.llm("There are 11 T-shirt options available.")
+    run.llm("Anything else I can help with?")
+    assert not fired(run.inv, "planning.ungrounded_answer")
+
+
+# --- the same lookup asked by another key -------------------------------------------------------
+def test_it_takes_a_lookup_by_another_key_that_worked_for_a_recovery():
+    run = Run(status="ok", attributes={"tools": ["find_user_id_by_email",
+                                                 "find_user_id_by_name_zip"]})
+    run.tool("find_user_id_by_email", {"email": "a@example.com"}, "Error: user not found")
+    run.tool("find_user_id_by_name_zip", {"first": "Ada", "zip": "32169"}, "ada_3452")
+    run.llm("Thanks, Ada: I found your account ada_3452.")
+    d = classify(run.inv)
+    assert d.category is None
+    assert [f.recovered for f in fired(run.inv, "tool.error_result")] == [True]
+
+
+def test_it_does_not_take_another_act_for_a_recovery_of_a_failed_one():
+    run = Run(status="ok", attributes={"tools": ["refund_by_card", "send_email_by_smtp"]})
+    bad = run.tool("refund_by_card", {"order": "A1"}, "Error: gateway timeout")
+    run.tool("send_email_by_smtp", {"to": "a@example.com"}, {"sent": True})
+    run.llm("I could not refund the order; I emailed you the details.")
+    d = classify(run.inv)
+    assert (d.category, d.root_step) == ("tool", bad)

@@ -225,19 +225,25 @@ class TraceView:
         return self._once[key]
 
     def recovered(self, i: int) -> bool:
-        """Whether the agent got past the failure of tool step `i` with a later successful call."""
+        """Whether the agent got past the failure of tool step `i` with a later successful call
+        of the same tool, or of the same tool asked another way (`find_user_by_email`, then
+        `find_user_by_name_zip`: one lookup by another key)."""
         if i in self._recovered:
             return self._recovered[i]
         problem = self.problem(i)
         name = self.tool_name(i)
+        family = same_tool_family(name)
         result = False
         if problem is not None:
             for j in self.tool_steps:
                 if j <= i:
                     continue
-                if (problem.any_tool_recovers or self.tool_name(j) == name) and self.problem(
-                    j
-                ) is None:
+                other = self.tool_name(j)
+                if (
+                    problem.any_tool_recovers
+                    or other == name
+                    or (family is not None and same_tool_family(other) == family)
+                ) and self.problem(j) is None:
                     result = True
                     break
         self._recovered[i] = result
@@ -322,6 +328,21 @@ class TraceView:
             strength=strength,
             **kw,
         )
+
+
+# Words that start the key a lookup is asked by: find_user_id_BY_email, get_order_FOR_customer.
+_BY = frozenset({"by", "from", "for", "with", "via", "using"})
+
+
+def same_tool_family(name: str) -> tuple[str, ...] | None:
+    """What a tool does less the key it is asked by: ("find", "user", "id") of both
+    `find_user_id_by_email` and `find_user_id_by_name_zip`; None for a name without such a
+    key (two words at least before it)."""
+    words = helpers.name_words(name)
+    for n, w in enumerate(words):
+        if w in _BY and n >= 2:
+            return words[:n]
+    return None
 
 
 def is_tool_step(s: StepData, tool_names: set[str] | frozenset[str] = frozenset()) -> bool:

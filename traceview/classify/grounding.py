@@ -138,8 +138,11 @@ class _Stated:
         self.text, self.values, self.start, self.end = text, values, start, end
 
 
-def stated_facts(answer: str) -> tuple[list[_Stated], list[tuple[str, int, int]]]:
-    """The figures and identifiers an answer states that are worth checking."""
+def stated_facts(
+    answer: str, small: bool = False
+) -> tuple[list[_Stated], list[tuple[str, int, int]]]:
+    """The figures and identifiers an answer states that are worth checking; with `small`,
+    whole numbers from 10 up too (a count: "11 options")."""
     skip = [(m.start(), m.end()) for m in _NOT_JUDGED.finditer(answer)]
     idents = []
     for m in _IDENT.finditer(answer):
@@ -163,7 +166,7 @@ def stated_facts(answer: str) -> tuple[list[_Stated], list[tuple[str, int, int]]
         money = bool(m.group("cur") or m.group("curafter"))
         pct = bool(m.group("pct"))
         decimal = bool(re.search(r"[.,]\d{1,2}$", num))
-        if not (money or decimal or biggest >= 100 or (pct and biggest >= 10)):
+        if not (money or decimal or biggest >= 100 or ((pct or small) and biggest >= 10)):
             continue  # a small whole number: "5 working days", "3 items"
         if pct:
             # A share (0.017 as "1.7 %") or a change ("up 12.5 %": new / old = 1.125).
@@ -235,23 +238,28 @@ def _known_numbers(texts: list[str], records: list[tuple[str, float]]) -> list[f
 
 
 def _explained(stated: _Stated, known: list[float]) -> bool:
-    """Whether a stated figure is a known one, or one step of arithmetic from two of them (or
-    from one and a common factor: a count, 60, 100, 1000 ...)."""
+    """Whether a stated figure is a known one, or one step of arithmetic from two of them (a
+    sum, difference, product or ratio), or one of them scaled by a common factor (a count, 60,
+    100, 1000 ...)."""
     for target, tol in stated.values:
         if any(abs(target - k) <= tol + 1e-9 for k in known):
             return True
     pool = known[-MAX_KNOWN:]
-    operands = pool + [c for c in _CONSTANTS if c not in pool]
     for target, tol in stated.values:
-        tol += 1e-9
+        if tol == 0.5 and target < 100:
+            continue  # a small whole number: two small figures add up to it by chance
+        # A whole number stated exactly is arithmetic done exactly, not rounded.
+        tol = 0.005 if tol == 0.5 else tol + 1e-9
         for a in pool:
-            for b in operands:
+            for c in _CONSTANTS:
+                if abs(a * c - target) <= tol or abs(a / c - target) <= tol:
+                    return True
+            for b in pool:
                 if (
                     abs(a + b - target) <= tol
-                    or abs(abs(a - b) - target) <= tol
+                    or abs(a - b - target) <= tol
                     or abs(a * b - target) <= tol
                     or (b and abs(a / b - target) <= tol)
-                    or (a and abs(b / a - target) <= tol)
                 ):
                     return True
     return False
@@ -313,12 +321,18 @@ def ungrounded(view: TraceView) -> tuple[list[str], bool, re.Match | None] | Non
     answer_pos, answer = view.final_answer()
     if answer_pos is None or not answer or not any(i < answer_pos for i in view.tool_steps):
         return None
-    if helpers.gives_up(answer):
+    return _ungrounded_at(view, answer_pos, answer)
+
+
+def _ungrounded_at(
+    view: TraceView, pos: int, reply: str, small: bool = False
+) -> tuple[list[str], bool, re.Match | None] | None:
+    if helpers.gives_up(reply):
         return None  # an honest failure report, judged by the give-up and tool rules
-    figures, idents = stated_facts(answer)
+    figures, idents = stated_facts(reply, small)
     if not figures and not idents:
         return None
-    texts, records, readable = _read_before(view, answer_pos, answer)
+    texts, records, readable = _read_before(view, pos, reply)
     known_text = _norm(" ".join(texts))
     missing: list[tuple[int, str]] = []
     for ident, start, _ in idents:
@@ -328,27 +342,60 @@ def ungrounded(view: TraceView) -> tuple[list[str], bool, re.Match | None] | Non
         known = _known_numbers(texts, records)
         for f in figures:
             if not _explained(f, known):
-                missing.append((f.start, answer[f.start:f.end].strip()))
+                missing.append((f.start, reply[f.start:f.end].strip()))
     if not missing:
         return None
     missing.sort()
-    first = re.compile(re.escape(missing[0][1])).search(answer)
+    first = re.compile(re.escape(missing[0][1])).search(reply)
     return [m for _, m in missing], readable, first
 
 
-@rule("planning.ungrounded_answer", "planning")
+def _earlier_reply(view: TraceView, answer_pos: int | None) -> Finding | None:
+    """The first reply to the user before the final answer, right after tool results were read,
+    that states what they did not return: weak evidence of where the agent misread them, which
+    decides only when nothing stronger does (a long conversation that failed later)."""
+    read_tool = False
+    tools = set(view.tool_steps)
+    for i, s in enumerate(view.steps):
+        if answer_pos is not None and i >= answer_pos:
+            return None
+        if i in tools:
+            read_tool = True
+            continue
+        if s.kind != "llm" or not read_tool:
+            continue
+        reply = helpers.last_reply(s.output)
+        if not reply:
+            continue
+        read_tool = False
+        found = _ungrounded_at(view, i, helpers.plain(reply), small=True)
+        if found is None:
+            continue
+        missing, _, m = found
+        detail = (
+            f"a reply states {', '.join(repr(x) for x in missing[:3])}, found in no tool result "
+            "or message before it: " + helpers.excerpt(reply, m)
+        )
+        return view.finding("planning.ungrounded_answer", "planning", i,
+                            helpers.excerpt(detail, limit=230), 0.45, role=CAUSE, fails_run=False)
+    return None
+
+
+@rule("planning.ungrounded_answer", "planning", version=2)
 def ungrounded_answer(view: TraceView) -> list[Finding]:
     """A final answer, given after tools were called, that states amounts, figures or
     identifiers found in no tool result nor in what the user and the instructions gave, nor
     one step of arithmetic away from them: a result the trace does not support. Rooted at the
-    model call that answered; the evidence names what was found nowhere."""
+    model call that answered; the evidence names what was found nowhere. An earlier reply that
+    does so is weak evidence."""
     if not view.tool_steps or is_message_only(view):
         return []
+    answer_pos, answer = view.final_answer()
     found = ungrounded(view)
     if found is None:
-        return []
+        earlier = _earlier_reply(view, answer_pos)
+        return [earlier] if earlier is not None else []
     missing, readable, m = found
-    answer_pos, answer = view.final_answer()
     detail = (
         f"the final answer states {', '.join(repr(x) for x in missing[:4])}, found in no tool "
         "result or message before it: " + helpers.excerpt(answer, m)
