@@ -72,8 +72,9 @@ def test_it_fails_an_answer_stating_facts_no_tool_returned_at_the_answer(answer,
         "Expected in about 1.5 hours (90 minutes).",
         # the total and the mean of one field over the returned records
         "Across the three lines: 1,003 units, 334.33 on average.",
-        # small numbers and dates are not judged
+        # small numbers, dates and links are not judged
         "It arrives in 3 to 5 days, around 21.12., or on Dec 22 at the latest.",
+        "Track it at https://parcels.example/t/552910344 from tomorrow.",
     ],
 )
 def test_it_lets_an_answer_whose_facts_come_from_its_tools_stand(answer):
@@ -84,6 +85,21 @@ def test_it_lets_an_answer_whose_facts_come_from_its_tools_stand(answer):
                         {"sku": "C-3", "units": 300}]}
     run, _ = _run("Where is my order 88213 and what does it cost?", "get_order",
                   {"order_id": 88213}, result, answer)
+    assert classify(run.inv).category is None
+
+
+def test_it_reads_a_bill_added_up_and_a_weight_in_other_units_as_known():
+    run, _ = _run("What do I owe for order 88213, and how heavy is it?", "get_bill",
+                  {"order_id": 88213}, {"bill": {"items": 1200.0, "tax": 252.0, "shipping": 15.5},
+                                        "weight_kg": 2.35},
+                  "You owe $1,467.50 in all; the parcel weighs about 5.18 lb.")
+    assert classify(run.inv).category is None
+
+
+def test_it_reads_a_temperature_in_the_other_scale_as_known():
+    run, _ = _run("How warm will it be in Lisbon tomorrow?", "weather_forecast",
+                  {"city": "Lisbon"}, {"max_c": 22.5, "min_c": 14.0},
+                  "Up to 22.5 °C (72.5 °F), down to 57.2 °F at night.")
     assert classify(run.inv).category is None
 
 

@@ -38,7 +38,10 @@ READABLE = helpers.TEXT_LIMIT
 MAX_ROWS = 40
 # Known figures kept for the arithmetic (each pair of them is tried).
 MAX_KNOWN = 160
-_CONSTANTS = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 24, 52, 60, 100, 365, 1000, 3600)
+# Factors an answer scales a figure by: counts, time, percent, thousands, and the common unit
+# conversions (miles and km, pounds and kg, inches and cm, feet and m, gallons and litres).
+_CONSTANTS = (2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 24, 52, 60, 100, 365, 1000, 3600,
+              1.609344, 2.20462, 2.54, 3.28084, 3.78541)
 
 _CURRENCY = (
     r"[$€£¥₹]|R\$|(?:EUR|USD|GBP|CHF|JPY|CAD|AUD|NZD|SEK|NOK|DKK|PLN|CZK|HUF|INR|CNY|BRL|MXN|"
@@ -78,7 +81,8 @@ _NOT_JUDGED = re.compile(
     r"|\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?(?:,?\s+\d{4})?\b"
     r"|\b\d{1,2}(?:st|nd|rd|th|\.)?\s+(?:of\s+|de\s+)?" + _MONTH + r"(?:,?\s+(?:de\s+)?\d{4})?"
     r"|\b(?:19|20)\d{2}\b(?![.,]\d)"
-    r"|\bv(?:ersion)?\s?\d+(?:\.\d+)+\b|\b\d+\.\d+\.\d+\b",
+    r"|\bv(?:ersion)?\s?\d+(?:\.\d+)+\b|\b\d+\.\d+\.\d+\b"
+    r"|\bhttps?://\S+",
     re.IGNORECASE,
 )
 # An identifier: letters and three or more digits, "KL-55821", "CLM-30418", "1Z999AA1012".
@@ -86,6 +90,7 @@ _IDENT = re.compile(
     r"(?<![\w-])(?=[A-Z0-9_/-]*\d{3})(?=[A-Z0-9_/-]*[A-Z])[A-Z0-9][A-Z0-9_/-]{3,}[A-Z0-9](?![\w-])"
 )
 _ALNUM = re.compile(r"[^0-9a-z]+")
+_DIGIT = re.compile(r"\d")
 
 
 def _values(num: str) -> set[float]:
@@ -195,6 +200,10 @@ def _walk_numbers(value: Any, key: str, out: list[tuple[str, float]], depth: int
             out.append((key, float(value)))
         return
     if isinstance(value, dict):
+        own = [float(v) for v in value.values()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+        if len(own) > 2:
+            out.append((key + "#sum", sum(own)))  # a bill's lines added up
         for k, v in value.items():
             _walk_numbers(v, str(k), out, depth + 1)
     elif isinstance(value, (list, tuple)):
@@ -242,7 +251,9 @@ def _explained(stated: _Stated, known: list[float]) -> bool:
     sum, difference, product or ratio), or one of them scaled by a common factor (a count, 60,
     100, 1000 ...)."""
     for target, tol in stated.values:
-        if any(abs(target - k) <= tol + 1e-9 for k in known):
+        # As read, or a temperature in the other scale.
+        if any(abs(target - k) <= tol + 1e-9 or abs(target - (k * 1.8 + 32)) <= tol + 1e-9
+               or abs(target - (k - 32) / 1.8) <= tol + 1e-9 for k in known):
             return True
     pool = known[-MAX_KNOWN:]
     for target, tol in stated.values:
@@ -327,11 +338,13 @@ def ungrounded(view: TraceView) -> tuple[list[str], bool, re.Match | None] | Non
 def _ungrounded_at(
     view: TraceView, pos: int, reply: str, small: bool = False
 ) -> tuple[list[str], bool, re.Match | None] | None:
-    if helpers.gives_up(reply):
-        return None  # an honest failure report, judged by the give-up and tool rules
+    if not _DIGIT.search(reply):
+        return None  # most replies state no figure: no need to read anything
     figures, idents = stated_facts(reply, small)
     if not figures and not idents:
         return None
+    if helpers.gives_up(reply):
+        return None  # an honest failure report, judged by the give-up and tool rules
     texts, records, readable = _read_before(view, pos, reply)
     known_text = _norm(" ".join(texts))
     missing: list[tuple[int, str]] = []
@@ -354,6 +367,8 @@ def _earlier_reply(view: TraceView, answer_pos: int | None) -> Finding | None:
     """The first reply to the user before the final answer, right after tool results were read,
     that states what they did not return: weak evidence of where the agent misread them, which
     decides only when nothing stronger does (a long conversation that failed later)."""
+    if not view.run_failed:
+        return None  # weak evidence only places the root of a run that failed
     read_tool = False
     tools = set(view.tool_steps)
     for i, s in enumerate(view.steps):
