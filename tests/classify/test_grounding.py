@@ -75,6 +75,8 @@ def test_it_fails_an_answer_stating_facts_no_tool_returned_at_the_answer(answer,
         # small numbers, dates and links are not judged
         "It arrives in 3 to 5 days, around 21.12., or on Dec 22 at the latest.",
         "Track it at https://parcels.example/t/552910344 from tomorrow.",
+        # code the answer writes
+        "Run `retry --max 500 88213` or set:\n```\ntimeout: 300\nport: 8443\n```",
     ],
 )
 def test_it_lets_an_answer_whose_facts_come_from_its_tools_stand(answer):
@@ -100,6 +102,15 @@ def test_it_reads_a_temperature_in_the_other_scale_as_known():
     run, _ = _run("How warm will it be in Lisbon tomorrow?", "weather_forecast",
                   {"city": "Lisbon"}, {"max_c": 22.5, "min_c": 14.0},
                   "Up to 22.5 °C (72.5 °F), down to 57.2 °F at night.")
+    assert classify(run.inv).category is None
+
+
+def test_it_reads_what_a_failed_call_said_as_known():
+    run = Run(status="ok", attributes={"tools": ["visa_rules"]})
+    run.tool("visa_rules", {"passport": "CA"}, None, status="error",
+             error_message="503 Service Unavailable (request id 7c1f-22ab)")
+    run.tool("visa_rules", {"passport": "CA"}, {"visa_required": False, "visa_free_days": 45})
+    run.llm("The rules service first answered 503, the retry worked: no visa for 45 days.")
     assert classify(run.inv).category is None
 
 

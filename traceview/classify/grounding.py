@@ -82,8 +82,10 @@ _NOT_JUDGED = re.compile(
     r"|\b\d{1,2}(?:st|nd|rd|th|\.)?\s+(?:of\s+|de\s+)?" + _MONTH + r"(?:,?\s+(?:de\s+)?\d{4})?"
     r"|\b(?:19|20)\d{2}\b(?![.,]\d)"
     r"|\bv(?:ersion)?\s?\d+(?:\.\d+)+\b|\b\d+\.\d+\.\d+\b"
-    r"|\bhttps?://\S+",
-    re.IGNORECASE,
+    r"|\bhttps?://\S+"
+    # Code the answer writes (a patch, a command, a config) is its work, not a claimed fact.
+    r"|```.*?(?:```|$)|`[^`\n]+`",
+    re.IGNORECASE | re.DOTALL,
 )
 # An identifier: letters and three or more digits, "KL-55821", "CLM-30418", "1Z999AA1012".
 _IDENT = re.compile(
@@ -290,13 +292,18 @@ def _answer_ancestors(view: TraceView, pos: int) -> set[int]:
 def _read_before(view: TraceView, answer_pos: int, answer: str) -> tuple[list[str], list, bool]:
     """What the agent had read when it answered: texts, the numbers of tool results by field,
     and whether every tool result was small enough to read whole."""
-    texts = [helpers.text_of(view.inv.input, 40_000), helpers.text_of(view.inv.attributes, 8_000)]
+    texts = [helpers.text_of(view.inv.input, 40_000), helpers.text_of(view.inv.attributes, 8_000),
+             _instructions(view)]
     records: list[tuple[str, float]] = []
     readable = True
     tools = set(view.tool_steps)
     around = _answer_ancestors(view, answer_pos)
     head = answer[:80]
     for j, s in enumerate(view.steps):
+        if j < answer_pos:
+            # What failed was read too: "the first lookup answered 503".
+            texts.append(view.text(j, "error"))
+            texts.append(view.events_text(j))
         if j in tools:
             if j > answer_pos:
                 continue
