@@ -59,7 +59,7 @@ _NUMBER = re.compile(
     r"(?<![\w.,/:-])(?P<num>\d{1,3}(?:[,.'\u00a0\u202f ]\d{3})+(?:[.,]\d+)?|\d+(?:[.,]\d+)?)"
     r"(?![\w/:-]|[.,]\d)"
     r"(?P<scale>\s?(?:k|K|M|bn|million|billion|thousand|mln|mio|Mio|Mrd|mil)\b)?"
-    r"(?P<pct>\s?%|\s?per ?cent\b)?"
+    r"(?P<pct>\s?%|\s?per ?cent\b)?(?P<deg>\s?°|\s?degrees?\b)?"
     r"(?P<curafter>" + _CURRENCY_AFTER + r")?",
     re.IGNORECASE,
 )
@@ -175,6 +175,9 @@ def stated_facts(
         decimal = bool(re.search(r"[.,]\d{1,2}$", num))
         if not (money or decimal or biggest >= 100 or ((pct or small) and biggest >= 10)):
             continue  # a small whole number: "5 working days", "3 items"
+        if m.group("deg"):
+            # A temperature in the other scale.
+            values += [(x, t * 1.8) for v, t in values for x in ((v - 32) / 1.8, v * 1.8 + 32)]
         if pct:
             # A share (0.017 as "1.7 %") or a change ("up 12.5 %": new / old = 1.125).
             values += [(x, t / 100) for v, t in values for x in (v / 100, 1 + v / 100,
@@ -253,9 +256,7 @@ def _explained(stated: _Stated, known: list[float]) -> bool:
     sum, difference, product or ratio), or one of them scaled by a common factor (a count, 60,
     100, 1000 ...)."""
     for target, tol in stated.values:
-        # As read, or a temperature in the other scale.
-        if any(abs(target - k) <= tol + 1e-9 or abs(target - (k * 1.8 + 32)) <= tol + 1e-9
-               or abs(target - (k - 32) / 1.8) <= tol + 1e-9 for k in known):
+        if any(abs(target - k) <= tol + 1e-9 for k in known):
             return True
     pool = known[-MAX_KNOWN:]
     for target, tol in stated.values:
@@ -374,8 +375,6 @@ def _earlier_reply(view: TraceView, answer_pos: int | None) -> Finding | None:
     """The first reply to the user before the final answer, right after tool results were read,
     that states what they did not return: weak evidence of where the agent misread them, which
     decides only when nothing stronger does (a long conversation that failed later)."""
-    if not view.run_failed:
-        return None  # weak evidence only places the root of a run that failed
     read_tool = False
     tools = set(view.tool_steps)
     for i, s in enumerate(view.steps):
