@@ -291,10 +291,13 @@ def test_it_wants_a_second_opinion_only_where_the_rules_are_unsure(project):
                              output={"role": "assistant", "content": "Here you go."})]
     assert judge_trigger(classify(silent), 0.5) == "fallback"
 
+    # A figure found in no tool result, over a table too large for the rules to check: a doubt
+    # (over a small result it fails the run: planning.ungrounded_answer).
     invented = support_run(project, status="ok")
     invented.steps[2] = StepData(
         "tool-1", "root", kind="tool", name="lookup_order", tool_name="lookup_order",
-        status="ok", tool_result={"status": "shipped", "eta": "2 days"})
+        status="ok", tool_result="\n".join(["order line shipped return policy"] * 60),
+        started_at=invented.steps[2].started_at, ended_at=invented.steps[2].ended_at)
     invented.steps[4].output = {"role": "assistant", "content": "Your order 4411 shipped and "
                                 "costs 1,234.56 to return."}
     verdict = classify(invented)
