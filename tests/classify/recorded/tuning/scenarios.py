@@ -336,7 +336,7 @@ add(Scenario(
                   for i in range(1, 5)], interview="integer")],
     turns=[Call(("get_transcript", {"interview": i})) for i in range(1, 5)]
           + [Say(lines("Brief section on demand drivers leasing subsidies and urban logistics",
-                       110))],
+                       150))],
     category="context", root=llm(5),
     why="rule 5: the answer stops at finish_reason length with the prompt near the window; root "
         "table: output cut near the window -> the LLM call whose output stopped at the limit",
