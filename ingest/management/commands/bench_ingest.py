@@ -729,8 +729,9 @@ class Command(BaseCommand):
         """VACUUM ANALYZE the tables ingest writes, as autovacuum keeps them in a deployment.
         Where it is off (as on the development machine), they kept every earlier run's dead rows
         (the worker rewrites each invocation it classifies) and the statistics of when they were
-        empty, and the server's database CPU a span grew run after run (130 to 180 µs in four
-        runs), while the limit's table is new each time."""
+        empty, under which the lookup of a request's traces read all of the project's invocations
+        through another index (0.8 ms for 25 traces at 3,300 invocations, against 0.2 ms by the
+        unique key once analyzed), while the limit's table is new each time."""
         started = time.perf_counter()
         with connection.cursor() as cursor:
             for model in (Invocation, Step, StepPayload, Agent):
