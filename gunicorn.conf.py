@@ -3,8 +3,9 @@
 Every value can be overridden on the command line or with GUNICORN_CMD_ARGS.
 """
 
-import gc
 import os
+
+from traceview.processes import gc_settle
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # Ingest requests are CPU-bound (decode, map, store): one process per core does better than
@@ -16,7 +17,5 @@ max_requests_jitter = 500
 
 
 def post_fork(server, worker):
-    # Objects loaded before the fork (Django, the app) never die: keep the collector off them,
-    # and collect the young generation less often; ingest allocates many short-lived objects.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    # Objects loaded before the fork (Django, the app) never die (traceview.processes).
+    gc_settle()

@@ -3,6 +3,9 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init, worker_process_init
+
+from traceview.processes import gc_settle
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "traceview.settings")
 
@@ -13,3 +16,11 @@ app.autodiscover_tasks(
     ["traceview.classify", "traceview.triage", "traceview.agents", "traceview.dashboards",
      "traceview.judge", "traceview.retention"]
 )
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _gc_settle(**kwargs):
+    # In the worker's main process (the solo pool works there) and in each child a prefork
+    # pool starts: what they loaded at start is kept away from the collector.
+    gc_settle()

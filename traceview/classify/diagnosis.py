@@ -79,7 +79,8 @@ def invocations_classify(invocation_ids: list[int]) -> dict[int, Diagnosis]:
             [r.invocation.id for r in stored if r.invocation.scope_violation_count],
             [row for r in stored for row in scope_violation_rows(r.invocation, r.violations)],
         )
-        _search_write({r.invocation.id: search_document(r.canonical) for r in stored})
+        _search_write({r.invocation.id: search_document(r.canonical) for r in stored},
+                      {r.invocation.id for r in stored if r.invocation.classified_version})
         now = timezone.now()
         diagnoses = {
             r.invocation.id: Diagnosis(
@@ -148,23 +149,29 @@ def _results_claim(results: list[_Result]) -> set[int]:
         return {row[0] for row in cursor.fetchall()}
 
 
-def _search_write(documents: dict[int, str]) -> None:
-    """Store the invocations' search documents (by invocation id), in one statement.
+def _search_write(documents: dict[int, str], classified: set[int]) -> None:
+    """Store the invocations' search documents (by invocation id); `classified`: those
+    classified before, whose document is stored already (it is written with the claim).
 
     On PostgreSQL a trigger parses each document written into its tsvector, the dearest part of
-    the write. An upsert would parse a reclassified invocation's document twice (the BEFORE
-    INSERT trigger runs on the proposed row, then the BEFORE UPDATE one on the conflict) even
-    when it did not change, which on reclassification it mostly does not: here a document
-    already stored is updated only when it changed, and only new ones are inserted, so each
-    write parses once and an unchanged one not at all. The conflict clause covers a row
-    another worker inserted meanwhile."""
-    if not documents:
-        return
+    the write. An upsert parses a reclassified invocation's document twice (the BEFORE INSERT
+    trigger runs on the proposed row, then the BEFORE UPDATE one on the conflict) even when it
+    did not change, which on reclassification it mostly does not. So the documents of
+    invocations classified before are written by a statement that updates a stored one only
+    when it changed (and inserts one found missing), where an unchanged one costs no parse;
+    first classifications, most of them, keep the plain upsert, which is cheaper to plan (a
+    statement a task of one) and parses once unless another worker inserted the row meanwhile."""
+    again = {i: d for i, d in documents.items() if i in classified}
     if connection.vendor != "postgresql":
+        again = {}  # no trigger: the upsert costs what the write does
+    fresh = [InvocationSearch(invocation_id=i, document=d) for i, d in documents.items()
+             if i not in again]
+    if fresh:
         InvocationSearch.objects.bulk_create(
-            [InvocationSearch(invocation_id=i, document=d) for i, d in documents.items()],
-            update_conflicts=True, unique_fields=["invocation"], update_fields=["document"],
+            fresh, update_conflicts=True, unique_fields=["invocation"],
+            update_fields=["document"],
         )
+    if not again:
         return
     table = connection.ops.quote_name(InvocationSearch._meta.db_table)
     with connection.cursor() as cursor:
@@ -175,7 +182,7 @@ def _search_write(documents: dict[int, str]) -> None:
             f"INSERT INTO {table} (invocation_id, document) SELECT * FROM v WHERE NOT EXISTS "
             f"(SELECT 1 FROM {table} AS s WHERE s.invocation_id = v.invocation_id) "
             f"ON CONFLICT (invocation_id) DO UPDATE SET document = EXCLUDED.document",
-            [list(documents), list(documents.values())],
+            [list(again), list(again.values())],
         )
 
 

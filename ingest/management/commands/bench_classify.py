@@ -44,6 +44,7 @@ from traceview.core.models import InvocationSearch
 from traceview.core.search import search_document
 from traceview.core.trace import InvocationData, StepData
 from traceview.models import Invocation, Project
+from traceview.processes import gc_settle
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TOOLS = ["search_docs", "lookup_order", "run_sql", "read_file", "send_email", "get_weather"]
@@ -164,6 +165,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=7)
 
     def handle(self, steps, n, db_n, batch, seed, **options):
+        # As the worker runs: what the process loaded at start is kept from the collector.
+        gc_settle()
         r = random.Random(seed)
         invocations = [bench_invocation(r, k, steps) for k in range(n)]
         begin, cpu = time.perf_counter(), time.process_time()
