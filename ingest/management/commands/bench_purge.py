@@ -6,9 +6,15 @@ generate_series, 50,000 invocations a transaction), then alternates rounds of `b
 against a RUNNING server: one with the purge paused, one with it running in a thread of this
 process (traceview.retention.purge.project_purge, the beat task's code, with its batch sizes:
 first the seeded months' step partitions dropped whole, then the invocations in batches), until
-the seeded invocations are gone or --rounds are done. Alternating keeps the machine's drift
-out of the comparison. Prints each round, ingest's persisted spans/s without and with the purge
-and their ratio, and the purge's own rate.
+the seeded invocations are gone or --rounds pairs are done. Alternating keeps the machine's
+drift out of the comparison, and every other pair runs the purge first, so that what a round
+leaves behind (dirty pages, WAL to checkpoint) weighs on rounds of both kinds alike. The purge
+runs while a round's spans are posted and stored, the part measured; the worker then classifies
+the round with the purge parked. Before each round, the purge parked, it VACUUM ANALYZEs the
+tables the purge and ingest write, autovacuum's work in a deployment (autovacuum is off on the
+development machine), and prints how long that took after rounds with and without the purge.
+Prints each round, ingest's persisted spans/s without and with the purge and their ratio, and
+the purge's own rate.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from traceview.core.partitions import partitions_ensure
@@ -163,26 +170,46 @@ class Command(BaseCommand):
         thread = threading.Thread(target=purger, daemon=True)
         thread.start()
         without, with_purge, pairs = [], [], []
+        # Seconds of VACUUM ANALYZE after rounds without and with the purge.
+        vacuumed, after_purge = {False: 0.0, True: 0.0}, False
         n = 0
         try:
             while not done.is_set() and (not rounds or n < rounds):
                 n += 1
-                parked.wait()
-                without.append(self._ingest(url, key, spans, n, "without purge"))
-                before = progress["result"].invocations
-                go.set()
-                rate = self._ingest(url, key, spans, n, "with purge   ")
-                whole = not done.is_set()
-                go.clear()
-                parked.wait()
-                purged = progress["result"].invocations - before
-                self.stdout.write(f"          purge removed {purged:,} invocations during it"
-                                  + ("" if whole else " and finished: round not counted"))
+                # Every other pair runs the purge first. What a round leaves behind (dirty
+                # pages, WAL to checkpoint) slows whatever round comes next: always a round
+                # without the purge, were the order fixed, and the more the purge did the
+                # faster it would look.
+                rates, whole = {}, True
+                for purging in (False, True) if n % 2 else (True, False):
+                    # Autovacuum's work, done here with the purge parked (it is off on the
+                    # development machine): what the round before left is cleaned up, and the
+                    # steps' newest partition gets the statistics its lookups need.
+                    vacuumed[after_purge] += self._vacuum()
+                    after_purge = purging
+                    if not purging:
+                        parked.wait()
+                        rates[False] = self._ingest(url, key, spans, n, "without purge")
+                    else:
+                        before = progress["result"].invocations
+                        go.set()
+                        rates[True] = self._ingest(url, key, spans, n, "with purge   ")
+                        whole = not done.is_set()
+                        go.clear()
+                        parked.wait()
+                        purged = progress["result"].invocations - before
+                        self.stdout.write(
+                            f"          purge removed {purged:,} invocations during it"
+                            + ("" if whole else " and finished: pair not counted"))
+                    # The worker classifies the round with the purge parked: the purge runs
+                    # while spans are posted and stored, the part that is measured.
+                    self._classified(bench)
+                    if not whole:
+                        break
                 if whole:
-                    with_purge.append(rate)
-                    pairs.append(rate / without[-1])
-                else:
-                    without.pop()  # its pair is not counted: neither is it
+                    without.append(rates[False])
+                    with_purge.append(rates[True])
+                    pairs.append(rates[True] / rates[False])
         finally:
             stop.set()
             go.set()
@@ -198,6 +225,10 @@ class Command(BaseCommand):
             f"({result.invocations / max(progress['active'], 1e-9):,.0f} invocations/s, "
             f"batches of {batch} invocations and {step_batch} steps, duty {duty:g}); "
             f"{left:,} left")
+        self.stdout.write(
+            f"vacuum analyze before each round (autovacuum's work in a deployment): "
+            f"{vacuumed[True]:.1f} s after the rounds with the purge, {vacuumed[False]:.1f} s "
+            f"after those without")
         if without and with_purge:
             a, b = statistics.fmean(without), statistics.fmean(with_purge)
             self.stdout.write(
@@ -211,13 +242,28 @@ class Command(BaseCommand):
 
     def _ingest(self, url: str, key: str, spans: int, n: int, label: str) -> float:
         out = io.StringIO()
-        call_command("bench_ingest", url=url, spans=spans, key=key, seed=n, stdout=out)
+        call_command("bench_ingest", url=url, spans=spans, key=key, seed=n, wait_classified=0,
+                     stdout=out)
         found = PERSISTED.search(out.getvalue())
         if not found:
             raise CommandError(f"bench_ingest printed no persisted rate:\n{out.getvalue()}")
         rate = float(found.group(1).replace(",", ""))
         self.stdout.write(f"round {n:>3} {label}: {rate:,.0f} spans/s persisted")
         return rate
+
+    def _vacuum(self) -> float:
+        started = time.perf_counter()
+        with connection.cursor() as cursor:
+            for model in (Invocation, InvocationSearch, Diagnosis, Step, StepPayload):
+                cursor.execute(f"VACUUM ANALYZE {model._meta.db_table}")
+        return time.perf_counter() - started
+
+    def _classified(self, project: Project, timeout: float = 300) -> None:
+        pending = Invocation.objects.filter(project=project,
+                                            classified_version__lt=F("data_version"))
+        deadline = time.perf_counter() + timeout
+        while pending.exists() and time.perf_counter() < deadline:
+            time.sleep(0.2)
 
     # -----------------------------------------------------------------------------------------
     # Seeding, inside the database
