@@ -7,6 +7,7 @@ decides is never lost; a drop that would keep ingest waiting gives up and tries 
 from __future__ import annotations
 
 import threading
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -208,45 +209,57 @@ def test_a_request_adding_to_an_old_invocation_while_the_purge_decides_is_kept(p
     assert _partition("traceview_step", at)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_a_drop_that_would_keep_ingest_waiting_gives_up_and_tries_later(project, monkeypatch):
-    monkeypatch.setattr(purge, "DROP_TRIES", 2)
-    monkeypatch.setattr(purge, "DROP_LOCK_TIMEOUT_MS", 100)
-    monkeypatch.setattr(purge.time, "sleep", lambda s: None)
+def _expired_period(project: Project) -> tuple[dict, object]:
+    """A past period holding one run of `project`, whose 30-day retention it is past: the
+    purge's cutoffs and a time in the period. Empty past periods other tests left are dropped
+    first, so that the period is the only one the purge tries."""
     project.retention_days = 30
     project.save()
     cutoffs = {project.id: timezone.now() - timedelta(days=30)}
-    # Empty past periods other tests left behind would each be tried too: drop them first, so
-    # the time measured below is this one period's.
     purge.partitions_purge(cutoffs, timezone.now())
     at = partitions.month_at(partitions.months_of(timezone.now() - timedelta(days=100))) \
         + timedelta(days=3)
     partitions.partitions_ensure(at, at)
     _old_run(project, "t1", at)
+    return cutoffs, at
+
+
+@contextmanager
+def _open_transaction_that_read(model):
+    """Another connection's transaction, still open, that has read `model`'s table (a replay
+    page, a request's lookup): dropping a partition needs that table's lock, which it holds."""
     reading, release = threading.Event(), threading.Event()
 
-    def long_reader():
-        # A transaction that has read the steps (a replay page, a request's lookup) and is
-        # still open: dropping a partition needs the parent's lock, which it holds.
+    def reader():
         try:
             with transaction.atomic():
-                Step.objects.filter(span_id="nothing").exists()
+                model.objects.filter(pk=0).exists()
                 reading.set()
                 release.wait(30)
         finally:
             connection.close()
 
-    reader = threading.Thread(target=long_reader)
-    reader.start()
+    thread = threading.Thread(target=reader)
+    thread.start()
     try:
         assert reading.wait(10)
+        yield
+    finally:
+        release.set()
+        thread.join(30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_drop_that_would_keep_ingest_waiting_gives_up_and_tries_later(project, monkeypatch):
+    monkeypatch.setattr(purge, "DROP_TRIES", 2)
+    monkeypatch.setattr(purge, "DROP_LOCK_TIMEOUT_MS", 100)
+    monkeypatch.setattr(purge.time, "sleep", lambda s: None)
+    cutoffs, at = _expired_period(project)
+    with _open_transaction_that_read(Step):
         started = timezone.now()
         purge.partitions_purge(cutoffs, timezone.now())
         assert _partition("traceview_step", at)
         assert timezone.now() - started < timedelta(seconds=5)
-    finally:
-        release.set()
-        reader.join(30)
     assert _partition("traceview_step", at)
     assert invocations_purge().partitions >= 1
     assert not _partition("traceview_step", at)
@@ -257,39 +270,14 @@ def test_a_drop_never_holds_the_steps_while_it_waits_for_the_payloads(project, m
     monkeypatch.setattr(purge, "DROP_TRIES", 2)
     monkeypatch.setattr(purge, "DROP_LOCK_TIMEOUT_MS", 3_000)
     monkeypatch.setattr(purge.time, "sleep", lambda s: None)
-    project.retention_days = 30
-    project.save()
-    cutoffs = {project.id: timezone.now() - timedelta(days=30)}
-    purge.partitions_purge(cutoffs, timezone.now())  # empty past periods other tests left
-    at = partitions.month_at(partitions.months_of(timezone.now() - timedelta(days=100))) \
-        + timedelta(days=3)
-    partitions.partitions_ensure(at, at)
-    _old_run(project, "t1", at)
-    reading, release = threading.Event(), threading.Event()
-
-    def payload_reader():
-        # An open transaction that has read payloads only: the steps are free, the payloads
-        # are not. Taking the steps and then waiting for the payloads would stop every
-        # request that writes steps for as long as the wait lasts.
-        try:
-            with transaction.atomic():
-                StepPayload.objects.filter(step_id=0).exists()
-                reading.set()
-                release.wait(30)
-        finally:
-            connection.close()
-
-    reader = threading.Thread(target=payload_reader)
-    reader.start()
-    try:
-        assert reading.wait(10)
+    cutoffs, at = _expired_period(project)
+    # Only the payloads are held: taking the steps and then waiting for the payloads would
+    # stop every request that writes steps for as long as the wait lasts.
+    with _open_transaction_that_read(StepPayload):
         started = timezone.now()
         assert purge.partitions_purge(cutoffs, timezone.now()).partitions == 0
         # Both tries gave up at once instead of each waiting out its 3 s lock timeout.
         assert timezone.now() - started < timedelta(seconds=2)
-    finally:
-        release.set()
-        reader.join(30)
     assert _partition("traceview_step", at) and _partition("traceview_steppayload", at)
     assert purge.partitions_purge(cutoffs, timezone.now()).partitions == 1
     assert not _partition("traceview_step", at) and not _partition("traceview_steppayload", at)
