@@ -237,35 +237,32 @@ def test_it_still_roots_an_overflow_after_a_large_tool_output_at_the_tool():
 
 
 # --- an earlier reply that misreads the tools: weak evidence -------------------------------------
-def test_it_roots_a_failed_run_with_no_other_signal_at_an_earlier_reply_that_misread_the_tools():
-    run = Run(status="error")
+def _tshirt_run(status: str, variants: int):
+    """A lookup that returned `variants` T-shirts, a reply saying there are 11, a closing
+    question; the run and the reply's step."""
+    run = Run(status=status)
     run.llm(_call("get_product", product_id="9523456873"), input=_ask("How many T-shirts?"))
     run.tool("get_product", {"product_id": "9523456873"},
-             {"variants": [{"id": n, "price": 40 + n} for n in range(1, 8)]})
-    misread = run.llm("There are 11 T-shirt options available.")
+             {"variants": [{"id": n, "price": 40 + n} for n in range(1, variants + 1)]})
+    reply = run.llm("There are 11 T-shirt options available.")
     run.llm("Anything else I can help with?")
+    return run, reply
+
+
+def test_it_roots_a_failed_run_with_no_other_signal_at_an_earlier_reply_that_misread_the_tools():
+    run, misread = _tshirt_run("error", 7)
     d = classify(run.inv)
     assert (d.category, d.root_step, d.evidence[0].rule) == (
         "planning", misread, "planning.ungrounded_answer")
 
 
 def test_it_does_not_fail_a_run_over_an_earlier_reply_alone():
-    run = Run(status="ok")
-    run.llm(_call("get_product", product_id="9523456873"), input=_ask("How many T-shirts?"))
-    run.tool("get_product", {"product_id": "9523456873"},
-             {"variants": [{"id": n, "price": 40 + n} for n in range(1, 8)]})
-    run.llm("There are 11 T-shirt options available.")
-    run.llm("Anything else I can help with?")
+    run, _ = _tshirt_run("ok", 7)
     assert classify(run.inv).category is None
 
 
 def test_it_reads_a_count_the_tool_returned_in_an_earlier_reply():
-    run = Run(status="error")
-    run.llm(_call("get_product", product_id="9523456873"), input=_ask("How many T-shirts?"))
-    run.tool("get_product", {"product_id": "9523456873"},
-             {"variants": [{"id": n, "price": 40 + n} for n in range(1, 12)]})
-    run.llm("There are 11 T-shirt options available.")
-    run.llm("Anything else I can help with?")
+    run, _ = _tshirt_run("error", 11)
     assert not fired(run.inv, "planning.ungrounded_answer")
 
 
